@@ -1,0 +1,128 @@
+//! Entries: one prefix from one feed, with its provenance and metadata.
+//!
+//! This is what every feed parser yields and what the [`Compiler`](crate::Compiler) consumes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// The three lists a table holds.
+///
+/// The set is complete: the precedence rules of [`Policy`](crate::Policy) are defined over
+/// exactly these three lists, so adding one would be a breaking change by design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum List {
+    /// The user's approved list: an approved entry always allows.
+    Approved,
+    /// The user's blocked list.
+    Blocked,
+    /// The vendor's global C&C list.
+    Global,
+}
+
+impl List {
+    /// All lists, in precedence order (approved first).
+    pub const ALL: [List; 3] = [List::Approved, List::Blocked, List::Global];
+
+    /// The list's position in [`List::ALL`] (0, 1 or 2); also its code in the file format.
+    pub const fn index(self) -> usize {
+        match self {
+            List::Approved => 0,
+            List::Blocked => 1,
+            List::Global => 2,
+        }
+    }
+
+    /// The list with the given [`index`](List::index), if any.
+    pub const fn from_index(i: usize) -> Option<List> {
+        match i {
+            0 => Some(List::Approved),
+            1 => Some(List::Blocked),
+            2 => Some(List::Global),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name: `approved`, `blocked` or `global`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            List::Approved => "approved",
+            List::Blocked => "blocked",
+            List::Global => "global",
+        }
+    }
+}
+
+impl fmt::Display for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a list name that is not `approved`, `blocked` or `global`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseListError(String);
+
+impl fmt::Display for ParseListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown list {:?} (expected approved, blocked or global)", self.0)
+    }
+}
+
+impl std::error::Error for ParseListError {}
+
+impl FromStr for List {
+    type Err = ParseListError;
+
+    fn from_str(s: &str) -> Result<List, ParseListError> {
+        match s {
+            "approved" => Ok(List::Approved),
+            "blocked" => Ok(List::Blocked),
+            "global" => Ok(List::Global),
+            _ => Err(ParseListError(s.to_owned())),
+        }
+    }
+}
+
+/// Per-entry metadata carried from the feed into the compiled table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Meta {
+    /// A short label: malware family, SBL id, free-text description, ASN.
+    pub tag: Option<String>,
+    /// A risk score from 0 to 100.
+    pub risk: Option<u8>,
+    /// When the entry expires, in seconds since the Unix epoch.
+    pub expires: Option<u64>,
+}
+
+impl Meta {
+    /// The highest risk score an entry may carry.
+    pub const MAX_RISK: u8 = 100;
+
+    /// Metadata with only a tag.
+    pub fn tagged(tag: impl Into<String>) -> Meta {
+        Meta { tag: Some(tag.into()), ..Meta::default() }
+    }
+}
+
+/// One prefix parsed from a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The prefix, canonical (host bits cleared).
+    pub net: IpNet,
+    /// The 1-based line of the feed it came from (0 when it did not come from a text line).
+    pub line: u64,
+    /// Metadata from the feed.
+    pub meta: Meta,
+}
+
+impl Entry {
+    /// An entry with no metadata; the prefix is canonicalized with [`IpNet::trunc`].
+    pub fn new(net: IpNet) -> Entry {
+        Entry { net: net.trunc(), line: 0, meta: Meta::default() }
+    }
+}
