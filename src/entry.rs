@@ -68,7 +68,11 @@ pub struct ParseListError(String);
 
 impl fmt::Display for ParseListError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown list {:?} (expected approved, blocked or global)", self.0)
+        write!(
+            f,
+            "unknown list {:?} (expected approved, blocked or global)",
+            self.0
+        )
     }
 }
 
@@ -105,7 +109,10 @@ impl Meta {
 
     /// Metadata with only a tag.
     pub fn tagged(tag: impl Into<String>) -> Meta {
-        Meta { tag: Some(tag.into()), ..Meta::default() }
+        Meta {
+            tag: Some(tag.into()),
+            ..Meta::default()
+        }
     }
 }
 
@@ -123,6 +130,10 @@ pub struct Entry {
 impl Entry {
     /// An entry with no metadata; the prefix is canonicalized with [`IpNet::trunc`].
     pub fn new(net: IpNet) -> Entry {
-        Entry { net: net.trunc(), line: 0, meta: Meta::default() }
+        Entry {
+            net: net.trunc(),
+            line: 0,
+            meta: Meta::default(),
+        }
     }
 }

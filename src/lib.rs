@@ -1,7 +1,19 @@
-//! c2trie: compile command-and-control IP feeds into a validated longest-prefix-match table.
+#![doc = include_str!("../README.md")]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod compile;
 pub mod entry;
+pub mod error;
 pub mod feed;
+pub mod format;
+#[cfg(feature = "mmap")]
+#[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
+mod mmap;
+pub mod table;
 
+pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
+pub use error::{CompileError, LoadError, LoadErrorKind};
+pub use format::validate::LoadOptions;
+pub use table::{EntryRef, Hits, Table};

@@ -1,0 +1,380 @@
+//! The compiler: entries from the three lists in, table bytes out.
+//!
+//! The compiler never reads compiled tables; [`Table`](crate::Table) never writes them.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ipnet::IpNet;
+
+use crate::entry::{List, Meta};
+use crate::error::CompileError;
+use crate::feed::Feed;
+use crate::format::writer::{FamilyParts, Parts};
+use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
+
+mod trie;
+
+use trie::Pfx;
+
+/// Counts for one list, as the compiler saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ListReport {
+    /// Distinct prefixes kept.
+    pub entries: u64,
+    /// Prefixes dropped because the same prefix was already in this list.
+    pub duplicates: u64,
+    /// Of `entries`, how many are IPv4.
+    pub ipv4: u64,
+    /// Of `entries`, how many are IPv6.
+    pub ipv6: u64,
+}
+
+/// What the compiler kept, per list (indexed by [`List::index`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CompileReport {
+    /// The approved list.
+    pub approved: ListReport,
+    /// The blocked list.
+    pub blocked: ListReport,
+    /// The global list.
+    pub global: ListReport,
+}
+
+impl CompileReport {
+    /// The report for one list.
+    pub fn list(&self, list: List) -> &ListReport {
+        match list {
+            List::Approved => &self.approved,
+            List::Blocked => &self.blocked,
+            List::Global => &self.global,
+        }
+    }
+
+    fn list_mut(&mut self, list: List) -> &mut ListReport {
+        match list {
+            List::Approved => &mut self.approved,
+            List::Blocked => &mut self.blocked,
+            List::Global => &mut self.global,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    list: List,
+    net: IpNet,
+    source: u32,
+    meta: Meta,
+}
+
+/// Builds a table from the entries of the three lists.
+///
+/// Entries keep their source (the feed's name) and metadata. The same prefix added twice to
+/// one list is kept once (the first one wins) and counted as a duplicate; the same prefix in
+/// two lists is kept in both. Nested and overlapping prefixes are all kept: a lookup reports,
+/// per list, the longest one that covers the address.
+///
+/// Output is deterministic: the same entries added in the same order, with the same
+/// `list_version` and creation time, give the same bytes.
+///
+/// # Example
+///
+/// ```
+/// use c2trie::{Compiler, List, Meta, Table};
+///
+/// let mut c = Compiler::new();
+/// c.list_version(7).created_unix(0);
+/// c.add(List::Global, "198.51.100.0/24".parse()?, "c2.txt", Meta::tagged("botnet"))?;
+/// c.add(List::Approved, "198.51.100.7/32".parse()?, "approved.txt", Meta::default())?;
+/// let table = Table::from_bytes(c.to_vec()?)?;
+/// let hits = table.lookup("198.51.100.7".parse()?);
+/// assert_eq!(hits.get(List::Global).unwrap().prefix().to_string(), "198.51.100.0/24");
+/// assert_eq!(hits.get(List::Approved).unwrap().prefix().to_string(), "198.51.100.7/32");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Compiler {
+    list_version: u64,
+    created_unix: Option<u64>,
+    records: Vec<Record>,
+    seen: HashMap<(List, IpNet), ()>,
+    sources: Vec<String>,
+    source_ids: HashMap<String, u32>,
+    report: CompileReport,
+}
+
+impl Compiler {
+    /// An empty compiler: list version 0, creation time "now" unless set.
+    pub fn new() -> Compiler {
+        Compiler::default()
+    }
+
+    /// Sets the list version written to the header (the feed's serial number; a live
+    /// handle refuses to swap to a table whose version is not newer).
+    pub fn list_version(&mut self, version: u64) -> &mut Compiler {
+        self.list_version = version;
+        self
+    }
+
+    /// Sets the creation time written to the header, in seconds since the Unix epoch.
+    /// Without it, the current time is used (so set it for reproducible output).
+    pub fn created_unix(&mut self, secs: u64) -> &mut Compiler {
+        self.created_unix = Some(secs);
+        self
+    }
+
+    /// Adds one prefix to `list`. Host bits are cleared. Returns `Ok(false)` when the list
+    /// already had this prefix (the first entry's source and metadata are kept).
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError`] when `meta.risk` is above 100.
+    pub fn add(
+        &mut self,
+        list: List,
+        net: IpNet,
+        source: &str,
+        meta: Meta,
+    ) -> Result<bool, CompileError> {
+        if let Some(risk) = meta.risk.filter(|r| *r > Meta::MAX_RISK) {
+            return Err(CompileError::invalid(format!(
+                "{source}: {net}: risk {risk} is above {}",
+                Meta::MAX_RISK
+            )));
+        }
+        let net = net.trunc();
+        let report = self.report.list_mut(list);
+        match self.seen.entry((list, net)) {
+            MapEntry::Occupied(_) => {
+                report.duplicates += 1;
+                return Ok(false);
+            }
+            MapEntry::Vacant(v) => {
+                v.insert(());
+            }
+        }
+        report.entries += 1;
+        match net {
+            IpNet::V4(_) => report.ipv4 += 1,
+            IpNet::V6(_) => report.ipv6 += 1,
+        }
+        let source = match self.source_ids.get(source) {
+            Some(&id) => id,
+            None => {
+                let id = self.sources.len() as u32;
+                self.sources.push(source.to_owned());
+                self.source_ids.insert(source.to_owned(), id);
+                id
+            }
+        };
+        self.records.push(Record {
+            list,
+            net,
+            source,
+            meta,
+        });
+        Ok(true)
+    }
+
+    /// Adds every entry of a parsed feed to `list`, with the feed's name as the source.
+    /// Returns how many were new.
+    ///
+    /// # Errors
+    ///
+    /// As [`Compiler::add`].
+    pub fn add_feed(&mut self, list: List, feed: &Feed) -> Result<u64, CompileError> {
+        let mut added = 0;
+        for e in &feed.entries {
+            if self.add(list, e.net, &feed.name, e.meta.clone())? {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    /// What was kept and dropped so far, per list.
+    pub fn report(&self) -> &CompileReport {
+        &self.report
+    }
+
+    /// The number of distinct (list, prefix) entries.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no entry was added.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Compiles to bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError`] when the table would exceed a format limit (4 GiB, 2^30 distinct
+    /// attribute records).
+    pub fn to_vec(&self) -> Result<Vec<u8>, CompileError> {
+        Ok(self.parts()?.to_vec())
+    }
+
+    /// Compiles and writes the bytes to `wtr`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Compiler::to_vec`], plus any I/O error from `wtr`.
+    pub fn write_to(&self, mut wtr: impl io::Write) -> Result<(), CompileError> {
+        wtr.write_all(&self.to_vec()?).map_err(CompileError::io)
+    }
+
+    fn parts(&self) -> Result<Parts, CompileError> {
+        // Strings: sources first, then tags, each once.
+        let mut strings: Vec<&str> = self.sources.iter().map(String::as_str).collect();
+        let mut string_ids: HashMap<&str, u32> = HashMap::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            string_ids.entry(s.as_str()).or_insert(i as u32);
+        }
+        let mut attrs: Vec<RawAttr> = Vec::new();
+        let mut attr_ids: HashMap<(List, u32, u32, u8, u64), u32> = HashMap::new();
+        let mut v4_pfx = Vec::new();
+        let mut v6_pfx = Vec::new();
+        let mut v4_hosts = Vec::new();
+        let mut v6_hosts = Vec::new();
+        for r in &self.records {
+            let tag = match &r.meta.tag {
+                None => NONE,
+                Some(t) => *string_ids.entry(t.as_str()).or_insert_with(|| {
+                    strings.push(t.as_str());
+                    (strings.len() - 1) as u32
+                }),
+            };
+            let risk = r.meta.risk.unwrap_or(NO_RISK);
+            let expires = r.meta.expires.unwrap_or(0);
+            let key = (r.list, r.source, tag, risk, expires);
+            let attr = match attr_ids.get(&key) {
+                Some(&a) => a,
+                None => {
+                    let a = attrs.len() as u32;
+                    if a > ATTR_MASK {
+                        return Err(CompileError::too_large(
+                            "more than 2^30 distinct attributes",
+                        ));
+                    }
+                    attrs.push(RawAttr {
+                        list: r.list.index() as u8,
+                        risk,
+                        reserved: [0; 2],
+                        source: r.source.into(),
+                        tag: tag.into(),
+                        expires: expires.into(),
+                    });
+                    attr_ids.insert(key, a);
+                    a
+                }
+            };
+            let list = r.list.index() as u8;
+            match r.net {
+                IpNet::V4(n) if n.prefix_len() == 32 => {
+                    v4_hosts.push((u32::from(n.addr()), host_value(list, attr)));
+                }
+                IpNet::V6(n) if n.prefix_len() == 128 => {
+                    v6_hosts.push((u128::from(n.addr()), host_value(list, attr)));
+                }
+                IpNet::V4(n) => v4_pfx.push(Pfx {
+                    addr: V4::to_u128(u32::from(n.addr())),
+                    len: n.prefix_len(),
+                    list,
+                    entry: attr,
+                }),
+                IpNet::V6(n) => v6_pfx.push(Pfx {
+                    addr: u128::from(n.addr()),
+                    len: n.prefix_len(),
+                    list,
+                    entry: attr,
+                }),
+            }
+        }
+        let mut string_offsets = Vec::with_capacity(strings.len() + 1);
+        let mut string_bytes = Vec::new();
+        string_offsets.push(0);
+        for s in &strings {
+            string_bytes.extend_from_slice(s.as_bytes());
+            string_offsets.push(string_bytes.len() as u32);
+        }
+        if string_bytes.len() as u64 > MAX_FILE_LEN {
+            return Err(CompileError::too_large("strings exceed 4 GiB"));
+        }
+
+        let mut v4 = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
+        let mut v6 = family::<V6>(v6_pfx, |a| a);
+        v4_hosts.sort_unstable();
+        v6_hosts.sort_unstable();
+        // One seed for both families: the first that keeps every bucket small. A good mixer
+        // makes the first seed work on any realistic input; the loop only guards against
+        // crafted ones, and each try is a linear pass.
+        let mut seed = 0u32;
+        loop {
+            if trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
+                && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some()
+            {
+                break;
+            }
+            seed = seed.checked_add(1).ok_or_else(|| {
+                CompileError::too_large("no hash seed keeps host buckets within bounds")
+            })?;
+        }
+        let parts = Parts {
+            list_version: self.list_version,
+            created_unix: self.created_unix.unwrap_or_else(now_unix),
+            hash_seed: seed,
+            string_offsets,
+            string_bytes,
+            attrs,
+            v4,
+            v6,
+        };
+        if parts.file_len() > MAX_FILE_LEN {
+            return Err(CompileError::too_large("the table would exceed 4 GiB"));
+        }
+        Ok(parts)
+    }
+}
+
+fn host_value(list: u8, attr: u32) -> u32 {
+    (u32::from(list) << 30) | attr
+}
+
+/// Sorts a family's prefixes, writes its entry records and builds its trie. On entry,
+/// `Pfx::entry` holds the attribute index; on exit, the entry index.
+fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyParts<F> {
+    pfx.sort_unstable_by_key(|p| (p.addr, p.len, p.list));
+    let mut parts = FamilyParts::<F> {
+        entries: Vec::with_capacity(pfx.len()),
+        tuples: Vec::new(),
+        direct_bits: 0,
+        direct: Vec::new(),
+        nodes: Vec::new(),
+        leaves: Vec::new(),
+        bucket_bits: 0,
+        buckets: Vec::new(),
+        hosts: Vec::new(),
+    };
+    for (i, p) in pfx.iter_mut().enumerate() {
+        parts
+            .entries
+            .push(F::make_entry(int(p.addr), p.len, p.entry));
+        p.entry = i as u32;
+    }
+    trie::build_trie(&pfx, &mut parts);
+    parts
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,220 @@
+//! Builds one family's leaf-pushed multibit trie and its host hash table.
+//!
+//! The trie holds every prefix shorter than a host (`/0`–`/31`, `/0`–`/127`). Each leaf
+//! stores a *tuple*: for each of the three lists, the longest prefix of that list covering
+//! the leaf's addresses, computed here once so that a lookup reads it in one step. Hosts
+//! (`/32`, `/128`) live in a bucketed hash table instead, where they cost a few bytes each.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+
+use crate::format::writer::FamilyParts;
+use crate::format::{Family, LEAF_FLAG, MAX_BUCKET, NONE, RawNode, RawTuple, STRIDE};
+
+/// A non-host prefix, address left-aligned in a `u128`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pfx {
+    pub(crate) addr: u128,
+    pub(crate) len: u8,
+    pub(crate) list: u8,
+    pub(crate) entry: u32,
+}
+
+/// The direct table's width for a family with `n` trie prefixes.
+pub(crate) fn direct_bits(n: usize) -> u8 {
+    match n {
+        0..64 => 8,
+        64..4096 => 12,
+        _ => 16,
+    }
+}
+
+/// The bucket-count exponent for `n` hosts: an average of one to two hosts a bucket.
+pub(crate) fn bucket_bits(n: usize) -> u8 {
+    let ceil_log2 = usize::BITS - n.saturating_sub(1).leading_zeros();
+    ceil_log2.saturating_sub(1) as u8
+}
+
+/// Painted state of one slot: per list, (prefix length + 1, entry), 0 meaning inherited.
+type Paint = [(u8, u32); 3];
+
+struct Job {
+    /// Bits already consumed above this node.
+    base_len: u32,
+    /// Per list, the entry inherited from above (or `NONE`).
+    inherited: [u32; 3],
+    /// Entries whose address lies in this node's span.
+    range: Range<usize>,
+}
+
+/// Fills `parts.direct`, `nodes`, `leaves` and `tuples` from `pfx`, sorted by
+/// (address, length, list).
+pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
+    let d = u32::from(direct_bits(pfx.len()));
+    parts.direct_bits = d as u8;
+    let mut tuples: HashMap<[u32; 3], u32> = HashMap::new();
+    let mut tuple_id = |t: [u32; 3], out: &mut Vec<RawTuple>| -> u32 {
+        *tuples.entry(t).or_insert_with(|| {
+            out.push(RawTuple(t.map(Into::into)));
+            (out.len() - 1) as u32
+        })
+    };
+    // Tuple 0 is always "no match anywhere".
+    tuple_id([NONE; 3], &mut parts.tuples);
+
+    let mut queue = VecDeque::new();
+    // The root: prefixes of length 0 are inherited by every slot of the direct table.
+    let mut root_inherited = [NONE; 3];
+    for p in pfx.iter().filter(|p| p.len == 0) {
+        root_inherited[usize::from(p.list)] = p.entry;
+    }
+    let root = Job {
+        base_len: 0,
+        inherited: root_inherited,
+        range: 0..pfx.len(),
+    };
+    let mut paint = Vec::new();
+    let mut children = Vec::new();
+    expand(&root, d, pfx, &mut paint, &mut children);
+    let mut next_node = 0u32;
+    let mut child_iter = children.iter().peekable();
+    parts.direct = Vec::with_capacity(1 << d);
+    for (slot, p) in paint.iter().enumerate() {
+        if child_iter.peek().is_some_and(|(s, _)| *s == slot) {
+            let (_, range) = child_iter.next().cloned().unwrap_or((slot, 0..0));
+            parts.direct.push(next_node);
+            next_node += 1;
+            queue.push_back(Job {
+                base_len: d,
+                inherited: p.map(|x| x.1),
+                range,
+            });
+        } else {
+            parts
+                .direct
+                .push(LEAF_FLAG | tuple_id(p.map(|x| x.1), &mut parts.tuples));
+        }
+    }
+
+    while let Some(job) = queue.pop_front() {
+        expand(&job, STRIDE, pfx, &mut paint, &mut children);
+        let mut node = RawNode {
+            children: 0.into(),
+            leaf_runs: 0.into(),
+            base_leaf: (parts.leaves.len() as u32).into(),
+            base_child: next_node.into(),
+        };
+        let (mut child_bits, mut run_bits) = (0u64, 0u64);
+        let mut child_iter = children.iter().peekable();
+        let mut prev: Option<u32> = None;
+        for (slot, p) in paint.iter().enumerate() {
+            if child_iter.peek().is_some_and(|(s, _)| *s == slot) {
+                let (_, range) = child_iter.next().cloned().unwrap_or((slot, 0..0));
+                child_bits |= 1 << slot;
+                next_node += 1;
+                queue.push_back(Job {
+                    base_len: job.base_len + STRIDE,
+                    inherited: p.map(|x| x.1),
+                    range,
+                });
+            } else {
+                let t = tuple_id(p.map(|x| x.1), &mut parts.tuples);
+                if prev != Some(t) {
+                    run_bits |= 1 << slot;
+                    parts.leaves.push(t);
+                    prev = Some(t);
+                }
+            }
+        }
+        node.children = child_bits.into();
+        node.leaf_runs = run_bits.into();
+        if child_bits == 0 {
+            node.base_child = 0.into();
+        }
+        parts.nodes.push(node);
+    }
+}
+
+/// Paints the `2^stride` slots of `job`'s node and lists the slots that need a child node.
+fn expand(
+    job: &Job,
+    stride: u32,
+    pfx: &[Pfx],
+    paint: &mut Vec<Paint>,
+    children: &mut Vec<(usize, Range<usize>)>,
+) {
+    let inherited: Paint = job.inherited.map(|e| (0, e));
+    paint.clear();
+    paint.resize(1 << stride, inherited);
+    children.clear();
+    let span_end = job.base_len + stride;
+    let slot_of = |addr: u128| -> usize { ((addr << job.base_len) >> (128 - stride)) as usize };
+    let mut i = job.range.start;
+    while i < job.range.end {
+        let p = pfx[i];
+        let len = u32::from(p.len);
+        if len <= job.base_len {
+            // Covers the whole node: already part of `inherited`.
+            i += 1;
+            continue;
+        }
+        let slot = slot_of(p.addr);
+        if len <= span_end {
+            let count = 1usize << (span_end - len);
+            let key = (p.len + 1, p.entry);
+            for cell in &mut paint[slot..slot + count] {
+                let cell = &mut cell[usize::from(p.list)];
+                if cell.0 < key.0 {
+                    *cell = key;
+                }
+            }
+            i += 1;
+        } else {
+            // Longer than this node: it and every later entry in the same slot go to one
+            // child. Sorting by (address, length) puts any shorter prefix that paints this
+            // slot before them, so nothing that paints here is skipped.
+            let start = i;
+            while i < job.range.end && slot_of(pfx[i].addr) == slot {
+                debug_assert!(u32::from(pfx[i].len) > span_end);
+                i += 1;
+            }
+            children.push((slot, start..i));
+        }
+    }
+}
+
+/// Builds the host hash table for `hosts` (sorted by key, then list) with `seed`; returns
+/// `None` when some bucket would exceed [`MAX_BUCKET`].
+pub(crate) fn build_hosts<F: Family>(
+    hosts: &[(F::Int, u32)],
+    seed: u32,
+    parts: &mut FamilyParts<F>,
+) -> Option<()> {
+    let bits = bucket_bits(hosts.len());
+    let nb = 1usize << bits;
+    let mut counts = vec![0u32; nb + 1];
+    let buckets: Vec<usize> = hosts
+        .iter()
+        .map(|(k, _)| F::bucket(*k, seed, u32::from(bits)))
+        .collect();
+    for &b in &buckets {
+        counts[b + 1] += 1;
+        if counts[b + 1] > MAX_BUCKET {
+            return None;
+        }
+    }
+    for i in 1..=nb {
+        counts[i] += counts[i - 1];
+    }
+    // A stable sort keeps each bucket in (key, list) order.
+    let mut order: Vec<usize> = (0..hosts.len()).collect();
+    order.sort_by_key(|&i| buckets[i]);
+    let slots = order
+        .iter()
+        .map(|&i| F::make_host(hosts[i].0, hosts[i].1))
+        .collect();
+    parts.bucket_bits = bits;
+    parts.buckets = counts;
+    parts.hosts = slots;
+    Some(())
+}

@@ -1,0 +1,622 @@
+//! Full structural validation of untrusted table bytes.
+//!
+//! Every check uses only fields that an earlier check has validated, and every number read
+//! from the input goes through checked arithmetic. The numbers in the error messages are the
+//! invariants of `FORMAT.md`.
+
+use zerocopy::FromBytes;
+use zerocopy::byteorder::little_endian::U32;
+
+use super::{
+    ATTR_MASK, BUCKET_BITS, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, LEAF_FLAG, MAGIC,
+    MAX_BUCKET, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple,
+    SECTION_COUNT, STRIDE, SUPPORTED_VERSIONS, Section, V4, V6, checksum,
+};
+use crate::error::{LoadError, LoadErrorKind};
+
+/// Options for loading a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Verify the checksum (invariant 6). On by default. Turning it off skips only the
+    /// corruption check: the structural checks still run, so loading and lookups still
+    /// cannot panic or read out of bounds, but a damaged file may give wrong answers.
+    pub verify_checksum: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            verify_checksum: true,
+        }
+    }
+}
+
+/// A validated view of one family's sections.
+#[derive(Debug)]
+pub(crate) struct Fam<'a, F: Family> {
+    pub(crate) entries: &'a [F::RawEntry],
+    pub(crate) tuples: &'a [RawTuple],
+    pub(crate) direct_bits: u32,
+    pub(crate) direct: &'a [U32],
+    pub(crate) nodes: &'a [RawNode],
+    pub(crate) leaves: &'a [U32],
+    pub(crate) bucket_bits: u32,
+    pub(crate) seed: u32,
+    pub(crate) buckets: &'a [U32],
+    pub(crate) hosts: &'a [F::RawHost],
+}
+
+/// A validated view of a whole table.
+#[derive(Debug)]
+pub(crate) struct Layout<'a> {
+    pub(crate) format_version: u32,
+    pub(crate) list_version: u64,
+    pub(crate) created_unix: u64,
+    pub(crate) checksum: u64,
+    pub(crate) strings: &'a str,
+    pub(crate) string_offsets: &'a [U32],
+    pub(crate) attrs: &'a [RawAttr],
+    pub(crate) v4: Fam<'a, V4>,
+    pub(crate) v6: Fam<'a, V6>,
+}
+
+fn corrupt(invariant: u8, detail: String) -> LoadError {
+    LoadError::format(LoadErrorKind::Corrupt, invariant, detail)
+}
+
+fn usize_of(x: u64) -> usize {
+    // Every value passed here is at most MAX_FILE_LEN (checked first), which fits in usize
+    // on every platform this crate supports (32 and 64 bit).
+    usize::try_from(x).unwrap_or(usize::MAX)
+}
+
+/// Casts a section to records, checking invariant 8.
+fn records<'a, T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable + ?Sized>(
+    bytes: &'a [u8],
+    section: Section,
+) -> Result<&'a T, LoadError> {
+    if bytes.len() % section.record_len() != 0 {
+        return Err(corrupt(
+            8,
+            format!(
+                "{} section is {} bytes, not a multiple of its {}-byte records",
+                section.name(),
+                bytes.len(),
+                section.record_len()
+            ),
+        ));
+    }
+    T::ref_from_bytes(bytes).map_err(|_| {
+        corrupt(
+            8,
+            format!(
+                "{} section has a length its records cannot fill",
+                section.name()
+            ),
+        )
+    })
+}
+
+/// Validates `bytes` and returns the view a `Table` reads through.
+pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, LoadError> {
+    // 1. Long enough for the fixed header.
+    let Ok((header, _)) = RawHeader::ref_from_prefix(bytes) else {
+        return Err(LoadError::format(
+            LoadErrorKind::NotATable,
+            1,
+            format!(
+                "{} bytes is shorter than the {FIXED_HEADER_LEN}-byte header",
+                bytes.len()
+            ),
+        ));
+    };
+    // 2. Magic.
+    if header.magic != MAGIC {
+        return Err(LoadError::format(
+            LoadErrorKind::NotATable,
+            2,
+            "the file does not start with the c2trie magic bytes".to_owned(),
+        ));
+    }
+    // 3. Version.
+    let version = header.format_version.get();
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(LoadError::format(
+            LoadErrorKind::UnsupportedVersion { found: version },
+            3,
+            format!("format version {version}"),
+        ));
+    }
+    // 4. Flags, header length, section count.
+    if header.flags.get() != 0 {
+        return Err(corrupt(
+            4,
+            format!("flags are {:#x}, expected 0", header.flags.get()),
+        ));
+    }
+    if header.header_len.get() as usize != HEADER_LEN
+        || header.section_count.get() as usize != SECTION_COUNT
+    {
+        return Err(corrupt(
+            4,
+            format!(
+                "header length {} and section count {} (expected {HEADER_LEN} and {SECTION_COUNT})",
+                header.header_len.get(),
+                header.section_count.get()
+            ),
+        ));
+    }
+    // 5. File length.
+    let file_len = header.file_len.get();
+    if file_len > MAX_FILE_LEN || file_len != bytes.len() as u64 || bytes.len() < HEADER_LEN {
+        return Err(corrupt(
+            5,
+            format!(
+                "header says {file_len} bytes, the input has {} (truncated?)",
+                bytes.len()
+            ),
+        ));
+    }
+    // 6. Checksum.
+    let stored = header.checksum.get();
+    if opts.verify_checksum {
+        let actual = checksum(bytes);
+        if actual != stored {
+            return Err(LoadError::format(
+                LoadErrorKind::ChecksumMismatch,
+                6,
+                format!("stored {stored:#018x}, computed {actual:#018x}"),
+            ));
+        }
+    }
+    // 7. Sections are contiguous, in order, from the end of the header to the end of file.
+    let table_bytes = bytes.get(FIXED_HEADER_LEN..HEADER_LEN).unwrap_or(&[]);
+    let table: &[RawSection] = <[RawSection]>::ref_from_bytes(table_bytes)
+        .map_err(|_| corrupt(7, "section table is cut short".to_owned()))?;
+    let mut sections: [&[u8]; SECTION_COUNT] = [&[]; SECTION_COUNT];
+    let mut at = HEADER_LEN as u64;
+    for ((slot, rec), section) in sections.iter_mut().zip(table).zip(Section::ALL) {
+        let (offset, len) = (rec.offset.get(), rec.len.get());
+        let end = offset.checked_add(len).filter(|e| *e <= file_len);
+        let Some(end) = end.filter(|_| offset == at) else {
+            return Err(corrupt(
+                7,
+                format!(
+                    "{} section at {offset}+{len} (expected to start at {at} and end by {file_len})",
+                    section.name()
+                ),
+            ));
+        };
+        *slot = bytes.get(usize_of(offset)..usize_of(end)).unwrap_or(&[]);
+        at = end;
+    }
+    if at != file_len {
+        return Err(corrupt(
+            7,
+            format!("{} bytes after the last section", file_len - at),
+        ));
+    }
+    let sec = |s: Section| -> &[u8] { sections.get(s as usize).copied().unwrap_or(&[]) };
+
+    // 9. Parameters.
+    let params = [
+        ("IPv4 direct bits", header.v4_direct_bits, DIRECT_BITS),
+        ("IPv6 direct bits", header.v6_direct_bits, DIRECT_BITS),
+        ("IPv4 bucket bits", header.v4_bucket_bits, BUCKET_BITS),
+        ("IPv6 bucket bits", header.v6_bucket_bits, BUCKET_BITS),
+    ];
+    for (what, value, range) in params {
+        if !range.contains(&value) {
+            return Err(corrupt(9, format!("{what} is {value}, outside {range:?}")));
+        }
+    }
+
+    // 10. Strings.
+    let string_offsets: &[U32] = records(sec(Section::StringOffsets), Section::StringOffsets)?;
+    let string_bytes = sec(Section::StringBytes);
+    let strings = std::str::from_utf8(string_bytes)
+        .map_err(|e| corrupt(10, format!("string bytes are not UTF-8: {e}")))?;
+    let Some((first, _)) = string_offsets.split_first() else {
+        return Err(corrupt(10, "string offsets section is empty".to_owned()));
+    };
+    if first.get() != 0 {
+        return Err(corrupt(10, "first string offset is not 0".to_owned()));
+    }
+    let mut prev = 0u32;
+    for o in string_offsets {
+        let o = o.get();
+        if o < prev || !strings.is_char_boundary(o as usize) {
+            return Err(corrupt(
+                10,
+                format!("string offset {o} is out of order or splits a char"),
+            ));
+        }
+        prev = o;
+    }
+    if prev as usize != strings.len() {
+        return Err(corrupt(
+            10,
+            "last string offset is not the end of the string bytes".into(),
+        ));
+    }
+    let n_strings = string_offsets.len().saturating_sub(1);
+
+    // 11. Attributes.
+    let attrs: &[RawAttr] = records(sec(Section::Attrs), Section::Attrs)?;
+    if attrs.len() > ATTR_MASK as usize + 1 {
+        return Err(corrupt(
+            11,
+            format!("{} attributes, more than 2^30", attrs.len()),
+        ));
+    }
+    for (i, a) in attrs.iter().enumerate() {
+        let tag = a.tag.get();
+        let bad = if a.list > 2 {
+            Some(format!("list code {}", a.list))
+        } else if a.risk > 100 && a.risk != NO_RISK {
+            Some(format!("risk {}", a.risk))
+        } else if a.reserved != [0; 2] {
+            Some("reserved bytes are not zero".to_owned())
+        } else if a.source.get() as usize >= n_strings {
+            Some(format!("source string {} of {n_strings}", a.source.get()))
+        } else if tag != NONE && tag as usize >= n_strings {
+            Some(format!("tag string {tag} of {n_strings}"))
+        } else {
+            None
+        };
+        if let Some(bad) = bad {
+            return Err(corrupt(11, format!("attribute {i}: {bad}")));
+        }
+    }
+
+    let v4 = family::<V4>(
+        [
+            sec(Section::V4Entries),
+            sec(Section::V4Tuples),
+            sec(Section::V4Direct),
+            sec(Section::V4Nodes),
+            sec(Section::V4Leaves),
+            sec(Section::V4Buckets),
+            sec(Section::V4Hosts),
+        ],
+        [
+            Section::V4Entries,
+            Section::V4Tuples,
+            Section::V4Direct,
+            Section::V4Nodes,
+            Section::V4Leaves,
+            Section::V4Buckets,
+            Section::V4Hosts,
+        ],
+        header.v4_direct_bits,
+        header.v4_bucket_bits,
+        header.hash_seed.get(),
+        attrs,
+    )?;
+    let v6 = family::<V6>(
+        [
+            sec(Section::V6Entries),
+            sec(Section::V6Tuples),
+            sec(Section::V6Direct),
+            sec(Section::V6Nodes),
+            sec(Section::V6Leaves),
+            sec(Section::V6Buckets),
+            sec(Section::V6Hosts),
+        ],
+        [
+            Section::V6Entries,
+            Section::V6Tuples,
+            Section::V6Direct,
+            Section::V6Nodes,
+            Section::V6Leaves,
+            Section::V6Buckets,
+            Section::V6Hosts,
+        ],
+        header.v6_direct_bits,
+        header.v6_bucket_bits,
+        header.hash_seed.get(),
+        attrs,
+    )?;
+
+    Ok(Layout {
+        format_version: version,
+        list_version: header.list_version.get(),
+        created_unix: header.created_unix.get(),
+        checksum: stored,
+        strings,
+        string_offsets,
+        attrs,
+        v4,
+        v6,
+    })
+}
+
+fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
+    attrs.get(attr as usize).map(|a| a.list)
+}
+
+fn family<'a, F: Family>(
+    bytes: [&'a [u8]; 7],
+    names: [Section; 7],
+    direct_bits: u8,
+    bucket_bits: u8,
+    seed: u32,
+    attrs: &[RawAttr],
+) -> Result<Fam<'a, F>, LoadError> {
+    let [
+        b_entries,
+        b_tuples,
+        b_direct,
+        b_nodes,
+        b_leaves,
+        b_buckets,
+        b_hosts,
+    ] = bytes;
+    let [
+        s_entries,
+        s_tuples,
+        s_direct,
+        s_nodes,
+        s_leaves,
+        s_buckets,
+        s_hosts,
+    ] = names;
+    let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
+    let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
+    let direct: &[U32] = records(b_direct, s_direct)?;
+    let nodes: &[RawNode] = records(b_nodes, s_nodes)?;
+    let leaves: &[U32] = records(b_leaves, s_leaves)?;
+    let buckets: &[U32] = records(b_buckets, s_buckets)?;
+    let hosts: &[F::RawHost] = records(b_hosts, s_hosts)?;
+    let fam = F::NAME;
+
+    // 9 (continued): table sizes follow from the parameters.
+    let d = u32::from(direct_bits);
+    let b = u32::from(bucket_bits);
+    if d >= F::BITS {
+        return Err(corrupt(
+            9,
+            format!("{fam} direct bits {d} not below the address width"),
+        ));
+    }
+    if direct.len() != 1usize << d {
+        return Err(corrupt(
+            9,
+            format!("{fam} direct table has {} slots, not 2^{d}", direct.len()),
+        ));
+    }
+    if Some(buckets.len()) != (1usize << b).checked_add(1) {
+        return Err(corrupt(
+            9,
+            format!("{fam} has {} bucket offsets, not 2^{b}+1", buckets.len()),
+        ));
+    }
+
+    // 12. Entries: canonical, sorted, pointing at attributes of their list.
+    let mut prev: Option<(F::Int, u8, u8)> = None;
+    for (i, e) in entries.iter().enumerate() {
+        let (addr, len, attr) = (F::entry_addr(e), F::entry_len(e), F::entry_attr(e));
+        let bad = if u32::from(len) >= F::BITS {
+            Some(format!(
+                "prefix length {len} (hosts belong in the host table)"
+            ))
+        } else if F::to_u128(addr).checked_shl(u32::from(len)).unwrap_or(0) != 0 {
+            Some("bits set past the prefix length".to_owned())
+        } else if F::entry_reserved(e) != [0; 3] {
+            Some("reserved bytes are not zero".to_owned())
+        } else {
+            None
+        };
+        if let Some(bad) = bad {
+            return Err(corrupt(12, format!("{fam} entry {i}: {bad}")));
+        }
+        let Some(list) = attr_list(attrs, attr) else {
+            return Err(corrupt(
+                12,
+                format!("{fam} entry {i}: attribute {attr} out of range"),
+            ));
+        };
+        let key = (addr, len, list);
+        if prev.is_some_and(|p| p >= key) {
+            return Err(corrupt(
+                12,
+                format!("{fam} entry {i} is out of order or repeated"),
+            ));
+        }
+        prev = Some(key);
+    }
+
+    // 13. Tuples.
+    if tuples.is_empty() {
+        return Err(corrupt(13, format!("{fam} tuple table is empty")));
+    }
+    for (i, t) in tuples.iter().enumerate() {
+        for (pos, e) in t.0.iter().enumerate() {
+            let e = e.get();
+            if e == NONE {
+                continue;
+            }
+            let list = entries
+                .get(e as usize)
+                .and_then(|x| attr_list(attrs, F::entry_attr(x)));
+            if list.map(usize::from) != Some(pos) {
+                return Err(corrupt(
+                    13,
+                    format!("{fam} tuple {i}: slot {pos} names entry {e} of another list or none"),
+                ));
+            }
+        }
+    }
+
+    // 14–17. The trie: direct slots, then nodes in breadth-first order. Node children and
+    // leaf runs, concatenated in parent order, must tile `nodes` and `leaves` exactly; every
+    // child lies after its parent, so the walk cannot loop.
+    let n_tuples = tuples.len();
+    let mut next_node = 0usize;
+    let mut depth: Vec<u8> = Vec::new();
+    for (slot, v) in direct.iter().enumerate() {
+        let v = v.get();
+        if v & LEAF_FLAG != 0 {
+            if (v & !LEAF_FLAG) as usize >= n_tuples {
+                return Err(corrupt(
+                    14,
+                    format!("{fam} direct slot {slot}: tuple out of range"),
+                ));
+            }
+        } else if v as usize != next_node || next_node >= nodes.len() {
+            return Err(corrupt(
+                14,
+                format!("{fam} direct slot {slot} names node {v}, expected node {next_node}"),
+            ));
+        } else {
+            next_node += 1;
+            depth.push(0);
+        }
+    }
+    let mut next_leaf = 0usize;
+    for (i, n) in nodes.iter().enumerate() {
+        let (children, runs) = (n.children.get(), n.leaf_runs.get());
+        let (base_child, base_leaf) = (n.base_child.get() as usize, n.base_leaf.get() as usize);
+        let Some(&level) = depth.get(i) else {
+            return Err(corrupt(15, format!("{fam} node {i} has no parent")));
+        };
+        // 16. Depth: the node's bit offset must lie inside the address.
+        let offset = d.checked_add(u32::from(level).checked_mul(STRIDE).unwrap_or(u32::MAX));
+        if offset.is_none_or(|o| o >= F::BITS) {
+            return Err(corrupt(
+                16,
+                format!("{fam} node {i} lies below the last address bit"),
+            ));
+        }
+        let leaf_slots = !children;
+        let bad = if children & runs != 0 {
+            Some("a slot is both a child and a leaf run".to_owned())
+        } else if leaf_slots != 0 && runs & (leaf_slots & leaf_slots.wrapping_neg()) == 0 {
+            Some("the first leaf slot does not start a run".to_owned())
+        } else if children != 0 && (base_child != next_node || base_child <= i) {
+            Some(format!(
+                "children start at {base_child}, expected {next_node}"
+            ))
+        } else if children == 0 && base_child != 0 {
+            Some("no children but a non-zero child base".to_owned())
+        } else if base_leaf != next_leaf {
+            Some(format!("leaves start at {base_leaf}, expected {next_leaf}"))
+        } else {
+            None
+        };
+        if let Some(bad) = bad {
+            return Err(corrupt(15, format!("{fam} node {i}: {bad}")));
+        }
+        let kids = children.count_ones() as usize;
+        next_node = next_node
+            .checked_add(kids)
+            .filter(|n| *n <= nodes.len())
+            .ok_or_else(|| {
+                corrupt(
+                    15,
+                    format!("{fam} node {i}: children run past the node table"),
+                )
+            })?;
+        let child_level = level.saturating_add(1);
+        depth.extend(std::iter::repeat_n(child_level, kids));
+        next_leaf = next_leaf
+            .checked_add(runs.count_ones() as usize)
+            .filter(|n| *n <= leaves.len())
+            .ok_or_else(|| corrupt(15, format!("{fam} node {i}: leaves run past the table")))?;
+    }
+    if next_node != nodes.len() || next_leaf != leaves.len() {
+        return Err(corrupt(
+            15,
+            format!(
+                "{fam} trie uses {next_node} of {} nodes and {next_leaf} of {} leaves",
+                nodes.len(),
+                leaves.len()
+            ),
+        ));
+    }
+    // 17. Leaves name tuples.
+    if let Some((i, l)) = leaves
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.get() as usize >= n_tuples)
+    {
+        return Err(corrupt(
+            17,
+            format!("{fam} leaf {i} names tuple {}", l.get()),
+        ));
+    }
+
+    // 18. Host buckets tile the host slots, none larger than MAX_BUCKET.
+    let mut start = 0u32;
+    for (i, o) in buckets.iter().enumerate() {
+        let o = o.get();
+        let ok = if i == 0 {
+            o == 0
+        } else {
+            o >= start && o - start <= MAX_BUCKET
+        };
+        if !ok {
+            return Err(corrupt(
+                18,
+                format!("{fam} bucket offset {i} is {o} after {start}"),
+            ));
+        }
+        start = o;
+    }
+    if start as usize != hosts.len() {
+        return Err(corrupt(
+            18,
+            format!("{fam} buckets end at {start}, not {}", hosts.len()),
+        ));
+    }
+    // 19. Host slots: in their hash bucket, sorted, naming attributes of their list.
+    for (bucket, w) in buckets.windows(2).enumerate() {
+        let (Some(lo), Some(hi)) = (w.first(), w.get(1)) else {
+            continue;
+        };
+        let slots = hosts
+            .get(lo.get() as usize..hi.get() as usize)
+            .unwrap_or(&[]);
+        let mut prev: Option<(F::Int, u32)> = None;
+        for h in slots {
+            let (key, value) = (F::host_key(h), F::host_value(h));
+            let list = value >> 30;
+            let attr = value & ATTR_MASK;
+            let bad = if attr_list(attrs, attr).map(u32::from) != Some(list) {
+                Some(format!("attribute {attr} is missing or of another list"))
+            } else if F::bucket(key, seed, b) != bucket {
+                Some(format!("key {key:?} is not in its hash bucket"))
+            } else if prev.is_some_and(|p| p >= (key, list)) {
+                Some(format!("key {key:?} is out of order or repeated"))
+            } else {
+                None
+            };
+            if let Some(bad) = bad {
+                return Err(corrupt(19, format!("{fam} host in bucket {bucket}: {bad}")));
+            }
+            prev = Some((key, list));
+        }
+    }
+
+    Ok(Fam {
+        entries,
+        tuples,
+        direct_bits: d,
+        direct,
+        nodes,
+        leaves,
+        bucket_bits: b,
+        seed,
+        buckets,
+        hosts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checksum_field_is_inside_header() {
+        assert!(super::super::CHECKSUM_AT + 8 <= super::FIXED_HEADER_LEN);
+    }
+}

@@ -1,0 +1,111 @@
+//! Serialization: lays out the header, the section table and the sections, then seals the
+//! checksum. Infallible once the compiler has checked the size limits.
+
+use zerocopy::IntoBytes;
+
+use super::{
+    CHECKSUM_AT, FORMAT_VERSION, Family, HEADER_LEN, MAGIC, RawAttr, RawHeader, RawNode,
+    RawSection, RawTuple, SECTION_COUNT, V4, V6, checksum,
+};
+
+/// One family's half of a table, ready to be written.
+#[derive(Debug, Default)]
+pub(crate) struct FamilyParts<F: Family> {
+    pub(crate) entries: Vec<F::RawEntry>,
+    pub(crate) tuples: Vec<RawTuple>,
+    pub(crate) direct_bits: u8,
+    pub(crate) direct: Vec<u32>,
+    pub(crate) nodes: Vec<RawNode>,
+    pub(crate) leaves: Vec<u32>,
+    pub(crate) bucket_bits: u8,
+    pub(crate) buckets: Vec<u32>,
+    pub(crate) hosts: Vec<F::RawHost>,
+}
+
+/// Everything a table holds, ready to be written.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) list_version: u64,
+    pub(crate) created_unix: u64,
+    pub(crate) hash_seed: u32,
+    pub(crate) string_offsets: Vec<u32>,
+    pub(crate) string_bytes: Vec<u8>,
+    pub(crate) attrs: Vec<RawAttr>,
+    pub(crate) v4: FamilyParts<V4>,
+    pub(crate) v6: FamilyParts<V6>,
+}
+
+fn u32s(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl Parts {
+    /// The total file length this would serialize to.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.sections().iter().map(|s| s.len() as u64).sum::<u64>() + HEADER_LEN as u64
+    }
+
+    fn sections(&self) -> [std::borrow::Cow<'_, [u8]>; SECTION_COUNT] {
+        use std::borrow::Cow::{Borrowed, Owned};
+        [
+            Owned(u32s(&self.string_offsets)),
+            Borrowed(&self.string_bytes),
+            Borrowed(self.attrs.as_bytes()),
+            Borrowed(self.v4.entries.as_bytes()),
+            Borrowed(self.v4.tuples.as_bytes()),
+            Owned(u32s(&self.v4.direct)),
+            Borrowed(self.v4.nodes.as_bytes()),
+            Owned(u32s(&self.v4.leaves)),
+            Owned(u32s(&self.v4.buckets)),
+            Borrowed(self.v4.hosts.as_bytes()),
+            Borrowed(self.v6.entries.as_bytes()),
+            Borrowed(self.v6.tuples.as_bytes()),
+            Owned(u32s(&self.v6.direct)),
+            Borrowed(self.v6.nodes.as_bytes()),
+            Owned(u32s(&self.v6.leaves)),
+            Owned(u32s(&self.v6.buckets)),
+            Borrowed(self.v6.hosts.as_bytes()),
+        ]
+    }
+
+    /// Serializes the table. The caller has checked `file_len() <= MAX_FILE_LEN`.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        let sections = self.sections();
+        let file_len = HEADER_LEN + sections.iter().map(|s| s.len()).sum::<usize>();
+        let header = RawHeader {
+            magic: MAGIC,
+            format_version: FORMAT_VERSION.into(),
+            flags: 0.into(),
+            header_len: (HEADER_LEN as u32).into(),
+            section_count: (SECTION_COUNT as u32).into(),
+            file_len: (file_len as u64).into(),
+            checksum: 0.into(),
+            list_version: self.list_version.into(),
+            created_unix: self.created_unix.into(),
+            v4_direct_bits: self.v4.direct_bits,
+            v6_direct_bits: self.v6.direct_bits,
+            v4_bucket_bits: self.v4.bucket_bits,
+            v6_bucket_bits: self.v6.bucket_bits,
+            hash_seed: self.hash_seed.into(),
+        };
+        let mut out = Vec::with_capacity(file_len);
+        out.extend_from_slice(header.as_bytes());
+        let mut offset = HEADER_LEN as u64;
+        for s in &sections {
+            let rec = RawSection {
+                offset: offset.into(),
+                len: (s.len() as u64).into(),
+            };
+            out.extend_from_slice(rec.as_bytes());
+            offset += s.len() as u64;
+        }
+        for s in &sections {
+            out.extend_from_slice(s);
+        }
+        let sum = checksum(&out);
+        if let Some(field) = out.get_mut(CHECKSUM_AT..CHECKSUM_AT + 8) {
+            field.copy_from_slice(&sum.to_le_bytes());
+        }
+        out
+    }
+}

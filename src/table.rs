@@ -1,0 +1,493 @@
+//! The read side: a validated, immutable table and its lookups.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::entry::{List, Meta};
+use crate::error::LoadError;
+use crate::format::validate::{Fam, Layout, LoadOptions, validate};
+use crate::format::{ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6};
+
+/// Where a table's bytes live.
+enum Storage {
+    Owned(Box<[u8]>),
+    Static(&'static [u8]),
+    #[cfg(feature = "mmap")]
+    Mapped(memmap2::Mmap),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Owned(b) => b,
+            Storage::Static(b) => b,
+            #[cfg(feature = "mmap")]
+            Storage::Mapped(m) => m,
+        }
+    }
+}
+
+self_cell::self_cell!(
+    struct Cell {
+        owner: Storage,
+        #[covariant]
+        dependent: Layout,
+    }
+);
+
+/// A compiled table: validated on load, immutable, `Send + Sync`.
+///
+/// Built only through validation ([`Table::from_bytes`], [`Table::read_file`],
+/// [`Table::map_file`]), so once you hold one, [`Table::lookup`] cannot panic, loop or read
+/// out of bounds, and it never allocates.
+///
+/// | operation | cost |
+/// |---|---|
+/// | load | one pass over the bytes (checksum) plus one over each section |
+/// | lookup, IPv4 | one host-bucket probe + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–16) |
+/// | lookup, IPv6 | one host-bucket probe + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | memory | the file; nothing else is allocated |
+pub struct Table {
+    cell: Cell,
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("list_version", &self.list_version())
+            .field("bytes", &self.as_bytes().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    fn new(storage: Storage, opts: LoadOptions) -> Result<Table, LoadError> {
+        let cell = Cell::try_new(storage, |s| validate(s.bytes(), opts))?;
+        Ok(Table { cell })
+    }
+
+    /// Validates `bytes` and takes ownership of them.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the bytes are not a valid table; never panics.
+    pub fn from_bytes(bytes: impl Into<Box<[u8]>>) -> Result<Table, LoadError> {
+        Table::new(Storage::Owned(bytes.into()), LoadOptions::default())
+    }
+
+    /// As [`Table::from_bytes`], with options (e.g. skipping the checksum).
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the bytes are not a valid table; never panics.
+    pub fn from_bytes_with(
+        bytes: impl Into<Box<[u8]>>,
+        opts: LoadOptions,
+    ) -> Result<Table, LoadError> {
+        Table::new(Storage::Owned(bytes.into()), opts)
+    }
+
+    /// Validates bytes that live for the whole program (e.g. `include_bytes!`).
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the bytes are not a valid table; never panics.
+    pub fn from_static(bytes: &'static [u8]) -> Result<Table, LoadError> {
+        Table::new(Storage::Static(bytes), LoadOptions::default())
+    }
+
+    /// Reads a table file into memory and validates it. Safe: later changes to the file do
+    /// not affect the table.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError`] when the file cannot be read or is not a valid table.
+    pub fn read_file(path: impl AsRef<Path>) -> Result<Table, LoadError> {
+        let bytes = std::fs::read(path).map_err(LoadError::io)?;
+        Table::from_bytes(bytes)
+    }
+
+    #[cfg(feature = "mmap")]
+    pub(crate) fn from_mapped(map: memmap2::Mmap) -> Result<Table, LoadError> {
+        Table::new(Storage::Mapped(map), LoadOptions::default())
+    }
+
+    fn layout(&self) -> &Layout<'_> {
+        self.cell.borrow_dependent()
+    }
+
+    /// The table's bytes, exactly as loaded.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.cell.borrow_owner().bytes()
+    }
+
+    /// The feed's serial number given at compile time.
+    pub fn list_version(&self) -> u64 {
+        self.layout().list_version
+    }
+
+    /// When the table was compiled, in seconds since the Unix epoch.
+    pub fn created_unix(&self) -> u64 {
+        self.layout().created_unix
+    }
+
+    /// The format version of the loaded bytes.
+    pub fn format_version(&self) -> u32 {
+        self.layout().format_version
+    }
+
+    /// The stored (and, by default, verified) XXH3-64 checksum.
+    pub fn checksum(&self) -> u64 {
+        self.layout().checksum
+    }
+
+    /// The number of entries in `list` of the given family (`false` for IPv4, `true` for
+    /// IPv6).
+    pub fn count(&self, list: List, ipv6: bool) -> usize {
+        let l = self.layout();
+        let code = list.index() as u8;
+        let attr_is = |a: u32| l.attrs.get(a as usize).is_some_and(|x| x.list == code);
+        if ipv6 {
+            l.v6.entries
+                .iter()
+                .filter(|e| attr_is(V6::entry_attr(e)))
+                .count()
+                + l.v6
+                    .hosts
+                    .iter()
+                    .filter(|h| V6::host_value(h) >> 30 == code as u32)
+                    .count()
+        } else {
+            l.v4.entries
+                .iter()
+                .filter(|e| attr_is(V4::entry_attr(e)))
+                .count()
+                + l.v4
+                    .hosts
+                    .iter()
+                    .filter(|h| V4::host_value(h) >> 30 == code as u32)
+                    .count()
+        }
+    }
+
+    /// The total number of entries, all lists and families.
+    pub fn len(&self) -> usize {
+        let l = self.layout();
+        l.v4.entries.len() + l.v4.hosts.len() + l.v6.entries.len() + l.v6.hosts.len()
+    }
+
+    /// Whether the table has no entry at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every entry: prefixes of IPv4 then IPv6, sorted by (address, length, list) within
+    /// each family's prefixes and within its hosts. Allocates nothing per entry.
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'_>> + '_ {
+        let l = self.layout();
+        let v4 = l.v4.entries.iter().map(move |e| EntryRef {
+            layout: l,
+            prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
+            attr: V4::entry_attr(e),
+        });
+        let v4h = l.v4.hosts.iter().map(move |h| EntryRef {
+            layout: l,
+            prefix: IpNet::V4(v4_net(V4::host_key(h), 32)),
+            attr: V4::host_value(h) & ATTR_MASK,
+        });
+        let v6 = l.v6.entries.iter().map(move |e| EntryRef {
+            layout: l,
+            prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
+            attr: V6::entry_attr(e),
+        });
+        let v6h = l.v6.hosts.iter().map(move |h| EntryRef {
+            layout: l,
+            prefix: IpNet::V6(v6_net(V6::host_key(h), 128)),
+            attr: V6::host_value(h) & ATTR_MASK,
+        });
+        v4.chain(v4h).chain(v6).chain(v6h)
+    }
+
+    /// For each list, the longest entry covering `addr`. Never panics, never allocates.
+    ///
+    /// IPv6 addresses are looked up as IPv6 only; the [`Policy`](crate::Policy) also
+    /// checks the IPv4 address an IPv6 address may embed.
+    pub fn lookup(&self, addr: IpAddr) -> Hits<'_> {
+        match addr {
+            IpAddr::V4(a) => self.lookup_v4(a),
+            IpAddr::V6(a) => self.lookup_v6(a),
+        }
+    }
+
+    /// [`Table::lookup`] for an IPv4 address.
+    #[inline]
+    pub fn lookup_v4(&self, addr: Ipv4Addr) -> Hits<'_> {
+        let l = self.layout();
+        let key = u32::from(addr);
+        Hits {
+            layout: l,
+            addr: IpAddr::V4(addr),
+            hits: find(&l.v4, key),
+        }
+    }
+
+    /// [`Table::lookup`] for an IPv6 address.
+    #[inline]
+    pub fn lookup_v6(&self, addr: Ipv6Addr) -> Hits<'_> {
+        let l = self.layout();
+        let key = u128::from(addr);
+        Hits {
+            layout: l,
+            addr: IpAddr::V6(addr),
+            hits: find(&l.v6, key),
+        }
+    }
+}
+
+fn v4_net(addr: u32, len: u8) -> Ipv4Net {
+    // `len` is at most 32: validated (invariant 12) or a host.
+    Ipv4Net::new(Ipv4Addr::from(addr), len.min(32)).unwrap_or_default()
+}
+
+fn v6_net(addr: u128, len: u8) -> Ipv6Net {
+    Ipv6Net::new(Ipv6Addr::from(addr), len.min(128)).unwrap_or_default()
+}
+
+/// One list's match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    None,
+    /// An index into the family's entries.
+    Entry(u32),
+    /// A host match: its attribute index.
+    Host(u32),
+}
+
+#[inline(always)]
+fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
+    let tuple = trie_tuple(fam, key);
+    let mut hits = match fam.tuples.get(tuple as usize) {
+        Some(t) => t.0.map(|e| {
+            if e.get() == NONE {
+                Hit::None
+            } else {
+                Hit::Entry(e.get())
+            }
+        }),
+        None => [Hit::None; 3],
+    };
+    let b = F::bucket(key, fam.seed, fam.bucket_bits);
+    let lo = fam.buckets.get(b).map_or(0, |x| x.get() as usize);
+    let hi = fam
+        .buckets
+        .get(b.wrapping_add(1))
+        .map_or(0, |x| x.get() as usize);
+    for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
+        if F::host_key(h) == key {
+            let v = F::host_value(h);
+            if let Some(slot) = hits.get_mut((v >> 30) as usize) {
+                *slot = Hit::Host(v & ATTR_MASK);
+            }
+        }
+    }
+    hits
+}
+
+/// Walks the trie to the leaf covering `key` and returns its tuple id.
+#[inline(always)]
+fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
+    let d = fam.direct_bits;
+    let Some(slot) = fam.direct.get(F::slot(key, 0, d)) else {
+        debug_assert!(false, "validated direct table is 2^d long");
+        return 0;
+    };
+    let slot = slot.get();
+    if slot & LEAF_FLAG != 0 {
+        return slot & !LEAF_FLAG;
+    }
+    let mut node = slot as usize;
+    let mut off = d;
+    // Child indices strictly increase (invariant 15), so this loop ends.
+    while let Some(n) = fam.nodes.get(node) {
+        let bit = 1u64 << F::slot(key, off, STRIDE);
+        let children = n.children.get();
+        if children & bit != 0 {
+            let rank = (children & bit.wrapping_sub(1)).count_ones() as usize;
+            node = (n.base_child.get() as usize).wrapping_add(rank);
+            off = off.wrapping_add(STRIDE);
+        } else {
+            let rank = (n.leaf_runs.get() & (bit | bit.wrapping_sub(1))).count_ones() as usize;
+            let leaf = (n.base_leaf.get() as usize)
+                .wrapping_add(rank)
+                .wrapping_sub(1);
+            return fam.leaves.get(leaf).map_or(0, |l| l.get());
+        }
+    }
+    debug_assert!(false, "validated trie walk left the node table");
+    0
+}
+
+/// What a lookup found: per list, the longest covering entry.
+#[derive(Clone, Copy)]
+pub struct Hits<'t> {
+    layout: &'t Layout<'t>,
+    addr: IpAddr,
+    hits: [Hit; 3],
+}
+
+impl fmt::Debug for Hits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hits")
+            .field("addr", &self.addr)
+            .field("approved", &self.get(List::Approved))
+            .field("blocked", &self.get(List::Blocked))
+            .field("global", &self.get(List::Global))
+            .finish()
+    }
+}
+
+impl<'t> Hits<'t> {
+    /// The address that was looked up.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The longest entry of `list` covering the address, if any.
+    pub fn get(&self, list: List) -> Option<EntryRef<'t>> {
+        let hit = self.hits.get(list.index()).copied().unwrap_or(Hit::None);
+        let l = self.layout;
+        match (hit, self.addr) {
+            (Hit::None, _) => None,
+            (Hit::Host(attr), IpAddr::V4(a)) => Some(EntryRef {
+                layout: l,
+                prefix: IpNet::V4(v4_net(a.into(), 32)),
+                attr,
+            }),
+            (Hit::Host(attr), IpAddr::V6(a)) => Some(EntryRef {
+                layout: l,
+                prefix: IpNet::V6(v6_net(a.into(), 128)),
+                attr,
+            }),
+            (Hit::Entry(i), IpAddr::V4(_)) => l.v4.entries.get(i as usize).map(|e| EntryRef {
+                layout: l,
+                prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
+                attr: V4::entry_attr(e),
+            }),
+            (Hit::Entry(i), IpAddr::V6(_)) => l.v6.entries.get(i as usize).map(|e| EntryRef {
+                layout: l,
+                prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
+                attr: V6::entry_attr(e),
+            }),
+        }
+    }
+
+    /// Whether `list` has an entry covering the address.
+    pub fn contains(&self, list: List) -> bool {
+        self.hits.get(list.index()).is_some_and(|h| *h != Hit::None)
+    }
+
+    /// Whether no list covers the address.
+    pub fn is_empty(&self) -> bool {
+        self.hits.iter().all(|h| *h == Hit::None)
+    }
+}
+
+/// One entry of a table: its prefix, list, source and metadata. Borrowed from the table.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'t> {
+    layout: &'t Layout<'t>,
+    prefix: IpNet,
+    attr: u32,
+}
+
+impl fmt::Debug for EntryRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntryRef")
+            .field("list", &self.list())
+            .field("prefix", &self.prefix)
+            .field("source", &self.source())
+            .field("tag", &self.tag())
+            .field("risk", &self.risk())
+            .field("expires", &self.expires())
+            .finish()
+    }
+}
+
+impl PartialEq for EntryRef<'_> {
+    fn eq(&self, other: &EntryRef<'_>) -> bool {
+        self.prefix == other.prefix && self.list() == other.list() && self.meta() == other.meta()
+    }
+}
+
+impl<'t> EntryRef<'t> {
+    fn raw(&self) -> Option<&'t RawAttr> {
+        self.layout.attrs.get(self.attr as usize)
+    }
+
+    fn string(&self, id: u32) -> Option<&'t str> {
+        let offs = self.layout.string_offsets;
+        let lo = offs.get(id as usize)?.get() as usize;
+        let hi = offs.get((id as usize).checked_add(1)?)?.get() as usize;
+        self.layout.strings.get(lo..hi)
+    }
+
+    /// The matched prefix, canonical (a host is `/32` or `/128`).
+    pub fn prefix(&self) -> IpNet {
+        self.prefix
+    }
+
+    /// The list the entry belongs to.
+    pub fn list(&self) -> List {
+        self.raw()
+            .and_then(|a| List::from_index(usize::from(a.list)))
+            .unwrap_or(List::Global)
+    }
+
+    /// The entry's source: the name of the feed it came from.
+    pub fn source(&self) -> &'t str {
+        self.raw()
+            .and_then(|a| self.string(a.source.get()))
+            .unwrap_or("")
+    }
+
+    /// The entry's tag, if any.
+    pub fn tag(&self) -> Option<&'t str> {
+        let tag = self.raw()?.tag.get();
+        if tag == NONE { None } else { self.string(tag) }
+    }
+
+    /// The entry's risk score (0–100), if any.
+    pub fn risk(&self) -> Option<u8> {
+        self.raw().map(|a| a.risk).filter(|r| *r != NO_RISK)
+    }
+
+    /// When the entry expires, in seconds since the Unix epoch, if it does.
+    pub fn expires(&self) -> Option<u64> {
+        self.raw().map(|a| a.expires.get()).filter(|e| *e != 0)
+    }
+
+    /// The metadata as an owned [`Meta`] (allocates for the tag).
+    pub fn meta(&self) -> Meta {
+        Meta {
+            tag: self.tag().map(str::to_owned),
+            risk: self.risk(),
+            expires: self.expires(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn table_is_send_and_sync() {
+        assert_send_sync::<Table>();
+        assert_send_sync::<Hits<'static>>();
+    }
+}

@@ -1,0 +1,162 @@
+//! Differential tests: every lookup agrees with a plain linear scan over `ipnet` prefixes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use c2trie::{Compiler, List, Meta, Table};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use proptest::prelude::*;
+
+/// The oracle: for each list, the longest prefix containing the address.
+fn oracle(entries: &[(List, IpNet)], addr: IpAddr) -> [Option<IpNet>; 3] {
+    let mut best: [Option<IpNet>; 3] = [None; 3];
+    for (list, net) in entries {
+        if net.contains(&addr) {
+            let slot = &mut best[list.index()];
+            if slot.is_none_or(|b| b.prefix_len() < net.prefix_len()) {
+                *slot = Some(*net);
+            }
+        }
+    }
+    best
+}
+
+fn build(entries: &[(List, IpNet)]) -> Table {
+    let mut c = Compiler::new();
+    c.created_unix(0);
+    for (i, (list, net)) in entries.iter().enumerate() {
+        c.add(*list, *net, &format!("src{}", i % 3), Meta::tagged(format!("t{i}"))).unwrap();
+    }
+    Table::from_bytes(c.to_vec().unwrap()).unwrap()
+}
+
+fn check(table: &Table, entries: &[(List, IpNet)], addr: IpAddr) -> Result<(), TestCaseError> {
+    let want = oracle(entries, addr);
+    let hits = table.lookup(addr);
+    for list in List::ALL {
+        let got = hits.get(list).map(|e| e.prefix());
+        prop_assert_eq!(got, want[list.index()], "list {} addr {}", list, addr);
+    }
+    Ok(())
+}
+
+/// Queries at each prefix's first and last address and one beyond each.
+fn edge_queries(entries: &[(List, IpNet)]) -> Vec<IpAddr> {
+    let mut q = Vec::new();
+    for (_, net) in entries {
+        match net {
+            IpNet::V4(n) => {
+                let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
+                for a in [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)] {
+                    q.push(IpAddr::V4(Ipv4Addr::from(a)));
+                }
+            }
+            IpNet::V6(n) => {
+                let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+                for a in [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)] {
+                    q.push(IpAddr::V6(Ipv6Addr::from(a)));
+                }
+            }
+        }
+    }
+    q
+}
+
+fn list() -> impl Strategy<Value = List> {
+    prop_oneof![Just(List::Approved), Just(List::Blocked), Just(List::Global)]
+}
+
+/// IPv4 prefixes, biased toward hosts and clustered so that they nest and collide.
+fn v4net() -> impl Strategy<Value = IpNet> {
+    let len = prop_oneof![3 => Just(32u8), 2 => 0u8..=32, 1 => 20u8..=31];
+    let addr = prop_oneof![any::<u32>(), (0u32..64).prop_map(|x| 0x0a00_0000 | (x << 2))];
+    (addr, len).prop_map(|(a, l)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), l).unwrap().trunc()))
+}
+
+fn v6net() -> impl Strategy<Value = IpNet> {
+    let len = prop_oneof![3 => Just(128u8), 2 => 0u8..=128, 1 => 100u8..=127];
+    let addr =
+        prop_oneof![any::<u128>(), (0u128..64).prop_map(|x| (0x2001_0db8u128 << 96) | (x << 3))];
+    (addr, len).prop_map(|(a, l)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn v4_agrees_with_oracle(
+        entries in prop::collection::vec((list(), v4net()), 0..120),
+        extra in prop::collection::vec(any::<u32>(), 0..64),
+    ) {
+        let table = build(&entries);
+        let mut dedup = Vec::new();
+        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let mut queries = edge_queries(&dedup);
+        queries.extend(extra.into_iter().map(|a| IpAddr::V4(a.into())));
+        queries.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        queries.push(IpAddr::V4(Ipv4Addr::BROADCAST));
+        for q in queries { check(&table, &dedup, q)?; }
+    }
+
+    #[test]
+    fn v6_agrees_with_oracle(
+        entries in prop::collection::vec((list(), v6net()), 0..120),
+        extra in prop::collection::vec(any::<u128>(), 0..64),
+    ) {
+        let table = build(&entries);
+        let mut dedup = Vec::new();
+        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let mut queries = edge_queries(&dedup);
+        queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
+        queries.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        queries.push(IpAddr::V6(Ipv6Addr::from(u128::MAX)));
+        for q in queries { check(&table, &dedup, q)?; }
+    }
+
+    #[test]
+    fn mixed_families_agree_with_oracle(
+        v4 in prop::collection::vec((list(), v4net()), 0..60),
+        v6 in prop::collection::vec((list(), v6net()), 0..60),
+    ) {
+        let mut entries = v4;
+        entries.extend(v6);
+        let table = build(&entries);
+        let mut dedup = Vec::new();
+        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        for q in edge_queries(&dedup) { check(&table, &dedup, q)?; }
+    }
+}
+
+#[test]
+fn large_host_heavy_table_agrees_with_oracle() {
+    // A few thousand entries push the direct table to 16 bits and the trie several levels
+    // deep; the queries hit every entry's edges.
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut entries = Vec::new();
+    for i in 0..6000u64 {
+        let r = next();
+        let len = match i % 10 {
+            0..=7 => 32,
+            8 => 24,
+            _ => 8 + (r % 16) as u8,
+        };
+        let list = List::ALL[(r >> 40) as usize % 3];
+        let net = Ipv4Net::new(Ipv4Addr::from((r >> 8) as u32), len).unwrap().trunc();
+        entries.push((list, IpNet::V4(net)));
+    }
+    let table = build(&entries);
+    let mut dedup = std::collections::HashSet::new();
+    let entries: Vec<_> = entries.into_iter().filter(|e| dedup.insert(*e)).collect();
+    for q in edge_queries(&entries).into_iter().step_by(7) {
+        let want = oracle(&entries, q);
+        let hits = table.lookup(q);
+        for list in List::ALL {
+            assert_eq!(hits.get(list).map(|e| e.prefix()), want[list.index()], "{list} {q}");
+        }
+    }
+}
