@@ -32,6 +32,14 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// Sets whether to verify the checksum.
+    pub const fn verify_checksum(mut self, yes: bool) -> LoadOptions {
+        self.verify_checksum = yes;
+        self
+    }
+}
+
 /// A validated view of one family's sections.
 #[derive(Debug)]
 pub(crate) struct Fam<'a, F: Family> {
