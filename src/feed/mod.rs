@@ -23,6 +23,10 @@ use std::fmt;
 
 use crate::entry::Entry;
 
+mod addr;
+
+pub use addr::{AddrError, ParsedNet, parse_addr, parse_net, range_to_cidrs};
+
 /// The error for a whole feed that cannot be read at all (as opposed to a bad line).
 #[derive(Debug)]
 #[non_exhaustive]
