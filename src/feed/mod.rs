@@ -21,20 +21,71 @@
 
 use std::fmt;
 
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
 use crate::entry::Entry;
+
+mod addr;
+mod asn;
+mod csv;
+mod detect;
+mod drop;
+mod feodo;
+mod input;
+mod ipsum;
+#[cfg(feature = "serde")]
+mod json;
+mod netset;
+mod plain;
+mod sink;
+
+pub use addr::{AddrError, ParsedNet, parse_addr, parse_net, range_to_cidrs};
+pub use detect::detect;
+
+use input::{LineReader, RawLine, Source};
+use sink::{LineParser, Sink};
 
 /// The error for a whole feed that cannot be read at all (as opposed to a bad line).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum FeedError {
-    /// Reading the input failed.
+    /// Reading the input failed (this includes a corrupt gzip stream).
     Io(std::io::Error),
+    /// The input (after decompression) is larger than
+    /// [`FeedOptions::max_input_bytes`].
+    TooLarge {
+        /// The limit that was passed, in bytes.
+        limit: u64,
+    },
+    /// The input is not text: it has a NUL byte in its first few KiB.
+    Binary {
+        /// The offset of the first NUL byte.
+        offset: u64,
+    },
+    /// The input needs a cargo feature that this build does not have.
+    FeatureRequired {
+        /// The cargo feature: `gzip` or `serde`.
+        feature: &'static str,
+        /// What needs it: `gzip input` or `json input`.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for FeedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FeedError::Io(e) => write!(f, "i/o error: {e}"),
+            FeedError::TooLarge { limit } => {
+                write!(f, "input larger than the limit of {limit} bytes")
+            }
+            FeedError::Binary { offset } => {
+                write!(f, "input is binary, not text (nul byte at offset {offset})")
+            }
+            FeedError::FeatureRequired { feature, what } => {
+                write!(f, "{what} needs c2trie built with the `{feature}` feature")
+            }
         }
     }
 }
@@ -43,7 +94,14 @@ impl std::error::Error for FeedError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FeedError::Io(e) => Some(e),
+            _ => None,
         }
+    }
+}
+
+impl From<std::io::Error> for FeedError {
+    fn from(e: std::io::Error) -> FeedError {
+        FeedError::Io(e)
     }
 }
 
@@ -70,9 +128,12 @@ impl std::error::Error for LineError {}
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FeedStats {
-    /// Lines read.
+    /// Lines read. For JSON, records read (see [`Format::Json`]).
     pub lines: u64,
-    /// Entries produced (a range line can produce several).
+    /// Entries produced: the length of [`Feed::entries`]. A line that produces entries
+    /// counts once in `lines` but adds each of its entries here (a range `a-b` can produce
+    /// several), so `lines == rejected + skipped + (lines that produced entries)`, and the
+    /// lines that produced entries are the distinct [`Entry::line`] values.
     pub accepted: u64,
     /// Entries whose host bits were set and have been cleared.
     pub truncated: u64,
@@ -118,6 +179,305 @@ pub enum Format {
     AsnTable,
     /// Generic CSV / TSV.
     Csv,
-    /// JSON entries with metadata.
+    /// JSON entries with metadata (an array or JSON Lines); here a "line" of
+    /// [`FeedStats`] is one record, numbered by the line it starts on.
     Json,
+}
+
+impl Format {
+    /// Every format, [`Format::Auto`] first.
+    pub const ALL: [Format; 9] = [
+        Format::Auto,
+        Format::Plain,
+        Format::FeodoCsv,
+        Format::Drop,
+        Format::Ipsum,
+        Format::Netset,
+        Format::AsnTable,
+        Format::Csv,
+        Format::Json,
+    ];
+
+    /// The format's name: `auto`, `plain`, `feodo-csv`, `drop`, `ipsum`, `netset`,
+    /// `asn-table`, `csv` or `json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Plain => "plain",
+            Format::FeodoCsv => "feodo-csv",
+            Format::Drop => "drop",
+            Format::Ipsum => "ipsum",
+            Format::Netset => "netset",
+            Format::AsnTable => "asn-table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a format name that [`Format::from_str`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFormatError(String);
+
+impl fmt::Display for ParseFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown feed format {:?} (expected one of: ", self.0)?;
+        for (i, format) in Format::ALL.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{format}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for ParseFormatError {}
+
+impl FromStr for Format {
+    type Err = ParseFormatError;
+
+    /// Parses a name as given by [`Format::as_str`].
+    fn from_str(s: &str) -> Result<Format, ParseFormatError> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| ParseFormatError(s.to_owned()))
+    }
+}
+
+/// How to read a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedOptions {
+    /// The format; [`Format::Auto`] (the default) detects it from the content.
+    pub format: Format,
+    /// The most input to read, in bytes, counted after decompression; more is
+    /// [`FeedError::TooLarge`]. Default 1 GiB.
+    pub max_input_bytes: u64,
+    /// The longest line (or JSON record) kept, in bytes, without its line end; a longer one
+    /// is a [`LineError`] and is never held in memory whole. Default 64 KiB.
+    pub max_line_bytes: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> FeedOptions {
+        FeedOptions {
+            format: Format::Auto,
+            max_input_bytes: 1 << 30,
+            max_line_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl FeedOptions {
+    /// The defaults: detect the format, 1 GiB input cap, 64 KiB line cap.
+    pub fn new() -> FeedOptions {
+        FeedOptions::default()
+    }
+
+    /// With `format` instead of detection.
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> FeedOptions {
+        self.format = format;
+        self
+    }
+
+    /// With a different input cap.
+    #[must_use]
+    pub fn with_max_input_bytes(mut self, bytes: u64) -> FeedOptions {
+        self.max_input_bytes = bytes;
+        self
+    }
+
+    /// With a different line cap.
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, bytes: usize) -> FeedOptions {
+        self.max_line_bytes = bytes;
+        self
+    }
+}
+
+/// How much of the input is examined for binary content and for format detection.
+const SNIFF_LEN: usize = 8 * 1024;
+
+/// Parses a feed held in memory.
+///
+/// Same as [`parse_reader`] over the bytes.
+///
+/// # Errors
+///
+/// As [`parse_reader`]. Bad lines are not errors: they are in [`Feed::errors`].
+///
+/// # Examples
+///
+/// ```
+/// use c2trie::feed::{parse_bytes, FeedOptions, Format};
+///
+/// let text = "; Spamhaus DROP\n1.10.16.0/20 ; SBL256894\n1.2.3/8 ; SBL1\n";
+/// let feed = parse_bytes("drop.txt", text.as_bytes(), &FeedOptions::default())?;
+/// assert_eq!(feed.format, Format::Drop);
+/// assert_eq!(feed.entries[0].net.to_string(), "1.10.16.0/20");
+/// assert_eq!(feed.entries[0].meta.tag.as_deref(), Some("SBL256894"));
+/// assert_eq!(feed.errors[0].to_string(),
+///            "drop.txt:3: bad address \"1.2.3/8\": shortened ipv4 address (3 of 4 octets)");
+/// assert_eq!((feed.stats.lines, feed.stats.skipped, feed.stats.rejected), (3, 1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_bytes(name: &str, bytes: &[u8], opts: &FeedOptions) -> Result<Feed, FeedError> {
+    parse_reader(name, bytes, opts)
+}
+
+/// Parses a feed from a reader, streaming.
+///
+/// Input is read through a fixed buffer; no line is held beyond
+/// [`FeedOptions::max_line_bytes`], so a multi-gigabyte line costs no memory (it becomes one
+/// [`LineError`]). Gzip input (magic bytes `1f 8b`) is decompressed on the fly when the
+/// `gzip` feature is on. The format is detected from the first 8 KiB unless
+/// [`FeedOptions::format`] names one. A byte order mark and CRLF line ends are accepted; a
+/// line that is not UTF-8 is a [`LineError`].
+///
+/// # Errors
+///
+/// - [`FeedError::Io`] if reading fails (or the gzip stream is corrupt);
+/// - [`FeedError::TooLarge`] once more than [`FeedOptions::max_input_bytes`] have been read
+///   (after decompression, so a gzip bomb stops at the cap);
+/// - [`FeedError::Binary`] if the first 8 KiB (after decompression) hold a NUL byte;
+/// - [`FeedError::FeatureRequired`] for gzip input without the `gzip` feature, or JSON
+///   without the `serde` feature.
+pub fn parse_reader(name: &str, reader: impl Read, opts: &FeedOptions) -> Result<Feed, FeedError> {
+    let reader: Box<dyn Read + '_> = Box::new(reader);
+    let mut raw = Source::new(reader);
+    let head = raw.peek(2)?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        #[cfg(feature = "gzip")]
+        {
+            let inflated: Box<dyn Read + '_> = Box::new(flate2::bufread::MultiGzDecoder::new(raw));
+            return parse_text(name, Source::new(inflated), opts);
+        }
+        #[cfg(not(feature = "gzip"))]
+        return Err(FeedError::FeatureRequired {
+            feature: "gzip",
+            what: "gzip input",
+        });
+    }
+    parse_text(name, raw, opts)
+}
+
+/// Reads and parses a feed file; the feed's name is the path as given.
+///
+/// # Errors
+///
+/// [`FeedError::Io`] if the file cannot be opened or read, otherwise as [`parse_reader`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use c2trie::feed::{read_file, FeedOptions};
+///
+/// let feed = read_file("ipblocklist.csv", &FeedOptions::default())?;
+/// for e in &feed.errors {
+///     eprintln!("{e}");
+/// }
+/// println!("{} entries as {}", feed.entries.len(), feed.format);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_file(path: impl AsRef<Path>, opts: &FeedOptions) -> Result<Feed, FeedError> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path)?;
+    parse_reader(&path.display().to_string(), file, opts)
+}
+
+/// Parses decompressed text: binary check, detection, then the format's parser.
+fn parse_text(
+    name: &str,
+    mut src: Source<Box<dyn Read + '_>>,
+    opts: &FeedOptions,
+) -> Result<Feed, FeedError> {
+    src.peek(SNIFF_LEN)?;
+    let complete = src.at_eof();
+    // Already buffered by the call above, so this reads nothing more.
+    let head = src.peek(SNIFF_LEN)?;
+    if let Some(offset) = head.iter().position(|&b| b == 0) {
+        return Err(FeedError::Binary {
+            offset: offset as u64,
+        });
+    }
+    let format = match opts.format {
+        Format::Auto => detect::detect_prefix(head, complete),
+        f => f,
+    };
+    let mut sink = Sink::new(name);
+    let mut parser: Box<dyn LineParser> = match format {
+        Format::Json => {
+            #[cfg(feature = "serde")]
+            {
+                json::parse(src, &mut sink, opts.max_line_bytes, opts.max_input_bytes)?;
+                return Ok(finish(name, format, sink));
+            }
+            #[cfg(not(feature = "serde"))]
+            return Err(FeedError::FeatureRequired {
+                feature: "serde",
+                what: "json input",
+            });
+        }
+        Format::Auto | Format::Plain => Box::new(plain::Plain),
+        Format::FeodoCsv => Box::new(feodo::Feodo::default()),
+        Format::Drop => Box::new(drop::Drop),
+        Format::Ipsum => Box::new(ipsum::Ipsum),
+        Format::Netset => Box::new(netset::Netset),
+        Format::AsnTable => Box::new(asn::AsnTable),
+        Format::Csv => Box::new(csv::Csv::default()),
+    };
+    let format = if format == Format::Auto {
+        Format::Plain
+    } else {
+        format
+    };
+    let max = opts.max_line_bytes;
+    let mut lines = LineReader::new(src, max, opts.max_input_bytes);
+    while let Some((number, raw)) = lines.next_line()? {
+        let result = match raw {
+            RawLine::TooLong => Err(format!("line longer than {max} bytes")),
+            RawLine::Text(bytes) => match std::str::from_utf8(bytes) {
+                Err(e) => Err(format!("invalid utf-8 at byte {}", e.valid_up_to())),
+                Ok(text) if text.contains('\0') => Err("line contains a nul byte".to_owned()),
+                Ok(text) => Ok(text),
+            },
+        };
+        let mark = sink.begin(number);
+        let result = result.and_then(|text| {
+            let text = if number == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
+            parser.line(text, &mut sink)
+        });
+        sink.end(mark, result);
+    }
+    Ok(finish(name, format, sink))
+}
+
+fn finish(name: &str, format: Format, sink: Sink) -> Feed {
+    Feed {
+        name: name.to_owned(),
+        format,
+        entries: sink.entries,
+        errors: sink.errors,
+        stats: sink.stats,
+    }
+}
+
+/// Parses `text` as `format` under the name `test`, for unit tests.
+#[cfg(test)]
+pub(crate) fn parse_bytes_as(text: &str, format: Format) -> Feed {
+    let opts = FeedOptions::default().with_format(format);
+    match parse_bytes("test", text.as_bytes(), &opts) {
+        Ok(f) => f,
+        Err(e) => panic!("feed error: {e}"),
+    }
 }
