@@ -3,6 +3,8 @@
 //! Exit codes: 0 success; 1 failure (unreadable input, invalid table, rejected lines under
 //! `--strict`, an address that does not parse); 2 usage error.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,12 +107,13 @@ fn main() -> ExitCode {
 
 fn compile(args: CompileArgs) -> Result<bool> {
     let format: Format = args.format.parse()?;
-    let mut opts = FeedOptions::default();
-    opts.format = format;
+    let opts = FeedOptions::new().with_format(format);
     let mut compiler = Compiler::new();
     compiler.list_version(args.list_version);
     let created = args.created.or_else(|| {
-        std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse().ok())
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
     });
     if let Some(t) = created {
         compiler.created_unix(t);
@@ -124,7 +127,8 @@ fn compile(args: CompileArgs) -> Result<bool> {
     ];
     for (list, paths) in inputs {
         for path in paths {
-            let feed = feed::read_file(path, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
+            let feed =
+                feed::read_file(path, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
             for err in &feed.errors {
                 eprintln!("{err}");
             }
@@ -153,7 +157,12 @@ fn compile(args: CompileArgs) -> Result<bool> {
     let report = compiler.report();
     let lists: serde_json::Map<String, Value> = List::ALL
         .iter()
-        .map(|l| (l.as_str().to_owned(), serde_json::to_value(report.list(*l)).unwrap_or(Value::Null)))
+        .map(|l| {
+            (
+                l.as_str().to_owned(),
+                serde_json::to_value(report.list(*l)).unwrap_or(Value::Null),
+            )
+        })
         .collect();
     let summary = json!({
         "output": args.output.display().to_string(),
@@ -190,7 +199,12 @@ fn compile(args: CompileArgs) -> Result<bool> {
                 r.duplicates
             );
         }
-        println!("wrote {} ({} bytes, list version {})", args.output.display(), bytes.len(), args.list_version);
+        println!(
+            "wrote {} ({} bytes, list version {})",
+            args.output.display(),
+            bytes.len(),
+            args.list_version
+        );
     }
     Ok(true)
 }
@@ -198,9 +212,16 @@ fn compile(args: CompileArgs) -> Result<bool> {
 /// Writes `bytes` to a new file beside `path`, then renames it into place, so that a
 /// reader never sees a half-written table and a mapped old table is never rewritten.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().ok_or("output path has no file name")?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -230,7 +251,8 @@ fn entry_json(e: Option<EntryRef<'_>>) -> (Value, Value) {
 }
 
 fn lookup(args: LookupArgs) -> Result<bool> {
-    let table = Table::read_file(&args.table).map_err(|e| format!("{}: {e}", args.table.display()))?;
+    let table =
+        Table::read_file(&args.table).map_err(|e| format!("{}: {e}", args.table.display()))?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut ok = true;

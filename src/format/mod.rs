@@ -342,7 +342,9 @@ impl Family for V4 {
     fn slot(a: u32, off: u32, stride: u32) -> usize {
         // Left-align in 64 bits. Validated tables keep off < 32 and 1 <= stride <= 24, so
         // the wrapping shifts never wrap; on other input they give some slot, never a panic.
-        (u64::from(a) << 32).wrapping_shl(off).wrapping_shr(64u32.wrapping_sub(stride)) as usize
+        (u64::from(a) << 32)
+            .wrapping_shl(off)
+            .wrapping_shr(64u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
     fn bucket(a: u32, seed: u32, bits: u32) -> usize {
@@ -401,7 +403,8 @@ impl Family for V6 {
     #[inline(always)]
     fn slot(a: u128, off: u32, stride: u32) -> usize {
         // As for IPv4: off < 128 and 1 <= stride <= 24 in validated tables.
-        a.wrapping_shl(off).wrapping_shr(128u32.wrapping_sub(stride)) as usize
+        a.wrapping_shl(off)
+            .wrapping_shr(128u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
     fn bucket(a: u128, seed: u32, bits: u32) -> usize {

@@ -202,7 +202,10 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     if at != file_len {
         return Err(corrupt(
             7,
-            format!("{} bytes after the last section", file_len.saturating_sub(at)),
+            format!(
+                "{} bytes after the last section",
+                file_len.saturating_sub(at)
+            ),
         ));
     }
     let sec = |s: Section| -> &[u8] { sections.get(s as usize).copied().unwrap_or(&[]) };
