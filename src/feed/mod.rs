@@ -1,23 +1,29 @@
 //! Feed ingestion: the text formats operators download, turned into [`Entry`] values.
 //!
 //! Every parser is line-oriented and reports each line it cannot use as a [`LineError`]
-//! (`file:line: reason`); a bad line never costs a good one. Addresses are parsed strictly:
-//! no octal or zero-padded octets, no shortened IPv4 (`1.2.3`), no hexadecimal, no zone ids.
-//! Host bits set under a prefix length are cleared and counted in [`FeedStats::truncated`].
+//! (`file:line: reason`); a bad line never costs a good one. Addresses are parsed strictly
+//! ([`parse_addr`], [`parse_net`]): no octal or zero-padded octets, no shortened IPv4
+//! (`1.2.3`), no hexadecimal, no zone ids. Host bits set under a prefix length are cleared and
+//! counted in [`FeedStats::truncated`].
 //!
-//! | [`Format`] | what it reads |
-//! |---|---|
-//! | `plain` | one IP, CIDR, `IP/dotted-mask` or range `a-b` a line; `#`/`;` comments |
-//! | `feodo-csv` | abuse.ch Feodo Tracker CSV (quoted fields, header row, `# END` trailer) |
-//! | `drop` | Spamhaus DROP / EDROP / DROPv6 (`prefix ; SBLnnn`) |
-//! | `ipsum` | stamparm ipsum (`ip<TAB>count`) |
-//! | `netset` | FireHOL `.netset` / `.ipset` |
-//! | `asn-table` | `prefix<TAB>ASN` tables with `;` headers (pyasn) |
-//! | `csv` | generic CSV/TSV; the address column is found from the header or the data |
-//! | `json` | a JSON array (or JSON Lines) of entries with tag, risk and expiry (feature `serde`) |
+//! | [`Format`] | what it reads | metadata |
+//! |---|---|---|
+//! | `plain` | one IP, CIDR, `IP/dotted-mask` or range `a-b` a line; `#`/`;` comments | none |
+//! | `feodo-csv` | abuse.ch Feodo Tracker CSV (quoted fields, header row, `# END` trailer) | tag = malware family |
+//! | `drop` | Spamhaus DROP / EDROP / DROPv6 (`prefix ; SBLnnn`) | tag = SBL id |
+//! | `ipsum` | stamparm ipsum (`ip<TAB>count`) | risk = min(100, count × 10) |
+//! | `netset` | FireHOL `.netset` / `.ipset` | none |
+//! | `asn-table` | `prefix<TAB>ASN` tables with `;` headers (pyasn) | tag = `AS<n>` |
+//! | `csv` | generic CSV/TSV; the address column is found from the header or the data | tag = a description column |
+//! | `json` | a JSON array (or JSON Lines) of entries (feature `serde`) | tag, risk, expires |
 //!
-//! [`Format::Auto`] detects the format from the content. Gzip input is recognized by its
-//! magic bytes and decompressed (feature `gzip`).
+//! [`Format::Auto`] detects the format from the content ([`detect`]). Gzip input is
+//! recognized by its magic bytes and decompressed (feature `gzip`).
+//!
+//! Every line read is counted in [`FeedStats`] as exactly one of: producing entries,
+//! [`skipped`](FeedStats::skipped) or [`rejected`](FeedStats::rejected).
+//! [`accepted`](FeedStats::accepted) counts entries, not lines: a range line yields its whole
+//! minimal prefix cover ([`range_to_cidrs`]), every entry with that line's number.
 
 use std::fmt;
 
