@@ -666,4 +666,64 @@ mod tests {
             Err(AddrError::Shortened { octets: 3 })
         );
     }
+
+    /// Checks that `nets` tile `lo..=hi` exactly, each block aligned, none mergeable.
+    fn assert_exact_cover(nets: &[IpNet], lo: u128, hi: u128) {
+        let mut next = lo;
+        for n in nets {
+            let (start, last) = match n {
+                IpNet::V4(n) => (
+                    u128::from(u32::from(n.network())),
+                    u128::from(u32::from(n.broadcast())),
+                ),
+                IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
+            };
+            assert_eq!(start, next, "gap or overlap at {n}");
+            assert_eq!(n.trunc(), *n, "unaligned {n}");
+            next = last.wrapping_add(1);
+        }
+        assert_eq!(next.wrapping_sub(1), hi);
+        for w in nets.windows(2) {
+            if w[0].prefix_len() == w[1].prefix_len() {
+                assert!(
+                    !w[0].supernet().is_some_and(|s| s.contains(&w[1])),
+                    "{} {}",
+                    w[0],
+                    w[1]
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn v4_range_cover(a: u32, b: u32) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let nets = range_to_cidrs(IpAddr::V4(lo.into()), IpAddr::V4(hi.into())).unwrap();
+            proptest::prop_assert!(nets.len() <= 62);
+            assert_exact_cover(&nets, lo.into(), hi.into());
+        }
+
+        #[test]
+        fn v6_range_cover(a: u128, b: u128) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let nets = range_to_cidrs(IpAddr::V6(lo.into()), IpAddr::V6(hi.into())).unwrap();
+            proptest::prop_assert!(nets.len() <= 254);
+            assert_exact_cover(&nets, lo, hi);
+        }
+
+        #[test]
+        fn displayed_addresses_parse_back(a: u32, b: u128, len4 in 0u8..=32, len6 in 0u8..=128) {
+            let v4 = IpAddr::V4(a.into());
+            let v6 = IpAddr::V6(b.into());
+            proptest::prop_assert_eq!(parse_addr(&v4.to_string()), Ok(v4));
+            proptest::prop_assert_eq!(parse_addr(&v6.to_string()), Ok(v6));
+            let n4 = IpNet::new(v4, len4).unwrap();
+            let p = parse_net(&n4.to_string()).unwrap();
+            proptest::prop_assert_eq!(p.net, n4.trunc());
+            proptest::prop_assert_eq!(p.truncated, n4.trunc() != n4);
+            let n6 = IpNet::new(v6, len6).unwrap();
+            proptest::prop_assert_eq!(parse_net(&n6.to_string()).unwrap().net, n6.trunc());
+        }
+    }
 }

@@ -132,6 +132,12 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// How much memory the line buffer holds (for tests of the memory bound).
+    #[cfg(test)]
+    pub(crate) fn line_capacity(&self) -> usize {
+        self.line.capacity()
+    }
+
     /// The next line and its 1-based number, or `None` at the end of input. A final line
     /// without `\n` is a line.
     pub(crate) fn next_line(&mut self) -> Result<Option<(u64, RawLine<'_>)>, FeedError> {

@@ -1,23 +1,29 @@
 //! Feed ingestion: the text formats operators download, turned into [`Entry`] values.
 //!
 //! Every parser is line-oriented and reports each line it cannot use as a [`LineError`]
-//! (`file:line: reason`); a bad line never costs a good one. Addresses are parsed strictly:
-//! no octal or zero-padded octets, no shortened IPv4 (`1.2.3`), no hexadecimal, no zone ids.
-//! Host bits set under a prefix length are cleared and counted in [`FeedStats::truncated`].
+//! (`file:line: reason`); a bad line never costs a good one. Addresses are parsed strictly
+//! ([`parse_addr`], [`parse_net`]): no octal or zero-padded octets, no shortened IPv4
+//! (`1.2.3`), no hexadecimal, no zone ids. Host bits set under a prefix length are cleared and
+//! counted in [`FeedStats::truncated`].
 //!
-//! | [`Format`] | what it reads |
-//! |---|---|
-//! | `plain` | one IP, CIDR, `IP/dotted-mask` or range `a-b` a line; `#`/`;` comments |
-//! | `feodo-csv` | abuse.ch Feodo Tracker CSV (quoted fields, header row, `# END` trailer) |
-//! | `drop` | Spamhaus DROP / EDROP / DROPv6 (`prefix ; SBLnnn`) |
-//! | `ipsum` | stamparm ipsum (`ip<TAB>count`) |
-//! | `netset` | FireHOL `.netset` / `.ipset` |
-//! | `asn-table` | `prefix<TAB>ASN` tables with `;` headers (pyasn) |
-//! | `csv` | generic CSV/TSV; the address column is found from the header or the data |
-//! | `json` | a JSON array (or JSON Lines) of entries with tag, risk and expiry (feature `serde`) |
+//! | [`Format`] | what it reads | metadata |
+//! |---|---|---|
+//! | `plain` | one IP, CIDR, `IP/dotted-mask` or range `a-b` a line; `#`/`;` comments | none |
+//! | `feodo-csv` | abuse.ch Feodo Tracker CSV (quoted fields, header row, `# END` trailer) | tag = malware family |
+//! | `drop` | Spamhaus DROP / EDROP / DROPv6 (`prefix ; SBLnnn`) | tag = SBL id |
+//! | `ipsum` | stamparm ipsum (`ip<TAB>count`) | risk = min(100, count × 10) |
+//! | `netset` | FireHOL `.netset` / `.ipset` | none |
+//! | `asn-table` | `prefix<TAB>ASN` tables with `;` headers (pyasn) | tag = `AS<n>` |
+//! | `csv` | generic CSV/TSV; the address column is found from the header or the data | tag = a description column |
+//! | `json` | a JSON array (or JSON Lines) of entries (feature `serde`) | tag, risk, expires |
 //!
-//! [`Format::Auto`] detects the format from the content. Gzip input is recognized by its
-//! magic bytes and decompressed (feature `gzip`).
+//! [`Format::Auto`] detects the format from the content ([`detect`]). Gzip input is
+//! recognized by its magic bytes and decompressed (feature `gzip`).
+//!
+//! Every line read is counted in [`FeedStats`] as exactly one of: producing entries,
+//! [`skipped`](FeedStats::skipped) or [`rejected`](FeedStats::rejected).
+//! [`accepted`](FeedStats::accepted) counts entries, not lines: a range line yields its whole
+//! minimal prefix cover ([`range_to_cidrs`]), every entry with that line's number.
 
 use std::fmt;
 
@@ -397,10 +403,12 @@ fn parse_text(
     mut src: Source<Box<dyn Read + '_>>,
     opts: &FeedOptions,
 ) -> Result<Feed, FeedError> {
-    src.peek(SNIFF_LEN)?;
-    let complete = src.at_eof();
+    let buffered = src.peek(SNIFF_LEN)?.len();
+    // Whether the sniffed bytes are the whole input, so that their last line is complete.
+    let complete = src.at_eof() && buffered <= SNIFF_LEN;
     // Already buffered by the call above, so this reads nothing more.
     let head = src.peek(SNIFF_LEN)?;
+    let head = &head[..head.len().min(SNIFF_LEN)];
     if let Some(offset) = head.iter().position(|&b| b == 0) {
         return Err(FeedError::Binary {
             offset: offset as u64,
@@ -479,5 +487,343 @@ pub(crate) fn parse_bytes_as(text: &str, format: Format) -> Feed {
     match parse_bytes("test", text.as_bytes(), &opts) {
         Ok(f) => f,
         Err(e) => panic!("feed error: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::io::{self, Read};
+
+    use super::*;
+
+    /// Yields `len` bytes of `fill`, then `tail`, without holding them.
+    struct Generated {
+        fill: u8,
+        left: u64,
+        tail: io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for Generated {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return self.tail.read(out);
+            }
+            let n = out
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            out[..n].fill(self.fill);
+            self.left -= n as u64;
+            Ok(n)
+        }
+    }
+
+    fn generated(fill: u8, len: u64, tail: &str) -> Generated {
+        Generated {
+            fill,
+            left: len,
+            tail: io::Cursor::new(tail.as_bytes().to_vec()),
+        }
+    }
+
+    fn check_counts(f: &Feed) {
+        let producing: BTreeSet<u64> = f.entries.iter().map(|e| e.line).collect();
+        assert_eq!(
+            f.stats.lines,
+            f.stats.rejected + f.stats.skipped + producing.len() as u64
+        );
+        assert_eq!(f.stats.accepted, f.entries.len() as u64);
+        assert_eq!(f.stats.rejected, f.errors.len() as u64);
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.as_str().parse::<Format>(), Ok(f));
+            assert_eq!(f.to_string(), f.as_str());
+        }
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "auto",
+                "plain",
+                "feodo-csv",
+                "drop",
+                "ipsum",
+                "netset",
+                "asn-table",
+                "csv",
+                "json"
+            ]
+        );
+        let err = "xml".parse::<Format>().unwrap_err().to_string();
+        assert!(
+            err.starts_with("unknown feed format \"xml\" (expected one of: auto, plain"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn default_options() {
+        let o = FeedOptions::default();
+        assert_eq!(o.format, Format::Auto);
+        assert_eq!(o.max_input_bytes, 1 << 30);
+        assert_eq!(o.max_line_bytes, 65_536);
+        let o = FeedOptions::new()
+            .with_format(Format::Csv)
+            .with_max_input_bytes(9)
+            .with_max_line_bytes(3);
+        assert_eq!(
+            (o.format, o.max_input_bytes, o.max_line_bytes),
+            (Format::Csv, 9, 3)
+        );
+    }
+
+    #[test]
+    fn bom_crlf_and_no_final_newline() {
+        let f = parse_bytes(
+            "t",
+            b"\xef\xbb\xbf192.0.2.1\r\n192.0.2.2\r\n192.0.2.3",
+            &FeedOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(f.format, Format::Plain);
+        let nets: Vec<String> = f.entries.iter().map(|e| e.net.to_string()).collect();
+        assert_eq!(nets, ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"]);
+        assert!(f.errors.is_empty());
+        check_counts(&f);
+        // A byte order mark anywhere but the start is not whitespace.
+        let f = parse_bytes(
+            "t",
+            "192.0.2.1\n\u{feff}192.0.2.2\n".as_bytes(),
+            &FeedOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(f.stats.rejected, 1);
+    }
+
+    #[test]
+    fn gigantic_line_is_rejected_and_parsing_goes_on() {
+        let reader = generated(b'a', 10 * 1024 * 1024, "\n192.0.2.1\n");
+        let f = parse_reader("big", reader, &FeedOptions::default()).unwrap();
+        assert_eq!(f.errors.len(), 1);
+        assert_eq!(
+            f.errors[0].to_string(),
+            "big:1: line longer than 65536 bytes"
+        );
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.entries[0].line, 2);
+        check_counts(&f);
+        // The same without a final newline: one line, rejected.
+        let f = parse_reader(
+            "big",
+            generated(b'a', 10 * 1024 * 1024, ""),
+            &FeedOptions::default(),
+        )
+        .unwrap();
+        assert_eq!((f.stats.lines, f.stats.rejected), (1, 1));
+    }
+
+    #[test]
+    fn gigantic_line_is_not_buffered() {
+        let src = input::Source::new(generated(b'a', 200 * 1024 * 1024, "\nx\n"));
+        let mut lines = input::LineReader::new(src, 1000, u64::MAX);
+        assert!(matches!(
+            lines.next_line(),
+            Ok(Some((1, input::RawLine::TooLong)))
+        ));
+        assert!(
+            lines.line_capacity() <= 1000 + input::BUF_LEN,
+            "{}",
+            lines.line_capacity()
+        );
+    }
+
+    #[test]
+    fn input_cap() {
+        let opts = FeedOptions::default().with_max_input_bytes(1000);
+        let err =
+            parse_reader("t", generated(b'1', 0, &"192.0.2.1\n".repeat(101)), &opts).unwrap_err();
+        assert!(matches!(err, FeedError::TooLarge { limit: 1000 }), "{err}");
+        assert_eq!(err.to_string(), "input larger than the limit of 1000 bytes");
+        // Exactly at the cap is fine.
+        let ok = parse_bytes("t", "192.0.2.1\n".repeat(100).as_bytes(), &opts).unwrap();
+        assert_eq!(ok.entries.len(), 100);
+        // A long line does not escape the cap.
+        let err = parse_reader("t", generated(b'a', 5000, ""), &opts).unwrap_err();
+        assert!(matches!(err, FeedError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn binary_input() {
+        let mut bytes = b"192.0.2.1\n".to_vec();
+        bytes.extend_from_slice(&[0x7f, b'E', b'L', b'F', 0, 0, 1]);
+        let err = parse_bytes("t", &bytes, &FeedOptions::default()).unwrap_err();
+        assert!(matches!(err, FeedError::Binary { offset: 14 }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "input is binary, not text (nul byte at offset 14)"
+        );
+        // UTF-16 text is binary too.
+        let err = parse_bytes("t", b"\xff\xfe1\x00.\x00", &FeedOptions::default()).unwrap_err();
+        assert!(matches!(err, FeedError::Binary { .. }));
+    }
+
+    #[test]
+    fn invalid_utf8_and_late_nul_are_line_errors() {
+        let mut bytes = b"192.0.2.1\n19\xff2.0.2.2\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'#', SNIFF_LEN));
+        bytes.extend_from_slice(b"\n192.0.2.\x003\n192.0.2.4");
+        let f = parse_bytes("t", &bytes, &FeedOptions::default()).unwrap();
+        let errs: Vec<String> = f.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            errs,
+            [
+                "t:2: invalid utf-8 at byte 2",
+                "t:4: line contains a nul byte"
+            ]
+        );
+        assert_eq!(f.entries.len(), 2);
+        check_counts(&f);
+    }
+
+    #[test]
+    fn explicit_format_overrides_detection() {
+        let text = "192.0.2.1\t5\n";
+        let auto = parse_bytes("t", text.as_bytes(), &FeedOptions::default()).unwrap();
+        assert_eq!(auto.format, Format::Ipsum);
+        assert_eq!(auto.entries[0].meta.risk, Some(50));
+        let csv = parse_bytes(
+            "t",
+            text.as_bytes(),
+            &FeedOptions::new().with_format(Format::Csv),
+        )
+        .unwrap();
+        assert_eq!(csv.format, Format::Csv);
+        assert_eq!(csv.entries[0].meta.risk, None);
+        let plain = parse_bytes(
+            "t",
+            text.as_bytes(),
+            &FeedOptions::new().with_format(Format::Plain),
+        )
+        .unwrap();
+        assert_eq!((plain.format, plain.stats.rejected), (Format::Plain, 1));
+    }
+
+    #[test]
+    fn counts_hold_across_formats() {
+        let cases: &[(&str, Format)] = &[
+            (
+                "# c\n192.0.2.0-192.0.2.9\n\nbad\n10.0.0.0/8\n",
+                Format::Plain,
+            ),
+            ("; h\n1.2.3.0/24 ; SBL1\nx ; SBL2\n", Format::Drop),
+            ("ip,desc\n192.0.2.1,a\n,\n", Format::Csv),
+        ];
+        for (text, format) in cases {
+            let f = parse_bytes(
+                "t",
+                text.as_bytes(),
+                &FeedOptions::new().with_format(*format),
+            )
+            .unwrap();
+            check_counts(&f);
+            assert!(f.stats.rejected > 0 && f.stats.skipped > 0 && f.stats.accepted > 0);
+        }
+        let f = parse_bytes_as("192.0.2.0-192.0.2.9\n", Format::Plain);
+        assert_eq!((f.stats.lines, f.stats.accepted), (1, 2));
+    }
+
+    #[test]
+    fn read_file_names_the_feed_by_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.txt");
+        std::fs::write(&path, "192.0.2.1\nbad\n").unwrap();
+        let f = read_file(&path, &FeedOptions::default()).unwrap();
+        assert_eq!(f.name, path.display().to_string());
+        assert_eq!(
+            f.errors[0].to_string(),
+            format!(
+                "{}:2: bad address \"bad\": not an ip address",
+                path.display()
+            )
+        );
+        let missing = read_file(dir.path().join("nope"), &FeedOptions::default()).unwrap_err();
+        assert!(matches!(missing, FeedError::Io(_)));
+    }
+
+    #[cfg(not(feature = "gzip"))]
+    #[test]
+    fn gzip_needs_the_feature() {
+        let err = parse_bytes("t", &[0x1f, 0x8b, 8, 0], &FeedOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gzip input needs c2trie built with the `gzip` feature"
+        );
+    }
+
+    #[cfg(not(feature = "serde"))]
+    #[test]
+    fn json_needs_the_feature() {
+        let err =
+            parse_bytes("t", b"[{\"ip\":\"192.0.2.1\"}]", &FeedOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "json input needs c2trie built with the `serde` feature"
+        );
+    }
+
+    #[cfg(feature = "gzip")]
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn gzip_is_decompressed_and_detected() {
+        let text = "; IP-ASN32-DAT file\n; \n1.0.0.0/24\t15169\n2001:db8::/32\t64496\n";
+        let f = parse_bytes("t.gz", &gzip(text.as_bytes()), &FeedOptions::default()).unwrap();
+        assert_eq!(f.format, Format::AsnTable);
+        assert_eq!(f.entries.len(), 2);
+        // Concatenated members (as `cat a.gz b.gz` makes) are read whole.
+        let mut two = gzip(b"192.0.2.1\n");
+        two.extend(gzip(b"192.0.2.2\n"));
+        let f = parse_bytes("t.gz", &two, &FeedOptions::default()).unwrap();
+        assert_eq!(f.entries.len(), 2);
+        // A corrupt stream is an i/o error.
+        let mut bad = gzip(text.as_bytes());
+        let n = bad.len();
+        bad[n / 2..].fill(0xa5);
+        assert!(matches!(
+            parse_bytes("t.gz", &bad, &FeedOptions::default()),
+            Err(FeedError::Io(_))
+        ));
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn gzip_bomb_stops_at_the_cap() {
+        // 64 MiB of addresses as 64 gzip members of 1 MiB each: well under 1 MiB packed.
+        let line = b"192.0.2.1\n";
+        let member = gzip(
+            &line
+                .iter()
+                .copied()
+                .cycle()
+                .take(1 << 20)
+                .collect::<Vec<u8>>(),
+        );
+        let packed = member.repeat(64);
+        assert!(packed.len() < 1 << 20);
+        let opts = FeedOptions::default().with_max_input_bytes(2 << 20);
+        let err = parse_bytes("bomb.gz", &packed, &opts).unwrap_err();
+        assert!(
+            matches!(err, FeedError::TooLarge { limit } if limit == 2 << 20),
+            "{err}"
+        );
     }
 }
