@@ -10,10 +10,12 @@ pub mod format;
 #[cfg(feature = "mmap")]
 #[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
 mod mmap;
+pub mod policy;
 pub mod table;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
 pub use error::{CompileError, LoadError, LoadErrorKind};
 pub use format::validate::LoadOptions;
+pub use policy::{Decision, Mode, Policy, Verdict};
 pub use table::{EntryRef, Hits, Table};
