@@ -932,7 +932,10 @@ mod tests {
             (Encoding::SixToFour, "2002:c000:221::1"),
             (Encoding::TeredoServer, "2001:0:c000:221::1"),
             // client = !last 32 bits: !0xc0000221 = 0x3ffffdde
-            (Encoding::TeredoClient, "2001:0:cb00:7101:8000:f227:3fff:fdde"),
+            (
+                Encoding::TeredoClient,
+                "2001:0:cb00:7101:8000:f227:3fff:fdde",
+            ),
         ]
     }
 
@@ -952,7 +955,11 @@ mod tests {
             assert_eq!(d.addr(), ip(s));
             assert_eq!(d.tag(), Some("c2"));
             p.embedded.set(enc, false);
-            assert_eq!(p.decide(&t, ip(s)).verdict(), Verdict::Pass, "{enc} off: {s}");
+            assert_eq!(
+                p.decide(&t, ip(s)).verdict(),
+                Verdict::Pass,
+                "{enc} off: {s}"
+            );
         }
     }
 
@@ -990,7 +997,9 @@ mod tests {
             let IpAddr::V6(a) = ip(s) else { unreachable!() };
             assert_eq!(EmbeddedV4::all().decode(a).count(), 0, "{s}");
         }
-        let IpAddr::V6(a) = ip("::2") else { unreachable!() };
+        let IpAddr::V6(a) = ip("::2") else {
+            unreachable!()
+        };
         assert_eq!(
             EmbeddedV4::all().decode(a).collect::<Vec<_>>(),
             [(Encoding::Compatible, "0.0.0.2".parse().unwrap())]
@@ -1011,7 +1020,11 @@ mod tests {
         ];
         for (pfx, addr) in cases {
             let mut p = Policy::new(Mode::Block, Mode::Block);
-            assert_eq!(p.decide(&t, ip(addr)).verdict(), Verdict::Pass, "{pfx} unset");
+            assert_eq!(
+                p.decide(&t, ip(addr)).verdict(),
+                Verdict::Pass,
+                "{pfx} unset"
+            );
             p.embedded.add_nat64_prefix(pfx.parse().unwrap()).unwrap();
             let d = p.decide(&t, ip(addr));
             assert_eq!(d.verdict(), Verdict::Block, "{pfx} {addr}");
@@ -1020,7 +1033,10 @@ mod tests {
             assert_eq!(p.decide(&t, ip(addr)).verdict(), Verdict::Pass, "{pfx} off");
         }
         let mut e = EmbeddedV4::all();
-        assert!(e.add_nat64_prefix("2001:db8::/33".parse().unwrap()).is_err());
+        assert!(
+            e.add_nat64_prefix("2001:db8::/33".parse().unwrap())
+                .is_err()
+        );
     }
 
     #[test]
@@ -1039,7 +1055,10 @@ mod tests {
             assert_eq!(d.list(), Some(List::Blocked));
         }
         // Global in log mode: Log beats the approval of the IPv6 prefix.
-        assert_eq!(p.decide(&t, ip("64:ff9b::198.51.100.1")).verdict(), Verdict::Log);
+        assert_eq!(
+            p.decide(&t, ip("64:ff9b::198.51.100.1")).verdict(),
+            Verdict::Log
+        );
         // An embedded address that is on no list leaves the IPv6 approval in place.
         let d = p.decide(&t, ip("64:ff9b::203.0.113.5"));
         assert_eq!(d.verdict(), Verdict::Allow);
