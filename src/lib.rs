@@ -5,6 +5,7 @@
 pub mod compile;
 pub mod entry;
 pub mod error;
+pub mod event;
 pub mod feed;
 pub mod format;
 #[cfg(feature = "mmap")]
@@ -18,6 +19,7 @@ pub mod table;
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
 pub use error::{CompileError, LoadError, LoadErrorKind, SwapError, SwapErrorKind};
+pub use event::{MatchEvent, RateLimiter};
 pub use format::validate::LoadOptions;
 pub use policy::{Decision, Mode, Policy, Verdict};
 pub use publish::{publish, publish_versioned};
