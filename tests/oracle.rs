@@ -24,7 +24,13 @@ fn build(entries: &[(List, IpNet)]) -> Table {
     let mut c = Compiler::new();
     c.created_unix(0);
     for (i, (list, net)) in entries.iter().enumerate() {
-        c.add(*list, *net, &format!("src{}", i % 3), Meta::tagged(format!("t{i}"))).unwrap();
+        c.add(
+            *list,
+            *net,
+            &format!("src{}", i % 3),
+            Meta::tagged(format!("t{i}")),
+        )
+        .unwrap();
     }
     Table::from_bytes(c.to_vec().unwrap()).unwrap()
 }
@@ -62,20 +68,29 @@ fn edge_queries(entries: &[(List, IpNet)]) -> Vec<IpAddr> {
 }
 
 fn list() -> impl Strategy<Value = List> {
-    prop_oneof![Just(List::Approved), Just(List::Blocked), Just(List::Global)]
+    prop_oneof![
+        Just(List::Approved),
+        Just(List::Blocked),
+        Just(List::Global)
+    ]
 }
 
 /// IPv4 prefixes, biased toward hosts and clustered so that they nest and collide.
 fn v4net() -> impl Strategy<Value = IpNet> {
     let len = prop_oneof![3 => Just(32u8), 2 => 0u8..=32, 1 => 20u8..=31];
-    let addr = prop_oneof![any::<u32>(), (0u32..64).prop_map(|x| 0x0a00_0000 | (x << 2))];
+    let addr = prop_oneof![
+        any::<u32>(),
+        (0u32..64).prop_map(|x| 0x0a00_0000 | (x << 2))
+    ];
     (addr, len).prop_map(|(a, l)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), l).unwrap().trunc()))
 }
 
 fn v6net() -> impl Strategy<Value = IpNet> {
     let len = prop_oneof![3 => Just(128u8), 2 => 0u8..=128, 1 => 100u8..=127];
-    let addr =
-        prop_oneof![any::<u128>(), (0u128..64).prop_map(|x| (0x2001_0db8u128 << 96) | (x << 3))];
+    let addr = prop_oneof![
+        any::<u128>(),
+        (0u128..64).prop_map(|x| (0x2001_0db8u128 << 96) | (x << 3))
+    ];
     (addr, len).prop_map(|(a, l)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc()))
 }
 
@@ -146,7 +161,9 @@ fn large_host_heavy_table_agrees_with_oracle() {
             _ => 8 + (r % 16) as u8,
         };
         let list = List::ALL[(r >> 40) as usize % 3];
-        let net = Ipv4Net::new(Ipv4Addr::from((r >> 8) as u32), len).unwrap().trunc();
+        let net = Ipv4Net::new(Ipv4Addr::from((r >> 8) as u32), len)
+            .unwrap()
+            .trunc();
         entries.push((list, IpNet::V4(net)));
     }
     let table = build(&entries);
@@ -156,7 +173,11 @@ fn large_host_heavy_table_agrees_with_oracle() {
         let want = oracle(&entries, q);
         let hits = table.lookup(q);
         for list in List::ALL {
-            assert_eq!(hits.get(list).map(|e| e.prefix()), want[list.index()], "{list} {q}");
+            assert_eq!(
+                hits.get(list).map(|e| e.prefix()),
+                want[list.index()],
+                "{list} {q}"
+            );
         }
     }
 }
