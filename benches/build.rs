@@ -28,7 +28,9 @@ fn build(c: &mut Criterion) {
     g.bench_function("ip_network_table", |b| {
         b.iter(|| ip_network_table(black_box(&nets)))
     });
-    g.bench_function("hashset-hosts-only", |b| b.iter(|| host_set(black_box(&nets))));
+    g.bench_function("hashset-hosts-only", |b| {
+        b.iter(|| host_set(black_box(&nets)))
+    });
     g.finish();
 }
 

@@ -13,8 +13,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use c2trie::{List, Table};
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::{Ipv4Net, Ipv6Net};
 
 mod common;
@@ -41,7 +41,10 @@ fn run<A: Copy>(qs: &[A], f: impl Fn(A) -> u64) -> u64 {
 type Probe<'a, A> = (&'static str, Box<dyn Fn(&[A]) -> u64 + 'a>);
 
 fn bench<A: Addr>(c: &mut Criterion, set: &str, nets: &[(A, u8)], probes: &[Probe<'_, A>]) {
-    let queries = [("uniform", uniform::<A>(SEED)), ("mixed", mixed(nets, SEED))];
+    let queries = [
+        ("uniform", uniform::<A>(SEED)),
+        ("mixed", mixed(nets, SEED)),
+    ];
     for (qname, qs) in &queries {
         // Every structure must find the same number of hits (the host set excepted).
         let mut expected: Option<u64> = None;
@@ -79,16 +82,34 @@ fn v4(c: &mut Criterion, set: &str, nets: &[(u32, u8)]) {
     let mut probes: Vec<Probe<'_, u32>> = Vec::new();
     if let Some(t) = &table {
         let t: &Table = t;
-        let hit = move |qs: &[u32]| {
-            run(qs, |q| !t.lookup_v4(Ipv4Addr::from(q)).is_empty() as u64)
-        };
+        let hit = move |qs: &[u32]| run(qs, |q| !t.lookup_v4(Ipv4Addr::from(q)).is_empty() as u64);
         probes.push(("hit-count c2trie", Box::new(hit)));
         probes.push((
             "c2trie",
             Box::new(move |qs: &[u32]| {
-                run(qs, |q| t.lookup_v4(Ipv4Addr::from(q)).contains(List::Global) as u64)
+                run(qs, |q| {
+                    t.lookup_v4(Ipv4Addr::from(q)).contains(List::Global) as u64
+                })
             }),
         ));
+        let batch = move |qs: &[u32]| {
+            let mut addrs = [Ipv4Addr::UNSPECIFIED; 1024];
+            let mut out = Vec::with_capacity(addrs.len());
+            let mut n = 0u64;
+            for chunk in qs.chunks(addrs.len()) {
+                for (a, q) in addrs.iter_mut().zip(chunk) {
+                    *a = Ipv4Addr::from(*q);
+                }
+                t.lookup_v4_batch(&addrs[..chunk.len()], &mut out);
+                n += out
+                    .iter()
+                    .map(|h| h.contains(List::Global) as u64)
+                    .sum::<u64>();
+            }
+            n
+        };
+        probes.push(("hit-count c2trie-batch", Box::new(batch)));
+        probes.push(("c2trie-batch", Box::new(batch)));
         probes.push((
             "c2trie-prefix",
             Box::new(move |qs: &[u32]| {
@@ -116,15 +137,15 @@ fn v4(c: &mut Criterion, set: &str, nets: &[(u32, u8)]) {
         probes.push(("poptrie", Box::new(f)));
     }
     if let Some(m) = &ipt {
-        let f = move |qs: &[u32]| {
-            run(qs, |q| (*m.lookup(&Ipv4Addr::from(q)).1 != u32::MAX) as u64)
-        };
+        let f = move |qs: &[u32]| run(qs, |q| (*m.lookup(&Ipv4Addr::from(q)).1 != u32::MAX) as u64);
         probes.push(("hit-count iptrie", Box::new(f)));
         probes.push(("iptrie-lc", Box::new(f)));
     }
     if let Some(m) = &int {
         let f = move |qs: &[u32]| {
-            run(qs, |q| m.longest_match_ipv4(Ipv4Addr::from(q)).is_some() as u64)
+            run(qs, |q| {
+                m.longest_match_ipv4(Ipv4Addr::from(q)).is_some() as u64
+            })
         };
         probes.push(("hit-count ip_network_table", Box::new(f)));
         probes.push(("ip_network_table", Box::new(f)));
@@ -150,16 +171,34 @@ fn v6(c: &mut Criterion, set: &str, nets: &[(u128, u8)]) {
     let mut probes: Vec<Probe<'_, u128>> = Vec::new();
     if let Some(t) = &table {
         let t: &Table = t;
-        let hit = move |qs: &[u128]| {
-            run(qs, |q| !t.lookup_v6(Ipv6Addr::from(q)).is_empty() as u64)
-        };
+        let hit = move |qs: &[u128]| run(qs, |q| !t.lookup_v6(Ipv6Addr::from(q)).is_empty() as u64);
         probes.push(("hit-count c2trie", Box::new(hit)));
         probes.push((
             "c2trie",
             Box::new(move |qs: &[u128]| {
-                run(qs, |q| t.lookup_v6(Ipv6Addr::from(q)).contains(List::Global) as u64)
+                run(qs, |q| {
+                    t.lookup_v6(Ipv6Addr::from(q)).contains(List::Global) as u64
+                })
             }),
         ));
+        let batch = move |qs: &[u128]| {
+            let mut addrs = [Ipv6Addr::UNSPECIFIED; 1024];
+            let mut out = Vec::with_capacity(addrs.len());
+            let mut n = 0u64;
+            for chunk in qs.chunks(addrs.len()) {
+                for (a, q) in addrs.iter_mut().zip(chunk) {
+                    *a = Ipv6Addr::from(*q);
+                }
+                t.lookup_v6_batch(&addrs[..chunk.len()], &mut out);
+                n += out
+                    .iter()
+                    .map(|h| h.contains(List::Global) as u64)
+                    .sum::<u64>();
+            }
+            n
+        };
+        probes.push(("hit-count c2trie-batch", Box::new(batch)));
+        probes.push(("c2trie-batch", Box::new(batch)));
         probes.push((
             "c2trie-prefix",
             Box::new(move |qs: &[u128]| {
@@ -187,15 +226,16 @@ fn v6(c: &mut Criterion, set: &str, nets: &[(u128, u8)]) {
         probes.push(("poptrie", Box::new(f)));
     }
     if let Some(m) = &ipt {
-        let f = move |qs: &[u128]| {
-            run(qs, |q| (*m.lookup(&Ipv6Addr::from(q)).1 != u32::MAX) as u64)
-        };
+        let f =
+            move |qs: &[u128]| run(qs, |q| (*m.lookup(&Ipv6Addr::from(q)).1 != u32::MAX) as u64);
         probes.push(("hit-count iptrie", Box::new(f)));
         probes.push(("iptrie-lc", Box::new(f)));
     }
     if let Some(m) = &int {
         let f = move |qs: &[u128]| {
-            run(qs, |q| m.longest_match_ipv6(Ipv6Addr::from(q)).is_some() as u64)
+            run(qs, |q| {
+                m.longest_match_ipv6(Ipv6Addr::from(q)).is_some() as u64
+            })
         };
         probes.push(("hit-count ip_network_table", Box::new(f)));
         probes.push(("ip_network_table", Box::new(f)));

@@ -100,7 +100,10 @@ where
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters by set name.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let want = |s: &str| filter.is_empty() || filter.iter().any(|f| s.contains(f.as_str()));
     for n in V4_SIZES {
         let set = format!("v4-{}k", n / 1000);

@@ -247,6 +247,94 @@ impl Table {
     }
 }
 
+impl Table {
+    /// [`Table::lookup_v4`] for many addresses: `out` is cleared and receives one [`Hits`]
+    /// per address, in order. Lookups are interleaved so that their memory accesses
+    /// overlap, which makes a batch faster than the same lookups one by one on tables that
+    /// do not fit in cache. Allocates only if `out` lacks capacity.
+    pub fn lookup_v4_batch<'t>(&'t self, addrs: &[Ipv4Addr], out: &mut Vec<Hits<'t>>) {
+        let l = self.layout();
+        out.clear();
+        out.reserve(addrs.len());
+        let mut keys = [0u32; BATCH];
+        let mut hits = [[NO_HIT; 3]; BATCH];
+        for chunk in addrs.chunks(BATCH) {
+            for (k, a) in keys.iter_mut().zip(chunk) {
+                *k = u32::from(*a);
+            }
+            find_batch(&l.v4, &keys[..chunk.len()], &mut hits);
+            out.extend(chunk.iter().zip(&hits).map(|(a, h)| Hits {
+                layout: l,
+                addr: IpAddr::V4(*a),
+                hits: *h,
+            }));
+        }
+    }
+
+    /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_batch`].
+    pub fn lookup_v6_batch<'t>(&'t self, addrs: &[Ipv6Addr], out: &mut Vec<Hits<'t>>) {
+        let l = self.layout();
+        out.clear();
+        out.reserve(addrs.len());
+        let mut keys = [0u128; BATCH];
+        let mut hits = [[NO_HIT; 3]; BATCH];
+        for chunk in addrs.chunks(BATCH) {
+            for (k, a) in keys.iter_mut().zip(chunk) {
+                *k = u128::from(*a);
+            }
+            find_batch(&l.v6, &keys[..chunk.len()], &mut hits);
+            out.extend(chunk.iter().zip(&hits).map(|(a, h)| Hits {
+                layout: l,
+                addr: IpAddr::V6(*a),
+                hits: *h,
+            }));
+        }
+    }
+
+    /// [`Table::lookup`] for many addresses of either family, as
+    /// [`Table::lookup_v4_batch`].
+    pub fn lookup_batch<'t>(&'t self, addrs: &[IpAddr], out: &mut Vec<Hits<'t>>) {
+        let l = self.layout();
+        out.clear();
+        out.reserve(addrs.len());
+        let (mut k4, mut k6) = ([0u32; BATCH], [0u128; BATCH]);
+        let (mut h4, mut h6) = ([[NO_HIT; 3]; BATCH], [[NO_HIT; 3]; BATCH]);
+        for chunk in addrs.chunks(BATCH) {
+            let (mut n4, mut n6) = (0, 0);
+            for a in chunk {
+                match a {
+                    IpAddr::V4(a) => {
+                        if let Some(k) = k4.get_mut(n4) {
+                            *k = u32::from(*a);
+                        }
+                        n4 += 1;
+                    }
+                    IpAddr::V6(a) => {
+                        if let Some(k) = k6.get_mut(n6) {
+                            *k = u128::from(*a);
+                        }
+                        n6 += 1;
+                    }
+                }
+            }
+            find_batch(&l.v4, k4.get(..n4).unwrap_or(&[]), &mut h4);
+            find_batch(&l.v6, k6.get(..n6).unwrap_or(&[]), &mut h6);
+            let (mut i4, mut i6) = (h4.iter(), h6.iter());
+            out.extend(chunk.iter().map(|a| {
+                let h = match a {
+                    IpAddr::V4(_) => i4.next(),
+                    IpAddr::V6(_) => i6.next(),
+                };
+                Hits {
+                    layout: l,
+                    addr: *a,
+                    hits: h.copied().unwrap_or([NO_HIT; 3]),
+                }
+            }));
+        }
+    }
+}
+
 fn v4_net(addr: u32, len: u8) -> Ipv4Net {
     // `len` is at most 32: validated (invariant 12) or a host.
     Ipv4Net::new(Ipv4Addr::from(addr), len.min(32)).unwrap_or_default()
@@ -256,60 +344,72 @@ fn v6_net(addr: u128, len: u8) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(addr), len.min(128)).unwrap_or_default()
 }
 
-/// One list's match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hit {
-    None,
-    /// An index into the family's entries.
-    Entry(u32),
-    /// A host match: its attribute index.
-    Host(u32),
-}
+/// A list's match, packed in a `u32`: [`NO_HIT`], an entry index (below 2^31: entries are
+/// at least 12 bytes and a table is below 4 GiB), or [`HOST_HIT`] plus an attribute index
+/// (below 2^30).
+type Hit = u32;
+
+/// No entry of the list covers the address.
+const NO_HIT: Hit = NONE;
+
+/// Marks a host match; the low 30 bits are its attribute index.
+const HOST_HIT: Hit = 1 << 31;
 
 #[inline(always)]
 fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
     let tuple = trie_tuple(fam, key);
-    let mut hits = match fam.tuples.get(tuple as usize) {
-        Some(t) => t.0.map(|e| {
-            if e.get() == NONE {
-                Hit::None
-            } else {
-                Hit::Entry(e.get())
-            }
-        }),
-        None => [Hit::None; 3],
-    };
+    // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
+    let mut hits = fam
+        .tuples
+        .get(tuple as usize)
+        .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
+    if !fam.hosts.is_empty() {
+        probe_hosts(fam, key, &mut hits);
+    }
+    hits
+}
+
+/// Overrides `hits` with the host slots matching `key`: a host is the longest match.
+#[inline(always)]
+fn probe_hosts<F: Family>(fam: &Fam<'_, F>, key: F::Int, hits: &mut [Hit; 3]) {
     let b = F::bucket(key, fam.seed, fam.bucket_bits);
-    let lo = fam.buckets.get(b).map_or(0, |x| x.get() as usize);
-    let hi = fam
-        .buckets
-        .get(b.wrapping_add(1))
-        .map_or(0, |x| x.get() as usize);
+    let (lo, hi) = match fam.buckets.get(b..b.wrapping_add(2)) {
+        Some([lo, hi]) => (lo.get() as usize, hi.get() as usize),
+        _ => (0, 0),
+    };
     for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
         if F::host_key(h) == key {
             let v = F::host_value(h);
             if let Some(slot) = hits.get_mut((v >> 30) as usize) {
-                *slot = Hit::Host(v & ATTR_MASK);
+                *slot = HOST_HIT | (v & ATTR_MASK);
             }
         }
     }
-    hits
 }
 
 /// Walks the trie to the leaf covering `key` and returns its tuple id.
 #[inline(always)]
 fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
-    let d = fam.direct_bits;
-    let Some(slot) = fam.direct.get(F::slot(key, 0, d)) else {
-        debug_assert!(false, "validated direct table is 2^d long");
-        return 0;
-    };
-    let slot = slot.get();
+    walk(fam, key, direct_slot(fam, key))
+}
+
+/// The direct-table slot of `key`.
+#[inline(always)]
+fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
+    // The validated direct table is 2^d long, so `get` always succeeds.
+    fam.direct
+        .get(F::slot(key, 0, fam.direct_bits))
+        .map_or(LEAF_FLAG, |s| s.get())
+}
+
+/// Walks from `key`'s direct-table slot down to the tuple id covering `key`.
+#[inline(always)]
+fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
     if slot & LEAF_FLAG != 0 {
         return slot & !LEAF_FLAG;
     }
     let mut node = slot as usize;
-    let mut off = d;
+    let mut off = fam.direct_bits;
     // Child indices strictly increase (invariant 15), so this loop ends.
     while let Some(n) = fam.nodes.get(node) {
         let bit = 1u64 << F::slot(key, off, STRIDE);
@@ -328,6 +428,64 @@ fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
     }
     debug_assert!(false, "validated trie walk left the node table");
     0
+}
+
+/// How many lookups a batch interleaves: enough independent memory accesses in flight to
+/// hide a cache miss, few enough to stay in registers and L1.
+const BATCH: usize = 16;
+
+/// [`find`] for up to [`BATCH`] keys at once, in stages: first every key's direct slot
+/// and host bucket bounds, then a first touch of every bucket, then the walks and probes.
+/// Each stage issues independent loads, so their cache misses overlap instead of queueing
+/// behind one another.
+#[inline(always)]
+fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
+    let n = keys.len().min(BATCH).min(out.len());
+    let mut slots = [0u32; BATCH];
+    let mut bounds = [(0usize, 0usize); BATCH];
+    let has_hosts = !fam.hosts.is_empty();
+    for ((key, slot), bound) in keys.iter().zip(&mut slots).zip(&mut bounds).take(n) {
+        *slot = direct_slot(fam, *key);
+        if has_hosts {
+            let b = F::bucket(*key, fam.seed, fam.bucket_bits);
+            if let Some([lo, hi]) = fam.buckets.get(b..b.wrapping_add(2)) {
+                *bound = (lo.get() as usize, hi.get() as usize);
+            }
+        }
+    }
+    // Touch each non-empty bucket's first slot so the probes below find it in cache.
+    let mut touched = 0u32;
+    if has_hosts {
+        for &(lo, hi) in bounds.iter().take(n) {
+            if lo < hi {
+                if let Some(h) = fam.hosts.get(lo) {
+                    touched ^= F::host_value(h);
+                }
+            }
+        }
+    }
+    std::hint::black_box(touched);
+    for (((key, slot), &(lo, hi)), hits) in keys
+        .iter()
+        .zip(&slots)
+        .zip(&bounds)
+        .zip(out.iter_mut())
+        .take(n)
+    {
+        let tuple = walk(fam, *key, *slot);
+        *hits = fam
+            .tuples
+            .get(tuple as usize)
+            .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
+        for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
+            if F::host_key(h) == *key {
+                let v = F::host_value(h);
+                if let Some(slot) = hits.get_mut((v >> 30) as usize) {
+                    *slot = HOST_HIT | (v & ATTR_MASK);
+                }
+            }
+        }
+    }
 }
 
 /// What a lookup found: per list, the longest covering entry.
@@ -357,26 +515,30 @@ impl<'t> Hits<'t> {
 
     /// The longest entry of `list` covering the address, if any.
     pub fn get(&self, list: List) -> Option<EntryRef<'t>> {
-        let hit = self.hits.get(list.index()).copied().unwrap_or(Hit::None);
+        let hit = self.hits.get(list.index()).copied().unwrap_or(NO_HIT);
         let l = self.layout;
-        match (hit, self.addr) {
-            (Hit::None, _) => None,
-            (Hit::Host(attr), IpAddr::V4(a)) => Some(EntryRef {
+        if hit == NO_HIT {
+            return None;
+        }
+        if hit & HOST_HIT != 0 {
+            let attr = hit & ATTR_MASK;
+            let prefix = match self.addr {
+                IpAddr::V4(a) => IpNet::V4(v4_net(a.into(), 32)),
+                IpAddr::V6(a) => IpNet::V6(v6_net(a.into(), 128)),
+            };
+            return Some(EntryRef {
                 layout: l,
-                prefix: IpNet::V4(v4_net(a.into(), 32)),
+                prefix,
                 attr,
-            }),
-            (Hit::Host(attr), IpAddr::V6(a)) => Some(EntryRef {
-                layout: l,
-                prefix: IpNet::V6(v6_net(a.into(), 128)),
-                attr,
-            }),
-            (Hit::Entry(i), IpAddr::V4(_)) => l.v4.entries.get(i as usize).map(|e| EntryRef {
+            });
+        }
+        match self.addr {
+            IpAddr::V4(_) => l.v4.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
                 attr: V4::entry_attr(e),
             }),
-            (Hit::Entry(i), IpAddr::V6(_)) => l.v6.entries.get(i as usize).map(|e| EntryRef {
+            IpAddr::V6(_) => l.v6.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
                 attr: V6::entry_attr(e),
@@ -386,12 +548,12 @@ impl<'t> Hits<'t> {
 
     /// Whether `list` has an entry covering the address.
     pub fn contains(&self, list: List) -> bool {
-        self.hits.get(list.index()).is_some_and(|h| *h != Hit::None)
+        self.hits.get(list.index()).is_some_and(|h| *h != NO_HIT)
     }
 
     /// Whether no list covers the address.
     pub fn is_empty(&self) -> bool {
-        self.hits.iter().all(|h| *h == Hit::None)
+        self.hits.iter().all(|h| *h == NO_HIT)
     }
 }
 

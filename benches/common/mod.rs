@@ -41,7 +41,9 @@ impl Rng {
 }
 
 /// An address family's integer.
-pub trait Addr: Copy + Ord + Eq + std::hash::Hash + Send + Sync + std::fmt::Debug + 'static {
+pub trait Addr:
+    Copy + Ord + Eq + std::hash::Hash + Send + Sync + std::fmt::Debug + 'static
+{
     const BITS: u8;
     fn from_u128(x: u128) -> Self;
     fn to_u128(self) -> u128;
@@ -97,7 +99,11 @@ fn canonical<A: Addr>(a: A, len: u8) -> A {
 /// about the same share of the address space (so short blocks are rare, as in real feeds).
 pub fn host_heavy<A: Addr>(n: usize, seed: u64) -> Vec<(A, u8)> {
     let mut rng = Rng::new(seed);
-    let (mid, lo, hi) = if A::BITS == 32 { (24, 8, 23) } else { (48, 16, 47) };
+    let (mid, lo, hi) = if A::BITS == 32 {
+        (24, 8, 23)
+    } else {
+        (48, 16, 47)
+    };
     let mut set = BTreeSet::new();
     while set.len() < n {
         let r = rng.below(100);
@@ -275,10 +281,7 @@ pub type PrefixTrie6 = prefix_trie::PrefixMap<Ipv6Net, u32>;
 pub fn prefix_trie4(nets: &[(u32, u8)]) -> PrefixTrie4 {
     let mut m = PrefixTrie4::new();
     for (i, &(a, len)) in nets.iter().enumerate() {
-        m.insert(
-            Ipv4Net::new(Ipv4Addr::from(a), len).expect("len"),
-            i as u32,
-        );
+        m.insert(Ipv4Net::new(Ipv4Addr::from(a), len).expect("len"), i as u32);
     }
     m
 }
@@ -286,10 +289,7 @@ pub fn prefix_trie4(nets: &[(u32, u8)]) -> PrefixTrie4 {
 pub fn prefix_trie6(nets: &[(u128, u8)]) -> PrefixTrie6 {
     let mut m = PrefixTrie6::new();
     for (i, &(a, len)) in nets.iter().enumerate() {
-        m.insert(
-            Ipv6Net::new(Ipv6Addr::from(a), len).expect("len"),
-            i as u32,
-        );
+        m.insert(Ipv6Net::new(Ipv6Addr::from(a), len).expect("len"), i as u32);
     }
     m
 }
