@@ -457,10 +457,8 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
     let mut touched = 0u32;
     if has_hosts {
         for &(lo, hi) in bounds.iter().take(n) {
-            if lo < hi {
-                if let Some(h) = fam.hosts.get(lo) {
-                    touched ^= F::host_value(h);
-                }
+            if let Some(h) = fam.hosts.get(lo).filter(|_| lo < hi) {
+                touched ^= F::host_value(h);
             }
         }
     }

@@ -88,7 +88,13 @@ fn single_lookups_do_not_allocate() {
     }
     let after = allocs();
     assert!(found > 0, "the queries should hit something");
-    assert_eq!(after - before, 0, "{} allocations in {} lookups", after - before, qs.len());
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in {} lookups",
+        after - before,
+        qs.len()
+    );
 }
 
 #[test]

@@ -49,7 +49,14 @@ fn check_hits(
     prop_assert_eq!(hits.addr(), addr);
     for list in List::ALL {
         let got = hits.get(list).map(|e| e.prefix());
-        prop_assert_eq!(got, want[list.index()], "{} list {} addr {}", how, list, addr);
+        prop_assert_eq!(
+            got,
+            want[list.index()],
+            "{} list {} addr {}",
+            how,
+            list,
+            addr
+        );
         prop_assert_eq!(hits.contains(list), got.is_some());
     }
     Ok(())

@@ -5,9 +5,10 @@
 //! the leaf's addresses, computed here once so that a lookup reads it in one step. Hosts
 //! (`/32`, `/128`) live in a bucketed hash table instead, where they cost a few bytes each.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ops::Range;
 
+use super::hash::Map;
 use crate::format::writer::FamilyParts;
 use crate::format::{Family, LEAF_FLAG, MAX_BUCKET, NONE, RawNode, RawTuple, STRIDE};
 
@@ -24,8 +25,9 @@ pub(crate) struct Pfx {
 pub(crate) fn direct_bits(n: usize) -> u8 {
     match n {
         0..64 => 8,
-        64..4096 => 12,
-        _ => 16,
+        64..512 => 12,
+        512..8192 => 16,
+        _ => 18,
     }
 }
 
@@ -52,12 +54,19 @@ struct Job {
 pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
     let d = u32::from(direct_bits(pfx.len()));
     parts.direct_bits = d as u8;
-    let mut tuples: HashMap<[u32; 3], u32> = HashMap::new();
+    let mut tuples: Map<[u32; 3], u32> = Map::default();
+    // Neighbouring slots mostly repeat a tuple: check the last one before hashing.
+    let mut last = ([NONE; 3], 0u32);
     let mut tuple_id = |t: [u32; 3], out: &mut Vec<RawTuple>| -> u32 {
-        *tuples.entry(t).or_insert_with(|| {
+        if last.0 == t && !out.is_empty() {
+            return last.1;
+        }
+        let id = *tuples.entry(t).or_insert_with(|| {
             out.push(RawTuple(t.map(Into::into)));
             (out.len() - 1) as u32
-        })
+        });
+        last = (t, id);
+        id
     };
     // Tuple 0 is always "no match anywhere".
     tuple_id([NONE; 3], &mut parts.tuples);
