@@ -9,7 +9,9 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
-use crate::format::{ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6};
+use crate::format::{
+    ATTR_MASK, Family, HOST_EMPTY, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6,
+};
 
 /// Where a table's bytes live.
 enum Storage {
@@ -47,8 +49,8 @@ self_cell::self_cell!(
 /// | operation | cost |
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section |
-/// | lookup, IPv4 | one host-bucket probe + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–16) |
-/// | lookup, IPv6 | one host-bucket probe + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | lookup, IPv4 | two 8-slot host buckets + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
+/// | lookup, IPv6 | two 4-slot host buckets + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
@@ -156,9 +158,8 @@ impl Table {
                 .filter(|e| attr_is(V6::entry_attr(e)))
                 .count()
                 + l.v6
-                    .hosts
-                    .iter()
-                    .filter(|h| V6::host_value(h) >> 30 == code as u32)
+                    .hosts()
+                    .filter(|(_, v)| v >> 30 == u32::from(code))
                     .count()
         } else {
             l.v4.entries
@@ -166,9 +167,8 @@ impl Table {
                 .filter(|e| attr_is(V4::entry_attr(e)))
                 .count()
                 + l.v4
-                    .hosts
-                    .iter()
-                    .filter(|h| V4::host_value(h) >> 30 == code as u32)
+                    .hosts()
+                    .filter(|(_, v)| v >> 30 == u32::from(code))
                     .count()
         }
     }
@@ -176,7 +176,7 @@ impl Table {
     /// The total number of entries, all lists and families.
     pub fn len(&self) -> usize {
         let l = self.layout();
-        l.v4.entries.len() + l.v4.hosts.len() + l.v6.entries.len() + l.v6.hosts.len()
+        l.v4.entries.len() + l.v4.host_count + l.v6.entries.len() + l.v6.host_count
     }
 
     /// Whether the table has no entry at all.
@@ -184,8 +184,9 @@ impl Table {
         self.len() == 0
     }
 
-    /// Every entry: prefixes of IPv4 then IPv6, sorted by (address, length, list) within
-    /// each family's prefixes and within its hosts. Allocates nothing per entry.
+    /// Every entry: IPv4 prefixes, IPv4 hosts, IPv6 prefixes, IPv6 hosts. Prefixes are
+    /// sorted by (address, length, list); hosts come in hash-table order. Allocates nothing
+    /// per entry.
     pub fn entries(&self) -> impl Iterator<Item = EntryRef<'_>> + '_ {
         let l = self.layout();
         let v4 = l.v4.entries.iter().map(move |e| EntryRef {
@@ -193,20 +194,20 @@ impl Table {
             prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
             attr: V4::entry_attr(e),
         });
-        let v4h = l.v4.hosts.iter().map(move |h| EntryRef {
+        let v4h = l.v4.hosts().map(move |(k, v)| EntryRef {
             layout: l,
-            prefix: IpNet::V4(v4_net(V4::host_key(h), 32)),
-            attr: V4::host_value(h) & ATTR_MASK,
+            prefix: IpNet::V4(v4_net(k, 32)),
+            attr: v & ATTR_MASK,
         });
         let v6 = l.v6.entries.iter().map(move |e| EntryRef {
             layout: l,
             prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
             attr: V6::entry_attr(e),
         });
-        let v6h = l.v6.hosts.iter().map(move |h| EntryRef {
+        let v6h = l.v6.hosts().map(move |(k, v)| EntryRef {
             layout: l,
-            prefix: IpNet::V6(v6_net(V6::host_key(h), 128)),
-            attr: V6::host_value(h) & ATTR_MASK,
+            prefix: IpNet::V6(v6_net(k, 128)),
+            attr: v & ATTR_MASK,
         });
         v4.chain(v4h).chain(v6).chain(v6h)
     }
@@ -363,26 +364,43 @@ fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
         .tuples
         .get(tuple as usize)
         .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-    if !fam.hosts.is_empty() {
-        probe_hosts(fam, key, &mut hits);
-    }
+    probe_hosts(fam, key, &mut hits);
     hits
 }
 
 /// Overrides `hits` with the host slots matching `key`: a host is the longest match.
 #[inline(always)]
 fn probe_hosts<F: Family>(fam: &Fam<'_, F>, key: F::Int, hits: &mut [Hit; 3]) {
-    let b = F::bucket(key, fam.seed, fam.bucket_bits);
-    let (lo, hi) = match fam.buckets.get(b..b.wrapping_add(2)) {
-        Some([lo, hi]) => (lo.get() as usize, hi.get() as usize),
-        _ => (0, 0),
+    if fam.host_buckets == 0 {
+        return;
+    }
+    let (b1, b2) = F::buckets(key, fam.seed, fam.host_buckets);
+    probe_bucket(fam, key, b1, hits);
+    probe_bucket(fam, key, b2, hits);
+}
+
+/// Matches `key` against the slots of one bucket.
+#[inline(always)]
+fn probe_bucket<F: Family>(fam: &Fam<'_, F>, key: F::Int, bucket: usize, hits: &mut [Hit; 3]) {
+    let at = bucket.wrapping_mul(F::BUCKET);
+    let (Some(keys), Some(values)) = (
+        fam.host_keys.get(at..at.wrapping_add(F::BUCKET)),
+        fam.host_values.get(at..at.wrapping_add(F::BUCKET)),
+    ) else {
+        return;
     };
-    for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
-        if F::host_key(h) == key {
-            let v = F::host_value(h);
-            if let Some(slot) = hits.get_mut((v >> 30) as usize) {
-                *slot = HOST_HIT | (v & ATTR_MASK);
-            }
+    // One bit per matching slot; computed over the whole bucket without branching.
+    let mut mask = 0u32;
+    for (i, k) in keys.iter().enumerate() {
+        mask |= u32::from(F::key(k) == key) << i;
+    }
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask.wrapping_sub(1);
+        let v = values.get(i).map_or(HOST_EMPTY, |v| v.get());
+        // An empty slot (key 0) names list 3, which `get_mut` skips.
+        if let Some(slot) = hits.get_mut((v >> 30) as usize) {
+            *slot = HOST_HIT | (v & ATTR_MASK);
         }
     }
 }
@@ -434,54 +452,39 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
 /// hide a cache miss, few enough to stay in registers and L1.
 const BATCH: usize = 16;
 
-/// [`find`] for up to [`BATCH`] keys at once, in stages: first every key's direct slot
-/// and host bucket bounds, then a first touch of every bucket, then the walks and probes.
-/// Each stage issues independent loads, so their cache misses overlap instead of queueing
-/// behind one another.
+/// [`find`] for up to [`BATCH`] keys at once, in two passes: first every key's direct
+/// slot and a first read of both its host buckets, then the trie walks and the probes. The
+/// first pass issues independent loads only, so their cache misses overlap instead of
+/// queueing behind one another.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
-    let n = keys.len().min(BATCH).min(out.len());
     let mut slots = [0u32; BATCH];
-    let mut bounds = [(0usize, 0usize); BATCH];
-    let has_hosts = !fam.hosts.is_empty();
-    for ((key, slot), bound) in keys.iter().zip(&mut slots).zip(&mut bounds).take(n) {
+    let mut buckets = [(0usize, 0usize); BATCH];
+    let has_hosts = fam.host_buckets != 0;
+    let mut touched = 0u32;
+    for ((key, slot), bucket) in keys.iter().zip(&mut slots).zip(&mut buckets) {
         *slot = direct_slot(fam, *key);
         if has_hosts {
-            let b = F::bucket(*key, fam.seed, fam.bucket_bits);
-            if let Some([lo, hi]) = fam.buckets.get(b..b.wrapping_add(2)) {
-                *bound = (lo.get() as usize, hi.get() as usize);
-            }
-        }
-    }
-    // Touch each non-empty bucket's first slot so the probes below find it in cache.
-    let mut touched = 0u32;
-    if has_hosts {
-        for &(lo, hi) in bounds.iter().take(n) {
-            if let Some(h) = fam.hosts.get(lo).filter(|_| lo < hi) {
-                touched ^= F::host_value(h);
+            *bucket = F::buckets(*key, fam.seed, fam.host_buckets);
+            // Reading one key of each bucket pulls its cache line in; the probes below
+            // then hit the cache.
+            for b in [bucket.0, bucket.1] {
+                if let Some(k) = fam.host_keys.get(b.wrapping_mul(F::BUCKET)) {
+                    touched ^= u32::from(F::key(k) == *key);
+                }
             }
         }
     }
     std::hint::black_box(touched);
-    for (((key, slot), &(lo, hi)), hits) in keys
-        .iter()
-        .zip(&slots)
-        .zip(&bounds)
-        .zip(out.iter_mut())
-        .take(n)
-    {
+    for (((key, slot), &(b1, b2)), hits) in keys.iter().zip(&slots).zip(&buckets).zip(out) {
         let tuple = walk(fam, *key, *slot);
         *hits = fam
             .tuples
             .get(tuple as usize)
             .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-        for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
-            if F::host_key(h) == *key {
-                let v = F::host_value(h);
-                if let Some(slot) = hits.get_mut((v >> 30) as usize) {
-                    *slot = HOST_HIT | (v & ATTR_MASK);
-                }
-            }
+        if has_hosts {
+            probe_bucket(fam, *key, b1, hits);
+            probe_bucket(fam, *key, b2, hits);
         }
     }
 }

@@ -79,8 +79,8 @@ const V4_TUPLES: usize = 4;
 const V4_DIRECT: usize = 5;
 const V4_NODES: usize = 6;
 const V4_LEAVES: usize = 7;
-const V4_BUCKETS: usize = 8;
-const V4_HOSTS: usize = 9;
+const V4_HOST_KEYS: usize = 8;
+const V4_HOST_VALUES: usize = 9;
 
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
@@ -206,6 +206,10 @@ fn inv09_parameters() {
     bytes[56] = 3; // v4_direct_bits below 4
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
+    let mut bytes = valid();
+    bytes[58] = 1; // a reserved header byte
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
     // A direct table of the wrong size for its bits.
     corrupt(9, |p| {
         p.sections[V4_DIRECT].extend_from_slice(&[0, 0, 0, 0x80])
@@ -294,28 +298,53 @@ fn inv17_leaves() {
 }
 
 #[test]
-fn inv18_buckets() {
+fn inv18_host_buckets() {
+    // One value too many: keys and values no longer pair up.
     corrupt(18, |p| {
-        let b = &mut p.sections[V4_BUCKETS];
-        let last = b.len() - 4;
-        let v = u32_at(b, last);
-        put_u32(b, last, v + 1);
+        p.sections[V4_HOST_VALUES].extend_from_slice(&u32::MAX.to_le_bytes())
     });
+    // A key and a value too many: equal, but not whole 8-slot buckets.
+    corrupt(18, |p| {
+        p.sections[V4_HOST_KEYS].extend_from_slice(&0u32.to_le_bytes());
+        p.sections[V4_HOST_VALUES].extend_from_slice(&u32::MAX.to_le_bytes());
+    });
+}
+
+/// The first filled IPv4 host slot.
+fn first_host(p: &Parts) -> usize {
+    let v = &p.sections[V4_HOST_VALUES];
+    (0..v.len() / 4)
+        .find(|i| u32_at(v, i * 4) != u32::MAX)
+        .unwrap()
+}
+
+/// The first empty IPv4 host slot.
+fn first_empty(p: &Parts) -> usize {
+    let v = &p.sections[V4_HOST_VALUES];
+    (0..v.len() / 4)
+        .find(|i| u32_at(v, i * 4) == u32::MAX)
+        .unwrap()
 }
 
 #[test]
 fn inv19_host_slots() {
     corrupt(19, |p| {
         // Flip the slot's list bits: its attribute is of another list.
-        let h = &mut p.sections[V4_HOSTS];
-        let v = u32_at(h, 4);
-        put_u32(h, 4, v ^ (1 << 30));
+        let i = first_host(p);
+        let h = &mut p.sections[V4_HOST_VALUES];
+        let v = u32_at(h, i * 4);
+        put_u32(h, i * 4, v ^ (1 << 30));
     });
     corrupt(19, |p| {
-        // A key that does not hash to its bucket.
-        let h = &mut p.sections[V4_HOSTS];
-        let k = u32_at(h, 0);
-        put_u32(h, 0, k ^ 0x00ff_0000);
+        // A key that hashes to neither of the buckets it could be in.
+        let i = first_host(p);
+        let k = u32_at(&p.sections[V4_HOST_KEYS], i * 4);
+        put_u32(&mut p.sections[V4_HOST_KEYS], i * 4, k ^ 0x00ff_0000);
+    });
+    corrupt(19, |p| {
+        // An empty slot with a key.
+        let i = first_empty(p);
+        put_u32(&mut p.sections[V4_HOST_KEYS], i * 4, 7);
     });
 }
 

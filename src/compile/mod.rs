@@ -387,21 +387,19 @@ impl Compiler {
 
         let mut v4 = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
         let mut v6 = family::<V6>(v6_pfx, |a| a);
-        v4_hosts.sort_unstable();
-        v6_hosts.sort_unstable();
-        // One seed for both families: the first that keeps every bucket small. A good mixer
-        // makes the first seed work on any realistic input; the loop only guards against
-        // crafted ones, and each try is a linear pass.
+        // One seed for both families: the first with which cuckoo placement succeeds at
+        // most twice the target size. A good mixer makes the first seed work on any
+        // realistic input; the loop only guards against crafted ones.
         let mut seed = 0u32;
-        loop {
-            if trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
-                && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some()
-            {
-                break;
+        while !(trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
+            && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some())
+        {
+            seed += 1;
+            if seed == MAX_SEEDS {
+                return Err(CompileError::too_large(
+                    "no hash seed places every host in the host table",
+                ));
             }
-            seed = seed.checked_add(1).ok_or_else(|| {
-                CompileError::too_large("no hash seed keeps host buckets within bounds")
-            })?;
         }
         let parts = Parts {
             list_version: self.list_version,
@@ -420,6 +418,9 @@ impl Compiler {
     }
 }
 
+/// Hash seeds tried before giving up on placing the hosts.
+const MAX_SEEDS: u32 = 64;
+
 fn host_value(list: u8, attr: u32) -> u32 {
     (u32::from(list) << 30) | attr
 }
@@ -435,9 +436,8 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         direct: Vec::new(),
         nodes: Vec::new(),
         leaves: Vec::new(),
-        bucket_bits: 0,
-        buckets: Vec::new(),
-        hosts: Vec::new(),
+        host_keys: Vec::new(),
+        host_values: Vec::new(),
     };
     for (i, p) in pfx.iter_mut().enumerate() {
         parts

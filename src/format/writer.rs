@@ -21,9 +21,9 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) direct: Vec<u32>,
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
-    pub(crate) bucket_bits: u8,
-    pub(crate) buckets: Vec<u32>,
-    pub(crate) hosts: Vec<F::RawHost>,
+    /// Host buckets of `F::BUCKET` slots: keys and values, slot by slot.
+    pub(crate) host_keys: Vec<F::RawKey>,
+    pub(crate) host_values: Vec<u32>,
 }
 
 /// Everything a table holds, ready to be written.
@@ -60,15 +60,15 @@ impl Parts {
             Owned(u32s(&self.v4.direct)),
             Borrowed(self.v4.nodes.as_bytes()),
             Owned(u32s(&self.v4.leaves)),
-            Owned(u32s(&self.v4.buckets)),
-            Borrowed(self.v4.hosts.as_bytes()),
+            Borrowed(self.v4.host_keys.as_bytes()),
+            Owned(u32s(&self.v4.host_values)),
             Borrowed(self.v6.entries.as_bytes()),
             Borrowed(self.v6.tuples.as_bytes()),
             Owned(u32s(&self.v6.direct)),
             Borrowed(self.v6.nodes.as_bytes()),
             Owned(u32s(&self.v6.leaves)),
-            Owned(u32s(&self.v6.buckets)),
-            Borrowed(self.v6.hosts.as_bytes()),
+            Borrowed(self.v6.host_keys.as_bytes()),
+            Owned(u32s(&self.v6.host_values)),
         ]
     }
 
@@ -88,8 +88,7 @@ impl Parts {
             created_unix: self.created_unix.into(),
             v4_direct_bits: self.v4.direct_bits,
             v6_direct_bits: self.v6.direct_bits,
-            v4_bucket_bits: self.v4.bucket_bits,
-            v6_bucket_bits: self.v6.bucket_bits,
+            reserved: [0; 2],
             hash_seed: self.hash_seed.into(),
         };
         let mut out = Vec::with_capacity(file_len);
