@@ -9,9 +9,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
-use crate::format::{
-    ATTR_MASK, Family, HOST_EMPTY, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6,
-};
+use crate::format::{ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6};
 
 /// Where a table's bytes live.
 enum Storage {
@@ -251,44 +249,72 @@ impl Table {
 impl Table {
     /// [`Table::lookup_v4`] for many addresses: `out` is cleared and receives one [`Hits`]
     /// per address, in order. Lookups are interleaved so that their memory accesses
-    /// overlap, which makes a batch faster than the same lookups one by one on tables that
-    /// do not fit in cache. Allocates only if `out` lacks capacity.
+    /// overlap. Allocates only if `out` lacks capacity. [`Table::lookup_v4_each`] avoids
+    /// the output vector.
     pub fn lookup_v4_batch<'t>(&'t self, addrs: &[Ipv4Addr], out: &mut Vec<Hits<'t>>) {
-        let l = self.layout();
         out.clear();
         out.reserve(addrs.len());
+        self.lookup_v4_each(addrs, |h| out.push(h));
+    }
+
+    /// [`Table::lookup_v4`] for many addresses, calling `f` with each address's [`Hits`]
+    /// in order. Lookups are interleaved so that their memory accesses overlap. Never
+    /// allocates.
+    ///
+    /// ```
+    /// # use c2trie::{Compiler, List, Meta, Table};
+    /// # let mut c = Compiler::new();
+    /// # c.add(List::Blocked, "192.0.2.0/24".parse()?, "x", Meta::default())?;
+    /// # let table = Table::from_bytes(c.to_vec()?)?;
+    /// let addrs = ["192.0.2.1".parse()?, "198.51.100.1".parse()?];
+    /// let mut blocked = 0;
+    /// table.lookup_v4_each(&addrs, |hits| blocked += usize::from(hits.contains(List::Blocked)));
+    /// assert_eq!(blocked, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lookup_v4_each<'t>(&'t self, addrs: &[Ipv4Addr], mut f: impl FnMut(Hits<'t>)) {
+        let l = self.layout();
         let mut keys = [0u32; BATCH];
         let mut hits = [[NO_HIT; 3]; BATCH];
         for chunk in addrs.chunks(BATCH) {
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u32::from(*a);
             }
-            find_batch(&l.v4, &keys[..chunk.len()], &mut hits);
-            out.extend(chunk.iter().zip(&hits).map(|(a, h)| Hits {
-                layout: l,
-                addr: IpAddr::V4(*a),
-                hits: *h,
-            }));
+            find_batch(&l.v4, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
+            for (a, h) in chunk.iter().zip(&hits) {
+                f(Hits {
+                    layout: l,
+                    addr: IpAddr::V4(*a),
+                    hits: *h,
+                });
+            }
         }
     }
 
     /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_batch`].
     pub fn lookup_v6_batch<'t>(&'t self, addrs: &[Ipv6Addr], out: &mut Vec<Hits<'t>>) {
-        let l = self.layout();
         out.clear();
         out.reserve(addrs.len());
+        self.lookup_v6_each(addrs, |h| out.push(h));
+    }
+
+    /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_each`].
+    pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
+        let l = self.layout();
         let mut keys = [0u128; BATCH];
         let mut hits = [[NO_HIT; 3]; BATCH];
         for chunk in addrs.chunks(BATCH) {
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u128::from(*a);
             }
-            find_batch(&l.v6, &keys[..chunk.len()], &mut hits);
-            out.extend(chunk.iter().zip(&hits).map(|(a, h)| Hits {
-                layout: l,
-                addr: IpAddr::V6(*a),
-                hits: *h,
-            }));
+            find_batch(&l.v6, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
+            for (a, h) in chunk.iter().zip(&hits) {
+                f(Hits {
+                    layout: l,
+                    addr: IpAddr::V6(*a),
+                    hits: *h,
+                });
+            }
         }
     }
 
@@ -371,36 +397,53 @@ fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
 /// Overrides `hits` with the host slots matching `key`: a host is the longest match.
 #[inline(always)]
 fn probe_hosts<F: Family>(fam: &Fam<'_, F>, key: F::Int, hits: &mut [Hit; 3]) {
-    if fam.host_buckets == 0 {
+    if fam.hosts.is_empty() {
         return;
     }
-    let (b1, b2) = F::buckets(key, fam.seed, fam.host_buckets);
-    probe_bucket(fam, key, b1, hits);
-    probe_bucket(fam, key, b2, hits);
+    let (b1, b2) = F::buckets(key, fam.seed, fam.hosts.len());
+    probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
 }
 
-/// Matches `key` against the slots of one bucket.
+/// Matches `key` against every slot of its two buckets.
+///
+/// Branch-free in the common cases (no match, or one): every slot is compared, the matching
+/// value is gathered with masks, and the list's hit is selected without a jump, so mixed
+/// hits and misses do not stall on mispredictions. Only a key present in several lists
+/// (or the all-zero key meeting empty slots) takes the loop at the end.
 #[inline(always)]
-fn probe_bucket<F: Family>(fam: &Fam<'_, F>, key: F::Int, bucket: usize, hits: &mut [Hit; 3]) {
-    let at = bucket.wrapping_mul(F::BUCKET);
-    let (Some(keys), Some(values)) = (
-        fam.host_keys.get(at..at.wrapping_add(F::BUCKET)),
-        fam.host_values.get(at..at.wrapping_add(F::BUCKET)),
-    ) else {
-        return;
-    };
-    // One bit per matching slot; computed over the whole bucket without branching.
-    let mut mask = 0u32;
-    for (i, k) in keys.iter().enumerate() {
-        mask |= u32::from(F::key(k) == key) << i;
+fn probe<F: Family>(
+    key: F::Int,
+    b1: Option<&F::RawBucket>,
+    b2: Option<&F::RawBucket>,
+    hits: &mut [Hit; 3],
+) {
+    let mut value = 0u32;
+    let mut matches = 0u32;
+    for b in [b1, b2].into_iter().flatten() {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+            let m = u32::from(F::key(k) == key);
+            value |= v.get() & m.wrapping_neg();
+            matches += m;
+        }
     }
-    while mask != 0 {
-        let i = mask.trailing_zeros() as usize;
-        mask &= mask.wrapping_sub(1);
-        let v = values.get(i).map_or(HOST_EMPTY, |v| v.get());
-        // An empty slot (key 0) names list 3, which `get_mut` skips.
-        if let Some(slot) = hits.get_mut((v >> 30) as usize) {
-            *slot = HOST_HIT | (v & ATTR_MASK);
+    let one = u32::from(matches == 1);
+    let list = value >> 30;
+    let hit = HOST_HIT | (value & ATTR_MASK);
+    for (l, h) in (0u32..).zip(hits.iter_mut()) {
+        let sel = (one & u32::from(list == l)).wrapping_neg();
+        *h = (hit & sel) | (*h & !sel);
+    }
+    if matches > 1 {
+        for b in [b1, b2].into_iter().flatten() {
+            for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+                let v = v.get();
+                if F::key(k) == key {
+                    // An empty slot names list 3, which `get_mut` skips.
+                    if let Some(h) = hits.get_mut((v >> 30) as usize) {
+                        *h = HOST_HIT | (v & ATTR_MASK);
+                    }
+                }
+            }
         }
     }
 }
@@ -452,27 +495,37 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
 /// hide a cache miss, few enough to stay in registers and L1.
 const BATCH: usize = 16;
 
-/// [`find`] for up to [`BATCH`] keys at once, in two passes: first every key's direct
-/// slot and a first read of both its host buckets, then the trie walks and the probes. The
-/// first pass issues independent loads only, so their cache misses overlap instead of
-/// queueing behind one another.
+/// [`find`] for up to [`BATCH`] keys at once, in passes: every key's direct slot and a
+/// first read of both its host buckets; then a first read of each slot's node or tuple;
+/// then the trie walks and the probes. The first passes issue independent loads only, so
+/// their cache misses overlap instead of queueing behind one another.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
     let mut slots = [0u32; BATCH];
     let mut buckets = [(0usize, 0usize); BATCH];
-    let has_hosts = fam.host_buckets != 0;
+    let has_hosts = !fam.hosts.is_empty();
     let mut touched = 0u32;
     for ((key, slot), bucket) in keys.iter().zip(&mut slots).zip(&mut buckets) {
         *slot = direct_slot(fam, *key);
         if has_hosts {
-            *bucket = F::buckets(*key, fam.seed, fam.host_buckets);
+            *bucket = F::buckets(*key, fam.seed, fam.hosts.len());
             // Reading one key of each bucket pulls its cache line in; the probes below
             // then hit the cache.
             for b in [bucket.0, bucket.1] {
-                if let Some(k) = fam.host_keys.get(b.wrapping_mul(F::BUCKET)) {
+                if let Some(k) = fam.hosts.get(b).and_then(|b| F::bucket_keys(b).first()) {
                     touched ^= u32::from(F::key(k) == *key);
                 }
             }
+        }
+    }
+    // Second pass: the first trie node or the tuple of each direct slot.
+    for slot in &slots {
+        if slot & LEAF_FLAG == 0 {
+            if let Some(n) = fam.nodes.get(*slot as usize) {
+                touched ^= n.base_leaf.get();
+            }
+        } else if let Some(t) = fam.tuples.get((slot & !LEAF_FLAG) as usize) {
+            touched ^= t.0[2].get();
         }
     }
     std::hint::black_box(touched);
@@ -483,8 +536,7 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
             .get(tuple as usize)
             .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
         if has_hosts {
-            probe_bucket(fam, *key, b1, hits);
-            probe_bucket(fam, *key, b2, hits);
+            probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
         }
     }
 }

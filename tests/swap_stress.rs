@@ -60,7 +60,9 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
             thread::spawn(move || {
                 let policy = Policy::new(Mode::Block, Mode::Block);
                 let mut last_gen = 0;
-                while !stop.load(Ordering::Relaxed) {
+                // At least one read per reader, however late the thread starts.
+                let mut first = true;
+                while std::mem::take(&mut first) || !stop.load(Ordering::Relaxed) {
                     let g = live.load();
                     let generation = g.generation();
                     assert!(generation >= last_gen, "generation went back");

@@ -436,8 +436,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         direct: Vec::new(),
         nodes: Vec::new(),
         leaves: Vec::new(),
-        host_keys: Vec::new(),
-        host_values: Vec::new(),
+        hosts: Vec::new(),
     };
     for (i, p) in pfx.iter_mut().enumerate() {
         parts

@@ -187,7 +187,7 @@ fn expand(
 }
 
 /// The host table's target load: slots filled per slot allocated.
-const HOST_LOAD: f64 = 0.85;
+const HOST_LOAD: f64 = 0.8;
 
 /// Cuckoo displacements tried for one insertion before the build gives up on a size.
 const MAX_KICKS: u32 = 500;
@@ -203,16 +203,21 @@ pub(crate) fn build_hosts<F: Family>(
     parts: &mut FamilyParts<F>,
 ) -> Option<()> {
     if hosts.is_empty() {
-        parts.host_keys = Vec::new();
-        parts.host_values = Vec::new();
+        parts.hosts = Vec::new();
         return Some(());
     }
     let target = (hosts.len() as f64 / (F::BUCKET as f64 * HOST_LOAD)).ceil() as usize;
     let mut n = target.max(1);
     while n <= target.saturating_mul(2) {
         if let Some((keys, values)) = cuckoo::<F>(hosts, seed, n) {
-            parts.host_keys = keys.into_iter().map(F::make_key).collect();
-            parts.host_values = values;
+            parts.hosts = keys
+                .chunks(F::BUCKET)
+                .zip(values.chunks(F::BUCKET))
+                .map(|(k, v)| {
+                    let slots: Vec<_> = k.iter().copied().zip(v.iter().copied()).collect();
+                    F::make_bucket(&slots)
+                })
+                .collect();
             return Some(());
         }
         n += n / 16 + 1;

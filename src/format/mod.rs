@@ -23,7 +23,7 @@ pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
 pub(crate) const FIXED_HEADER_LEN: usize = 64;
 
 /// Number of sections in a version-1 table.
-pub(crate) const SECTION_COUNT: usize = 17;
+pub(crate) const SECTION_COUNT: usize = 15;
 
 /// Header plus section table, in bytes.
 pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
@@ -59,7 +59,9 @@ pub(crate) const NO_RISK: u8 = 0xFF;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Section {
-    StringOffsets = 0,
+    V4Hosts = 0,
+    V6Hosts,
+    StringOffsets,
     StringBytes,
     Attrs,
     V4Entries,
@@ -67,19 +69,17 @@ pub(crate) enum Section {
     V4Direct,
     V4Nodes,
     V4Leaves,
-    V4HostKeys,
-    V4HostValues,
     V6Entries,
     V6Tuples,
     V6Direct,
     V6Nodes,
     V6Leaves,
-    V6HostKeys,
-    V6HostValues,
 }
 
 impl Section {
     pub(crate) const ALL: [Section; SECTION_COUNT] = [
+        Section::V4Hosts,
+        Section::V6Hosts,
         Section::StringOffsets,
         Section::StringBytes,
         Section::Attrs,
@@ -88,15 +88,11 @@ impl Section {
         Section::V4Direct,
         Section::V4Nodes,
         Section::V4Leaves,
-        Section::V4HostKeys,
-        Section::V4HostValues,
         Section::V6Entries,
         Section::V6Tuples,
         Section::V6Direct,
         Section::V6Nodes,
         Section::V6Leaves,
-        Section::V6HostKeys,
-        Section::V6HostValues,
     ];
 
     /// The size of one record of this section.
@@ -106,14 +102,12 @@ impl Section {
             Section::StringOffsets
             | Section::V4Direct
             | Section::V4Leaves
-            | Section::V4HostKeys
-            | Section::V4HostValues
             | Section::V6Direct
-            | Section::V6Leaves
-            | Section::V6HostValues => 4,
+            | Section::V6Leaves => 4,
             Section::V4Entries | Section::V4Tuples | Section::V6Tuples => 12,
-            Section::V6HostKeys => 16,
             Section::Attrs => 20,
+            Section::V4Hosts => 16,
+            Section::V6Hosts => 40,
             Section::V4Nodes | Section::V6Nodes | Section::V6Entries => 24,
         }
     }
@@ -128,15 +122,13 @@ impl Section {
             Section::V4Direct => "IPv4 direct table",
             Section::V4Nodes => "IPv4 nodes",
             Section::V4Leaves => "IPv4 leaves",
-            Section::V4HostKeys => "IPv4 host keys",
-            Section::V4HostValues => "IPv4 host values",
+            Section::V4Hosts => "IPv4 host buckets",
             Section::V6Entries => "IPv6 entries",
             Section::V6Tuples => "IPv6 tuples",
             Section::V6Direct => "IPv6 direct table",
             Section::V6Nodes => "IPv6 nodes",
             Section::V6Leaves => "IPv6 leaves",
-            Section::V6HostKeys => "IPv6 host keys",
-            Section::V6HostValues => "IPv6 host values",
+            Section::V6Hosts => "IPv6 host buckets",
         }
     }
 }
@@ -215,6 +207,23 @@ pub(crate) struct RawEntry6 {
     pub(crate) attr: U32,
 }
 
+/// An IPv4 host bucket: 2 slots, keys then values (16 bytes, so a bucket never straddles
+/// a cache line when the table starts 16-byte aligned).
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub(crate) struct RawBucket4 {
+    pub(crate) keys: [U32; 2],
+    pub(crate) values: [U32; 2],
+}
+
+/// An IPv6 host bucket: 2 slots, keys then values (40 bytes).
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub(crate) struct RawBucket6 {
+    pub(crate) keys: [U128; 2],
+    pub(crate) values: [U32; 2],
+}
+
 /// What differs between the IPv4 and the IPv6 half of a table.
 pub(crate) trait Family: 'static {
     /// Address width in bits.
@@ -227,6 +236,8 @@ pub(crate) trait Family: 'static {
     type RawEntry: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
     /// The on-disk host key.
     type RawKey: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
+    /// The on-disk host bucket: `BUCKET` keys, then `BUCKET` values.
+    type RawBucket: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
     /// Slots per host bucket.
     const BUCKET: usize;
 
@@ -236,7 +247,10 @@ pub(crate) trait Family: 'static {
     fn entry_reserved(e: &Self::RawEntry) -> [u8; 3];
     fn make_entry(addr: Self::Int, len: u8, attr: u32) -> Self::RawEntry;
     fn key(k: &Self::RawKey) -> Self::Int;
-    fn make_key(k: Self::Int) -> Self::RawKey;
+    fn bucket_keys(b: &Self::RawBucket) -> &[Self::RawKey];
+    fn bucket_values(b: &Self::RawBucket) -> &[U32];
+    /// A bucket from `BUCKET` keys and values (missing ones are empty slots).
+    fn make_bucket(slots: &[(Self::Int, u32)]) -> Self::RawBucket;
     /// The address, left-aligned in a `u128` (IPv4 in the top 32 bits).
     fn to_u128(a: Self::Int) -> u128;
     /// Bits `[off, off + stride)` of the left-aligned address (zeros past the address).
@@ -278,7 +292,8 @@ impl Family for V4 {
     type Int = u32;
     type RawEntry = RawEntry4;
     type RawKey = U32;
-    const BUCKET: usize = 8;
+    type RawBucket = RawBucket4;
+    const BUCKET: usize = 2;
 
     #[inline(always)]
     fn entry_addr(e: &RawEntry4) -> u32 {
@@ -307,8 +322,24 @@ impl Family for V4 {
     fn key(k: &U32) -> u32 {
         k.get()
     }
-    fn make_key(k: u32) -> U32 {
-        k.into()
+    #[inline(always)]
+    fn bucket_keys(b: &RawBucket4) -> &[U32] {
+        &b.keys
+    }
+    #[inline(always)]
+    fn bucket_values(b: &RawBucket4) -> &[U32] {
+        &b.values
+    }
+    fn make_bucket(slots: &[(u32, u32)]) -> RawBucket4 {
+        let mut b = RawBucket4 {
+            keys: [U32::ZERO; 2],
+            values: [U32::new(HOST_EMPTY); 2],
+        };
+        for ((k, v), (key, value)) in b.keys.iter_mut().zip(&mut b.values).zip(slots) {
+            *k = (*key).into();
+            *v = (*value).into();
+        }
+        b
     }
     #[inline(always)]
     fn to_u128(a: u32) -> u128 {
@@ -334,7 +365,8 @@ impl Family for V6 {
     type Int = u128;
     type RawEntry = RawEntry6;
     type RawKey = U128;
-    const BUCKET: usize = 4;
+    type RawBucket = RawBucket6;
+    const BUCKET: usize = 2;
 
     #[inline(always)]
     fn entry_addr(e: &RawEntry6) -> u128 {
@@ -363,8 +395,24 @@ impl Family for V6 {
     fn key(k: &U128) -> u128 {
         k.get()
     }
-    fn make_key(k: u128) -> U128 {
-        k.into()
+    #[inline(always)]
+    fn bucket_keys(b: &RawBucket6) -> &[U128] {
+        &b.keys
+    }
+    #[inline(always)]
+    fn bucket_values(b: &RawBucket6) -> &[U32] {
+        &b.values
+    }
+    fn make_bucket(slots: &[(u128, u32)]) -> RawBucket6 {
+        let mut b = RawBucket6 {
+            keys: [U128::ZERO; 2],
+            values: [U32::new(HOST_EMPTY); 2],
+        };
+        for ((k, v), (key, value)) in b.keys.iter_mut().zip(&mut b.values).zip(slots) {
+            *k = (*key).into();
+            *v = (*value).into();
+        }
+        b
     }
     #[inline(always)]
     fn to_u128(a: u128) -> u128 {

@@ -50,11 +50,8 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) nodes: &'a [RawNode],
     pub(crate) leaves: &'a [U32],
     pub(crate) seed: u32,
-    /// Host buckets: `F::BUCKET` keys and values each; empty slots hold `HOST_EMPTY`.
-    pub(crate) host_keys: &'a [F::RawKey],
-    pub(crate) host_values: &'a [U32],
-    /// The number of host buckets.
-    pub(crate) host_buckets: usize,
+    /// Host buckets of `F::BUCKET` slots; empty slots hold `HOST_EMPTY`.
+    pub(crate) hosts: &'a [F::RawBucket],
     /// The number of filled host slots.
     pub(crate) host_count: usize,
 }
@@ -315,31 +312,29 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
 }
 
 /// One family's sections, in the order `family` takes them.
-const V4_SECTIONS: [Section; 7] = [
+const V4_SECTIONS: [Section; 6] = [
     Section::V4Entries,
     Section::V4Tuples,
     Section::V4Direct,
     Section::V4Nodes,
     Section::V4Leaves,
-    Section::V4HostKeys,
-    Section::V4HostValues,
+    Section::V4Hosts,
 ];
-const V6_SECTIONS: [Section; 7] = [
+const V6_SECTIONS: [Section; 6] = [
     Section::V6Entries,
     Section::V6Tuples,
     Section::V6Direct,
     Section::V6Nodes,
     Section::V6Leaves,
-    Section::V6HostKeys,
-    Section::V6HostValues,
+    Section::V6Hosts,
 ];
 
 impl<F: Family> Fam<'_, F> {
     /// The filled host slots: (key, value).
     pub(crate) fn hosts(&self) -> impl Iterator<Item = (F::Int, u32)> + '_ {
-        self.host_keys
+        self.hosts
             .iter()
-            .zip(self.host_values)
+            .flat_map(|b| F::bucket_keys(b).iter().zip(F::bucket_values(b)))
             .map(|(k, v)| (F::key(k), v.get()))
             .filter(|(_, v)| *v != HOST_EMPTY)
     }
@@ -350,37 +345,20 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
 }
 
 fn family<'a, F: Family>(
-    bytes: [&'a [u8]; 7],
-    names: [Section; 7],
+    bytes: [&'a [u8]; 6],
+    names: [Section; 6],
     direct_bits: u8,
     seed: u32,
     attrs: &[RawAttr],
 ) -> Result<Fam<'a, F>, LoadError> {
-    let [
-        b_entries,
-        b_tuples,
-        b_direct,
-        b_nodes,
-        b_leaves,
-        b_host_keys,
-        b_host_values,
-    ] = bytes;
-    let [
-        s_entries,
-        s_tuples,
-        s_direct,
-        s_nodes,
-        s_leaves,
-        s_host_keys,
-        s_host_values,
-    ] = names;
+    let [b_entries, b_tuples, b_direct, b_nodes, b_leaves, b_hosts] = bytes;
+    let [s_entries, s_tuples, s_direct, s_nodes, s_leaves, s_hosts] = names;
     let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
     let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
     let direct: &[U32] = records(b_direct, s_direct)?;
     let nodes: &[RawNode] = records(b_nodes, s_nodes)?;
     let leaves: &[U32] = records(b_leaves, s_leaves)?;
-    let host_keys: &[F::RawKey] = records(b_host_keys, s_host_keys)?;
-    let host_values: &[U32] = records(b_host_values, s_host_values)?;
+    let hosts: &[F::RawBucket] = records(b_hosts, s_hosts)?;
     let fam = F::NAME;
 
     // 9 (continued): table sizes follow from the parameters.
@@ -552,33 +530,17 @@ fn family<'a, F: Family>(
         ));
     }
 
-    // 18. Host keys and values: one of each per slot, whole buckets.
-    if host_keys.len() != host_values.len() || host_keys.len().checked_rem(F::BUCKET) != Some(0) {
-        return Err(corrupt(
-            18,
-            format!(
-                "{fam} has {} host keys and {} values, not equal whole buckets of {}",
-                host_keys.len(),
-                host_values.len(),
-                F::BUCKET
-            ),
-        ));
-    }
-    let host_buckets = host_keys.len().checked_div(F::BUCKET).unwrap_or(0);
     let mut host_count = 0usize;
-    // 19. Host slots: empty, or in one of their key's two buckets and naming an attribute
+    // 18. Host slots: empty, or in one of their key's two buckets and naming an attribute
     // of their list.
-    let buckets = host_keys
-        .chunks_exact(F::BUCKET)
-        .zip(host_values.chunks_exact(F::BUCKET));
-    for (bucket, (keys, values)) in buckets.enumerate() {
-        for (k, v) in keys.iter().zip(values) {
+    for (bucket, b) in hosts.iter().enumerate() {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
             let bad = if value == HOST_EMPTY {
                 (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
             } else {
                 let (list, attr) = (value >> 30, value & ATTR_MASK);
-                let (b1, b2) = F::buckets(key, seed, host_buckets);
+                let (b1, b2) = F::buckets(key, seed, hosts.len());
                 if attr_list(attrs, attr).map(u32::from) != Some(list) {
                     Some(format!("attribute {attr} is missing or of another list"))
                 } else if bucket != b1 && bucket != b2 {
@@ -589,7 +551,7 @@ fn family<'a, F: Family>(
                 }
             };
             if let Some(bad) = bad {
-                return Err(corrupt(19, format!("{fam} host in bucket {bucket}: {bad}")));
+                return Err(corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")));
             }
         }
     }
@@ -602,9 +564,7 @@ fn family<'a, F: Family>(
         nodes,
         leaves,
         seed,
-        host_keys,
-        host_values,
-        host_buckets,
+        hosts,
         host_count,
     })
 }

@@ -21,9 +21,7 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) direct: Vec<u32>,
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
-    /// Host buckets of `F::BUCKET` slots: keys and values, slot by slot.
-    pub(crate) host_keys: Vec<F::RawKey>,
-    pub(crate) host_values: Vec<u32>,
+    pub(crate) hosts: Vec<F::RawBucket>,
 }
 
 /// Everything a table holds, ready to be written.
@@ -52,6 +50,8 @@ impl Parts {
     fn sections(&self) -> [std::borrow::Cow<'_, [u8]>; SECTION_COUNT] {
         use std::borrow::Cow::{Borrowed, Owned};
         [
+            Borrowed(self.v4.hosts.as_bytes()),
+            Borrowed(self.v6.hosts.as_bytes()),
             Owned(u32s(&self.string_offsets)),
             Borrowed(&self.string_bytes),
             Borrowed(self.attrs.as_bytes()),
@@ -60,15 +60,11 @@ impl Parts {
             Owned(u32s(&self.v4.direct)),
             Borrowed(self.v4.nodes.as_bytes()),
             Owned(u32s(&self.v4.leaves)),
-            Borrowed(self.v4.host_keys.as_bytes()),
-            Owned(u32s(&self.v4.host_values)),
             Borrowed(self.v6.entries.as_bytes()),
             Borrowed(self.v6.tuples.as_bytes()),
             Owned(u32s(&self.v6.direct)),
             Borrowed(self.v6.nodes.as_bytes()),
             Owned(u32s(&self.v6.leaves)),
-            Borrowed(self.v6.host_keys.as_bytes()),
-            Owned(u32s(&self.v6.host_values)),
         ]
     }
 
