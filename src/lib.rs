@@ -16,6 +16,7 @@ pub mod policy;
 pub mod publish;
 pub mod swap;
 pub mod table;
+pub mod wfp;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
