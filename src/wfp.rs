@@ -361,11 +361,7 @@ impl Plan {
         let v6 = union(v6, images);
         let mut filters = Vec::new();
         for layer in Layer::ALL {
-            let (set, bits) = if layer.is_v6() {
-                (&v6, 128)
-            } else {
-                (&v4, 32)
-            };
+            let (set, bits) = if layer.is_v6() { (&v6, 128) } else { (&v4, 32) };
             for &iv in set {
                 push_interval(&mut filters, layer, iv, bits, shape);
             }
@@ -551,7 +547,11 @@ fn prefix_cover(lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
     let mut out = Vec::new();
     let mut lo = lo;
     loop {
-        let align = if lo == 0 { bits } else { lo.trailing_zeros().min(bits) };
+        let align = if lo == 0 {
+            bits
+        } else {
+            lo.trailing_zeros().min(bits)
+        };
         let span = hi - lo;
         // The largest aligned block starting at lo that ends at or before hi.
         let mut k = align;
@@ -815,7 +815,10 @@ mod tests {
             subtract(&[(0, 100)], &[(0, 0), (10, 20), (50, 200)]),
             [(1, 9), (21, 49)]
         );
-        assert_eq!(subtract(&[(0, 5), (10, 15)], &[(3, 12)]), [(0, 2), (13, 15)]);
+        assert_eq!(
+            subtract(&[(0, 5), (10, 15)], &[(3, 12)]),
+            [(0, 2), (13, 15)]
+        );
         assert_eq!(subtract(&[(5, 5)], &[]), [(5, 5)]);
         assert!(subtract(&[(5, 5)], &[(0, u128::MAX)]).is_empty());
     }
@@ -844,7 +847,12 @@ mod tests {
 
     #[test]
     fn remote_round_trips_its_spelling() {
-        for s in ["203.0.113.0/24", "2001:db8::/32", "10.0.0.5-10.0.0.9", "::1-::ffff"] {
+        for s in [
+            "203.0.113.0/24",
+            "2001:db8::/32",
+            "10.0.0.5-10.0.0.9",
+            "::1-::ffff",
+        ] {
             assert_eq!(s.parse::<Remote>().unwrap().to_string(), s);
         }
         for s in ["10.0.0.9-10.0.0.5", "10.0.0.1-::2", "x", "10.0.0.0/33"] {
