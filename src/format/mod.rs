@@ -31,6 +31,9 @@ pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
 /// Byte range of the checksum field inside the header.
 pub(crate) const CHECKSUM_AT: usize = 32;
 
+// The checksum field lies inside the fixed header.
+const _: () = assert!(CHECKSUM_AT < FIXED_HEADER_LEN - 8);
+
 /// Marks "no entry" in a tuple and "no string" in an attribute's tag.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -283,7 +286,7 @@ fn top_bits(h: u64, bits: u32) -> usize {
     if bits == 0 {
         0
     } else {
-        (h >> (64 - bits)) as usize
+        h.wrapping_shr(64u32.wrapping_sub(bits)) as usize
     }
 }
 
@@ -337,8 +340,11 @@ impl Family for V4 {
     }
     #[inline(always)]
     fn slot(a: u32, off: u32, stride: u32) -> usize {
-        // Left-align in 64 bits; off < 32 and stride <= 24 keep both shifts below 64.
-        ((u64::from(a) << 32 << off) >> (64 - stride)) as usize
+        // Left-align in 64 bits. Validated tables keep off < 32 and 1 <= stride <= 24, so
+        // the wrapping shifts never wrap; on other input they give some slot, never a panic.
+        (u64::from(a) << 32)
+            .wrapping_shl(off)
+            .wrapping_shr(64u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
     fn bucket(a: u32, seed: u32, bits: u32) -> usize {
@@ -396,8 +402,9 @@ impl Family for V6 {
     }
     #[inline(always)]
     fn slot(a: u128, off: u32, stride: u32) -> usize {
-        // off < 128 and 1 <= stride <= 24 keep both shifts in range.
-        ((a << off) >> (128 - stride)) as usize
+        // As for IPv4: off < 128 and 1 <= stride <= 24 in validated tables.
+        a.wrapping_shl(off)
+            .wrapping_shr(128u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
     fn bucket(a: u128, seed: u32, bits: u32) -> usize {

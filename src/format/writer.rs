@@ -1,5 +1,9 @@
 //! Serialization: lays out the header, the section table and the sections, then seals the
 //! checksum. Infallible once the compiler has checked the size limits.
+//!
+//! Sizes here come from the compiler's own vectors, not from untrusted input, and the
+//! compiler refuses tables over `MAX_FILE_LEN` first, so plain arithmetic cannot overflow.
+#![allow(clippy::arithmetic_side_effects)]
 
 use zerocopy::IntoBytes;
 

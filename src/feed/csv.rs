@@ -1,0 +1,395 @@
+//! Generic CSV / TSV, and the field splitter shared with the Feodo parser.
+//!
+//! The delimiter (comma, tab, semicolon or pipe) is sniffed from the first data row. The
+//! address column comes from a header row (`ip`, `ip_address`, `dst_ip`, `address`,
+//! `prefix`, `cidr`, `network`, `host`, `indicator`, ...), from a `#` comment header just
+//! before the data (as in abuse.ch SSLBL: `# DstIP,DstPort`), or, without a header, from the
+//! data: the first column that parses as an address.
+//!
+//! The tag is taken from a column named like a description (`description`, `malware`,
+//! `tag`, `family`, `threat`, `comment`, ...). If there is none, a column the header does not
+//! name (every column, when there is no header) whose first value is free text becomes the
+//! tag column; this is how SSLBL's unnamed third column (`Dridex C&C`) is kept. Other
+//! columns are ignored; a row is never rejected for them.
+//!
+//! Quoting follows RFC 4180 within one line: `"..."` fields, `""` for a quote, delimiters
+//! inside quotes. A quoted field spanning lines is not supported (the line is rejected).
+//! Lines starting with `#` are comments.
+
+use crate::entry::Meta;
+
+use super::addr::parse_net;
+use super::sink::{LineParser, Sink, bad_addr};
+
+/// Delimiters tried when sniffing, in order of preference on a tie.
+pub(crate) const DELIMITERS: [char; 4] = [',', '\t', ';', '|'];
+
+/// Header names (lowercase, without `_`, `-` or spaces) of an address column.
+const ADDR_NAMES: &[&str] = &[
+    "ip",
+    "ipaddress",
+    "ipaddr",
+    "ipv4",
+    "ipv6",
+    "dstip",
+    "dstaddr",
+    "srcip",
+    "address",
+    "addr",
+    "prefix",
+    "cidr",
+    "network",
+    "net",
+    "subnet",
+    "host",
+    "indicator",
+    "ioc",
+];
+
+/// Header names of a column whose value is a good tag.
+const TAG_NAMES: &[&str] = &[
+    "description",
+    "desc",
+    "malware",
+    "malwarefamily",
+    "family",
+    "tag",
+    "tags",
+    "threat",
+    "threattype",
+    "category",
+    "comment",
+    "reason",
+    "label",
+];
+
+/// Splits one line into fields, RFC 4180 style.
+///
+/// Unquoted fields are trimmed of spaces and tabs (tabs only when they are not the delimiter).
+pub(crate) fn split_fields(line: &str, delim: char) -> Result<Vec<String>, String> {
+    let is_pad = |c: char| c == ' ' || (c == '\t' && delim != '\t');
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|&c| is_pad(c)) {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err("unterminated quoted field".to_owned()),
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|&c| is_pad(c)) {
+                chars.next();
+            }
+            match chars.peek() {
+                None => {}
+                Some(&c) if c == delim => {}
+                Some(_) => return Err("unexpected text after a quoted field".to_owned()),
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == delim {
+                    break;
+                }
+                field.push(c);
+                chars.next();
+            }
+            let kept = field.trim_end_matches(is_pad).len();
+            field.truncate(kept);
+        }
+        fields.push(field);
+        match chars.next() {
+            Some(_) => continue, // the delimiter
+            None => return Ok(fields),
+        }
+    }
+}
+
+/// Counts `delim` outside double quotes.
+pub(crate) fn count_unquoted(line: &str, delim: char) -> usize {
+    let mut quoted = false;
+    line.chars()
+        .filter(|&c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            !quoted && c == delim
+        })
+        .count()
+}
+
+/// The delimiter that occurs most often (outside quotes) in `line`, if any does.
+pub(crate) fn sniff_delimiter(line: &str, candidates: &[char]) -> Option<char> {
+    let mut best = None;
+    let mut best_n = 0;
+    for &d in candidates {
+        let n = count_unquoted(line, d);
+        if n > best_n {
+            best = Some(d);
+            best_n = n;
+        }
+    }
+    best
+}
+
+fn normalize(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether a header field names an address column.
+pub(crate) fn is_addr_name(name: &str) -> bool {
+    ADDR_NAMES.contains(&normalize(name).as_str())
+}
+
+fn is_tag_name(name: &str) -> bool {
+    TAG_NAMES.contains(&normalize(name).as_str())
+}
+
+fn is_addr(field: &str) -> bool {
+    parse_net(field.trim()).is_ok()
+}
+
+/// Free text: has a letter and is not an address.
+fn is_text(field: &str) -> bool {
+    field.chars().any(char::is_alphabetic) && !is_addr(field)
+}
+
+/// A row that is a header: no field is an address, and some field has letters.
+pub(crate) fn is_header(fields: &[String]) -> bool {
+    !fields.iter().any(|f| is_addr(f)) && fields.iter().any(|f| is_text(f))
+}
+
+/// The generic CSV parser.
+#[derive(Debug, Default)]
+pub(crate) struct Csv {
+    delim: Option<char>,
+    /// Whether the first data row (or header row) has been seen.
+    started: bool,
+    /// The last comment line before the first row, a candidate header.
+    comment_header: Option<String>,
+    /// How many columns the header names (0 without a header).
+    named: usize,
+    addr_col: Option<usize>,
+    tag_col: Option<usize>,
+    tag_decided: bool,
+}
+
+impl Csv {
+    fn use_header(&mut self, names: &[String]) {
+        self.named = names.len();
+        self.addr_col = names.iter().position(|n| is_addr_name(n));
+        self.tag_col = names.iter().position(|n| is_tag_name(n));
+        self.tag_decided = self.tag_col.is_some();
+    }
+
+    /// Picks the address column (and tag column) from the first usable data row.
+    fn infer(&mut self, fields: &[String]) {
+        if self.addr_col.is_none() {
+            self.addr_col = fields.iter().position(|f| is_addr(f));
+        }
+        if let (Some(addr), false) = (self.addr_col, self.tag_decided) {
+            self.tag_col = fields
+                .iter()
+                .enumerate()
+                .skip(self.named)
+                .find(|&(i, f)| i != addr && is_text(f))
+                .map(|(i, _)| i);
+            self.tag_decided = true;
+        }
+    }
+}
+
+impl LineParser for Csv {
+    fn line(&mut self, text: &str, sink: &mut Sink) -> Result<(), String> {
+        let t = text.trim_matches(|c| c == ' ' || c == '\r');
+        if t.trim().is_empty() {
+            return Ok(());
+        }
+        if t.starts_with('#') {
+            if !self.started {
+                self.comment_header = Some(t.trim_start_matches('#').trim().to_owned());
+            }
+            return Ok(());
+        }
+        let delim = *self
+            .delim
+            .get_or_insert_with(|| sniff_delimiter(t, &DELIMITERS).unwrap_or(','));
+        let fields = split_fields(t, delim)?;
+        if !self.started {
+            self.started = true;
+            if is_header(&fields) {
+                self.use_header(&fields);
+                return Ok(());
+            }
+            if let Some(c) = self.comment_header.take()
+                && let Ok(names) = split_fields(&c, delim)
+                && names.len() >= 2
+                && names.iter().any(|n| is_addr_name(n))
+            {
+                self.use_header(&names);
+            }
+        }
+        if self.addr_col.is_none() || !self.tag_decided {
+            self.infer(&fields);
+        }
+        let col = self.addr_col.ok_or("no column holds an address")?;
+        let field = fields
+            .get(col)
+            .ok_or_else(|| {
+                format!(
+                    "row has {} columns, address column is {}",
+                    fields.len(),
+                    col + 1
+                )
+            })?
+            .trim();
+        let p = parse_net(field).map_err(|e| bad_addr(field, &e))?;
+        let tag = self
+            .tag_col
+            .and_then(|i| fields.get(i))
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        sink.push(
+            p,
+            Meta {
+                tag,
+                ..Meta::default()
+            },
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::{Format, parse_bytes_as};
+
+    fn got(f: &crate::feed::Feed) -> Vec<(String, Option<String>)> {
+        f.entries
+            .iter()
+            .map(|e| (e.net.to_string(), e.meta.tag.clone()))
+            .collect()
+    }
+
+    fn pair(n: &str, t: Option<&str>) -> (String, Option<String>) {
+        (n.to_owned(), t.map(str::to_owned))
+    }
+
+    #[test]
+    fn splits_rfc4180_fields() {
+        assert_eq!(split_fields("a,b,,c", ',').unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(
+            split_fields("\"a,b\",\"say \"\"hi\"\"\",x", ',').unwrap(),
+            ["a,b", "say \"hi\"", "x"]
+        );
+        assert_eq!(
+            split_fields(" a , \"b\" ,c ", ',').unwrap(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(split_fields("a\t b\t", '\t').unwrap(), ["a", "b", ""]);
+        assert_eq!(split_fields("", ',').unwrap(), [""]);
+        assert_eq!(
+            split_fields("\"open,x", ','),
+            Err("unterminated quoted field".to_owned())
+        );
+        assert_eq!(
+            split_fields("\"a\"b,x", ','),
+            Err("unexpected text after a quoted field".to_owned())
+        );
+    }
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter("1.2.3.4,80,x", &DELIMITERS), Some(','));
+        assert_eq!(sniff_delimiter("1.2.3.4\t80", &DELIMITERS), Some('\t'));
+        assert_eq!(sniff_delimiter("1.2.3.4|a,b|c", &DELIMITERS), Some('|'));
+        assert_eq!(sniff_delimiter("\"a;b;c\",1.2.3.4", &DELIMITERS), Some(','));
+        assert_eq!(sniff_delimiter("1.2.3.4", &DELIMITERS), None);
+    }
+
+    #[test]
+    fn sslbl_comment_header_with_extra_column() {
+        let f = parse_bytes_as(
+            "################\n# abuse.ch SSL IPBL #\n#\n# DstIP,DstPort\n\
+             104.130.17.100,443,URLzone C&C\n113.53.234.218,448,Dridex C&C\n\
+             1.2.3.4,443,\n# Number of entries: 3",
+            Format::Csv,
+        );
+        assert_eq!(
+            got(&f),
+            [
+                pair("104.130.17.100/32", Some("URLzone C&C")),
+                pair("113.53.234.218/32", Some("Dridex C&C")),
+                pair("1.2.3.4/32", None),
+            ]
+        );
+        assert_eq!((f.stats.skipped, f.stats.rejected), (5, 0));
+    }
+
+    #[test]
+    fn header_names_columns() {
+        let f = parse_bytes_as(
+            "id;port;ip_address;Malware Family;country\n1;80;192.0.2.1;Emotet;DE\n\
+             2;443;2001:db8::1;;US\n3;80;bogus;X;US\n4;80\n",
+            Format::Csv,
+        );
+        assert_eq!(
+            got(&f),
+            [
+                pair("192.0.2.1/32", Some("Emotet")),
+                pair("2001:db8::1/128", None)
+            ]
+        );
+        assert_eq!((f.stats.skipped, f.stats.rejected), (1, 2));
+        assert_eq!(f.errors[1].reason, "row has 2 columns, address column is 3");
+    }
+
+    #[test]
+    fn headerless_tsv_infers_columns() {
+        let f = parse_bytes_as(
+            "2024-01-01\t198.51.100.0/24\t8080\tcobalt strike\n2024-01-02\t192.0.2.9\t80\t\n",
+            Format::Csv,
+        );
+        assert_eq!(
+            got(&f),
+            [
+                pair("198.51.100.0/24", Some("cobalt strike")),
+                pair("192.0.2.9/32", None)
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_header_uses_data() {
+        let f = parse_bytes_as("when|where|what\nmonday|192.0.2.1|c2\n", Format::Csv);
+        assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+    }
+
+    #[test]
+    fn no_address_column_rejects_until_found() {
+        let f = parse_bytes_as("a,1\n192.0.2.1,x\n", Format::Csv);
+        // "a,1" is a header (letters, no address); data then gives the column. The header
+        // names column 2, so it is not taken as free text.
+        assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+        let f = parse_bytes_as("1,2\n3,192.0.2.1\n", Format::Csv);
+        assert_eq!(f.stats.rejected, 1);
+        assert_eq!(f.errors[0].reason, "no column holds an address");
+        assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+    }
+}

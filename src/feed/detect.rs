@@ -1,0 +1,209 @@
+//! Format detection from the first bytes of a feed.
+//!
+//! Checks, in order: `[` or `{` first (JSON); a `; IP-ASN32-DAT` banner (ASN table); the Feodo
+//! header row; a FireHOL banner (netset); `prefix ; SBL…` rows or a Spamhaus `;` banner
+//! (DROP); `prefix<TAB>digits` (ASN table) and `ip<TAB>digits` or an IPsum banner (ipsum); a
+//! header row or a consistent comma, tab or pipe count over several columns (CSV). Anything
+//! else is a plain list.
+
+use super::Format;
+use super::addr::parse_net;
+use super::csv::{
+    DELIMITERS, count_unquoted, is_addr_name, is_header, sniff_delimiter, split_fields,
+};
+
+/// How many data lines are sampled.
+const SAMPLE: usize = 20;
+
+/// Detects the format of a feed from its first bytes (a few KiB is plenty).
+///
+/// The bytes are taken as the start of decompressed text; gzip is recognized before this by
+/// [`parse_reader`](super::parse_reader). The result is never [`Format::Auto`].
+///
+/// # Examples
+///
+/// ```
+/// use c2trie::feed::{detect, Format};
+///
+/// assert_eq!(detect(b"# my list\n192.0.2.1\n198.51.100.0/24\n"), Format::Plain);
+/// assert_eq!(detect(b"1.10.16.0/20 ; SBL256894\n"), Format::Drop);
+/// assert_eq!(detect(b"[{\"prefix\": \"192.0.2.0/24\"}]"), Format::Json);
+/// ```
+pub fn detect(prefix: &[u8]) -> Format {
+    detect_prefix(prefix, true)
+}
+
+/// Like [`detect`]; when `complete` is false the last (possibly cut) line is ignored.
+pub(crate) fn detect_prefix(prefix: &[u8], complete: bool) -> Format {
+    let text = String::from_utf8_lossy(prefix);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let first = text.trim_start();
+    if first.starts_with('[') || first.starts_with('{') {
+        return Format::Json;
+    }
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if !complete && lines.len() > 1 {
+        lines.pop();
+    }
+    let mut banner = Vec::new();
+    let mut data = Vec::new();
+    for l in lines {
+        let l = l.trim();
+        if l.is_empty() {
+            continue;
+        }
+        if l.starts_with('#') || l.starts_with(';') {
+            if data.is_empty() {
+                banner.push(l.to_ascii_lowercase());
+            }
+        } else {
+            data.push(l);
+            if data.len() >= SAMPLE {
+                break;
+            }
+        }
+    }
+    let banner_has = |needle: &str| banner.iter().any(|b| b.contains(needle));
+
+    if banner.iter().any(|b| b.starts_with("; ip-asn32-dat")) {
+        return Format::AsnTable;
+    }
+    if let Some(first) = data.first()
+        && let Ok(fields) = split_fields(first, ',')
+    {
+        let has = |n: &str| fields.iter().any(|f| f.eq_ignore_ascii_case(n));
+        if has("dst_ip") && (has("first_seen_utc") || banner_has("feodo")) {
+            return Format::FeodoCsv;
+        }
+    }
+    if banner_has("firehol") {
+        return Format::Netset;
+    }
+    let most = |pred: &dyn Fn(&str) -> bool| {
+        let n = data.iter().filter(|l| pred(l)).count();
+        n > 0 && n * 2 >= data.len()
+    };
+    if most(&is_drop_row) || (banner_has("spamhaus") && most(&|l| parse_net(l).is_ok())) {
+        return Format::Drop;
+    }
+    if most(&|l| tab_count(l).is_some_and(|cidr| cidr)) {
+        return Format::AsnTable;
+    }
+    if most(&|l| tab_count(l).is_some_and(|cidr| !cidr)) || banner_has("ipsum") {
+        return Format::Ipsum;
+    }
+    if looks_like_csv(&data) {
+        return Format::Csv;
+    }
+    Format::Plain
+}
+
+/// `prefix ; SBLnnn`.
+fn is_drop_row(l: &str) -> bool {
+    l.split_once(';').is_some_and(|(a, c)| {
+        parse_net(a.trim()).is_ok() && c.trim_start().to_ascii_uppercase().starts_with("SBL")
+    })
+}
+
+/// `addr<TAB>digits`: `Some(true)` when the address has a prefix length.
+fn tab_count(l: &str) -> Option<bool> {
+    let (a, n) = l.split_once('\t')?;
+    let n = n.trim();
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    parse_net(a.trim()).ok()?;
+    Some(a.contains('/'))
+}
+
+fn looks_like_csv(data: &[&str]) -> bool {
+    let Some(first) = data.first() else {
+        return false;
+    };
+    // A header row that names an address column.
+    if let Some(d) = sniff_delimiter(first, &DELIMITERS)
+        && let Ok(fields) = split_fields(first, d)
+        && fields.len() >= 2
+        && is_header(&fields)
+        && fields.iter().any(|f| is_addr_name(f))
+    {
+        return true;
+    }
+    // No header: the same count of one delimiter on every sampled row, and an address in
+    // some column of each.
+    [',', '\t', '|'].iter().any(|&d| {
+        let mut counts = data.iter().map(|l| count_unquoted(l, d));
+        let n = counts.next().unwrap_or(0);
+        n > 0
+            && counts.all(|c| c == n)
+            && data.iter().all(|l| {
+                split_fields(l, d).is_ok_and(|f| f.iter().any(|f| parse_net(f.trim()).is_ok()))
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_format() {
+        let cases: &[(&str, Format)] = &[
+            ("192.0.2.1\n198.51.100.0/24\n", Format::Plain),
+            (
+                "# Country: Andorra (AD)\n#\n46.172.224.0/19\n2a01:fb00::/29\n",
+                Format::Plain,
+            ),
+            ("1.10.16.0/20 \n1.19.0.0/16 \n", Format::Plain),
+            ("192.0.2.0 - 192.0.2.9\n", Format::Plain),
+            ("1.2.3.4 ; a comment, with a comma\n", Format::Plain),
+            ("  [\n{\"prefix\":\"1.2.3.4\"}]", Format::Json),
+            ("{\"asn\":932}\n", Format::Json),
+            ("\u{feff}{\"ip\":\"1.2.3.4\"}\n", Format::Json),
+            (
+                "# abuse.ch Feodo Tracker\n#\n\"first_seen_utc\",\"dst_ip\",\"dst_port\",\
+                 \"c2_status\",\"last_online\",\"malware\"\n",
+                Format::FeodoCsv,
+            ),
+            (
+                "; Spamhaus DROP\n1.10.16.0/20 ; SBL256894\n1.19.0.0/16 ; SBL434604\n",
+                Format::Drop,
+            ),
+            ("; Spamhaus DROPv6 List\n2a12:2640::/29\n", Format::Drop),
+            (
+                "; IP-ASN32-DAT file\n; \n1.0.0.0/24\t15169\n",
+                Format::AsnTable,
+            ),
+            (
+                "1.0.0.0/24\t15169\n2001:db8::/32\t64496\n",
+                Format::AsnTable,
+            ),
+            ("# IPsum\n#\n77.90.185.20\t10\n", Format::Ipsum),
+            ("77.90.185.20\t10\n1.2.3.4\t3\n", Format::Ipsum),
+            (
+                "#\n# firehol_level1\n# Maintainer : FireHOL\n0.0.0.0/8\n",
+                Format::Netset,
+            ),
+            (
+                "# DstIP,DstPort\n1.2.3.4,443,Dridex C&C\n5.6.7.8,443,X\n",
+                Format::Csv,
+            ),
+            ("ip|port\n1.2.3.4|80\n", Format::Csv),
+            ("ip;port\n1.2.3.4;80\n", Format::Csv),
+            ("1.2.3.4\t80\tfoo\n", Format::Csv),
+            ("", Format::Plain),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn cut_last_line_is_ignored() {
+        // The cut line would look like a two-column row; the complete lines are plain.
+        assert_eq!(
+            detect_prefix(b"192.0.2.1\n192.0.2.2\n192.0.2.3,", false),
+            Format::Plain
+        );
+    }
+}

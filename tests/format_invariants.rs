@@ -1,0 +1,358 @@
+//! One test per `FORMAT.md` invariant: start from a valid table, break exactly that
+//! invariant (re-sealing the checksum when the invariant lies behind it), and expect the
+//! matching error.
+
+use c2trie::{Compiler, List, LoadErrorKind, LoadOptions, Meta, Table};
+
+const HEADER: usize = 64;
+const SECTIONS: usize = 17;
+const DATA: usize = HEADER + SECTIONS * 16;
+
+/// A table taken apart: the fixed header and each section's bytes.
+struct Parts {
+    header: Vec<u8>,
+    sections: Vec<Vec<u8>>,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Recomputes the checksum: XXH3-64 of the file with the checksum field read as zeros.
+fn seal(bytes: &mut [u8]) {
+    put_u64(bytes, 32, 0);
+    let sum = xxhash_rust::xxh3::xxh3_64(bytes);
+    put_u64(bytes, 32, sum);
+}
+
+impl Parts {
+    fn split(bytes: &[u8]) -> Parts {
+        let sections = (0..SECTIONS)
+            .map(|i| {
+                let off = u64_at(bytes, HEADER + i * 16) as usize;
+                let len = u64_at(bytes, HEADER + i * 16 + 8) as usize;
+                bytes[off..off + len].to_vec()
+            })
+            .collect();
+        Parts {
+            header: bytes[..HEADER].to_vec(),
+            sections,
+        }
+    }
+
+    /// Reassembles with fresh offsets, file length and checksum.
+    fn join(&self) -> Vec<u8> {
+        let mut out = self.header.clone();
+        let mut at = DATA as u64;
+        for s in &self.sections {
+            out.extend_from_slice(&at.to_le_bytes());
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            at += s.len() as u64;
+        }
+        for s in &self.sections {
+            out.extend_from_slice(s);
+        }
+        let len = out.len() as u64;
+        put_u64(&mut out, 24, len);
+        seal(&mut out);
+        out
+    }
+}
+
+// Section numbers (FORMAT.md, "Layout").
+const STRING_OFFSETS: usize = 0;
+const ATTRS: usize = 2;
+const V4_ENTRIES: usize = 3;
+const V4_TUPLES: usize = 4;
+const V4_DIRECT: usize = 5;
+const V4_NODES: usize = 6;
+const V4_LEAVES: usize = 7;
+const V4_BUCKETS: usize = 8;
+const V4_HOSTS: usize = 9;
+
+/// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
+/// trie levels, hosts in both families, and IPv6 prefixes.
+fn valid() -> Vec<u8> {
+    let mut c = Compiler::new();
+    c.list_version(3).created_unix(1_700_000_000);
+    let add = |c: &mut Compiler, list, net: &str, tag: &str| {
+        c.add(list, net.parse().unwrap(), "sample.txt", Meta::tagged(tag))
+            .unwrap();
+    };
+    add(&mut c, List::Global, "198.51.100.0/24", "block");
+    add(&mut c, List::Global, "198.51.100.128/30", "deep");
+    add(&mut c, List::Blocked, "198.51.100.0/26", "user");
+    add(&mut c, List::Approved, "198.51.100.8/29", "ok");
+    for i in 0..40u32 {
+        add(&mut c, List::Global, &format!("203.0.113.{i}/32"), "host");
+    }
+    add(&mut c, List::Global, "2001:db8::/32", "v6");
+    add(&mut c, List::Global, "2001:db8::1/128", "v6host");
+    let bytes = c.to_vec().unwrap();
+    Table::from_bytes(bytes.clone()).expect("the base table is valid");
+    bytes
+}
+
+fn expect(bytes: Vec<u8>, invariant: u8, kind: LoadErrorKind) {
+    let err = Table::from_bytes(bytes).expect_err("the broken table must be refused");
+    assert_eq!(err.invariant(), Some(invariant), "{err}");
+    assert_eq!(err.kind(), kind, "{err}");
+    // The message names the invariant and never panics to produce.
+    assert!(!err.to_string().is_empty());
+}
+
+fn corrupt(invariant: u8, f: impl FnOnce(&mut Parts)) {
+    let mut p = Parts::split(&valid());
+    f(&mut p);
+    expect(p.join(), invariant, LoadErrorKind::Corrupt);
+}
+
+#[test]
+fn base_table_round_trips_through_split_and_join() {
+    let bytes = valid();
+    assert_eq!(Parts::split(&bytes).join(), bytes);
+}
+
+#[test]
+fn inv01_too_short_for_the_header() {
+    let bytes = valid();
+    expect(bytes[..HEADER - 1].to_vec(), 1, LoadErrorKind::NotATable);
+    expect(Vec::new(), 1, LoadErrorKind::NotATable);
+}
+
+#[test]
+fn inv02_magic() {
+    let mut bytes = valid();
+    bytes[0] = b'X';
+    expect(bytes, 2, LoadErrorKind::NotATable);
+}
+
+#[test]
+fn inv03_version() {
+    let mut bytes = valid();
+    put_u32(&mut bytes, 8, 2);
+    seal(&mut bytes);
+    expect(bytes, 3, LoadErrorKind::UnsupportedVersion { found: 2 });
+}
+
+#[test]
+fn inv04_flags_header_len_section_count() {
+    let mut bytes = valid();
+    put_u32(&mut bytes, 12, 1);
+    seal(&mut bytes);
+    expect(bytes, 4, LoadErrorKind::Corrupt);
+    let mut bytes = valid();
+    put_u32(&mut bytes, 20, 16);
+    seal(&mut bytes);
+    expect(bytes, 4, LoadErrorKind::Corrupt);
+}
+
+#[test]
+fn inv05_file_len() {
+    let mut bytes = valid();
+    bytes.pop();
+    expect(bytes, 5, LoadErrorKind::Corrupt);
+    let mut bytes = valid();
+    bytes.push(0);
+    expect(bytes, 5, LoadErrorKind::Corrupt);
+}
+
+#[test]
+fn inv06_checksum() {
+    let mut bytes = valid();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    expect(bytes.clone(), 6, LoadErrorKind::ChecksumMismatch);
+    // Skipping the checksum reaches the structural checks instead (here the flipped byte
+    // is in the IPv6 host slots, so invariant 19 or a valid table, never a panic).
+    let _ = Table::from_bytes_with(bytes, LoadOptions::default().verify_checksum(false));
+}
+
+#[test]
+fn inv07_sections_contiguous() {
+    let mut bytes = valid();
+    let at = HEADER + V4_ENTRIES * 16;
+    let off = u64_at(&bytes, at);
+    put_u64(&mut bytes, at, off + 1);
+    seal(&mut bytes);
+    expect(bytes, 7, LoadErrorKind::Corrupt);
+}
+
+#[test]
+fn inv08_whole_records() {
+    // Move one byte from the attributes to the next section: still contiguous, but the
+    // attribute section no longer holds whole 20-byte records.
+    corrupt(8, |p| {
+        let b = p.sections[ATTRS].pop().unwrap();
+        p.sections[V4_ENTRIES].insert(0, b);
+    });
+}
+
+#[test]
+fn inv09_parameters() {
+    let mut bytes = valid();
+    bytes[56] = 3; // v4_direct_bits below 4
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
+    // A direct table of the wrong size for its bits.
+    corrupt(9, |p| {
+        p.sections[V4_DIRECT].extend_from_slice(&[0, 0, 0, 0x80])
+    });
+}
+
+#[test]
+fn inv10_strings() {
+    corrupt(10, |p| put_u32(&mut p.sections[STRING_OFFSETS], 0, 1));
+}
+
+#[test]
+fn inv11_attributes() {
+    corrupt(11, |p| p.sections[ATTRS][0] = 3); // list code
+}
+
+#[test]
+fn inv12_entries() {
+    corrupt(12, |p| p.sections[V4_ENTRIES][5] = 1); // a reserved byte
+    corrupt(12, |p| {
+        // Two entries swapped: out of order.
+        let e = &mut p.sections[V4_ENTRIES];
+        let (a, b) = e.split_at_mut(12);
+        a.swap_with_slice(&mut b[..12]);
+    });
+}
+
+#[test]
+fn inv13_tuples() {
+    corrupt(13, |p| put_u32(&mut p.sections[V4_TUPLES], 0, 1_000));
+}
+
+#[test]
+fn inv14_direct_table() {
+    corrupt(14, |p| {
+        let d = &mut p.sections[V4_DIRECT];
+        let slot = (0..d.len() / 4)
+            .find(|i| u32_at(d, i * 4) & 0x8000_0000 != 0)
+            .unwrap();
+        put_u32(d, slot * 4, 0x8000_0000 | 0x7fff_ffff);
+    });
+}
+
+#[test]
+fn inv15_nodes() {
+    corrupt(15, |p| {
+        // Mark node 0's first child slot as a leaf run too.
+        let n = &mut p.sections[V4_NODES];
+        let children = u64_at(n, 0);
+        assert_ne!(children, 0, "node 0 has children in the base table");
+        let runs = u64_at(n, 8);
+        put_u64(n, 8, runs | (children & children.wrapping_neg()));
+    });
+}
+
+#[test]
+fn inv16_depth() {
+    // Give the last (deepest) IPv4 node a child: a node whose bit offset is past bit 31.
+    corrupt(16, |p| {
+        let count = p.sections[V4_NODES].len() / 24;
+        let last = count - 1;
+        let leaves = (p.sections[V4_LEAVES].len() / 4) as u32;
+        let n = &mut p.sections[V4_NODES];
+        let at = last * 24;
+        let (children, runs) = (u64_at(n, at), u64_at(n, at + 8));
+        assert_eq!(children, 0, "the last node is a leaf-only node");
+        let first_leaf = (!children).trailing_zeros();
+        let v = (0..64)
+            .find(|v| *v != first_leaf && runs & (1 << v) == 0)
+            .unwrap();
+        put_u64(n, at, 1 << v);
+        put_u32(n, at + 20, count as u32);
+        let mut child = Vec::new();
+        child.extend_from_slice(&0u64.to_le_bytes());
+        child.extend_from_slice(&1u64.to_le_bytes());
+        child.extend_from_slice(&leaves.to_le_bytes());
+        child.extend_from_slice(&0u32.to_le_bytes());
+        n.extend_from_slice(&child);
+        p.sections[V4_LEAVES].extend_from_slice(&0u32.to_le_bytes());
+    });
+}
+
+#[test]
+fn inv17_leaves() {
+    corrupt(17, |p| put_u32(&mut p.sections[V4_LEAVES], 0, 1_000_000));
+}
+
+#[test]
+fn inv18_buckets() {
+    corrupt(18, |p| {
+        let b = &mut p.sections[V4_BUCKETS];
+        let last = b.len() - 4;
+        let v = u32_at(b, last);
+        put_u32(b, last, v + 1);
+    });
+}
+
+#[test]
+fn inv19_host_slots() {
+    corrupt(19, |p| {
+        // Flip the slot's list bits: its attribute is of another list.
+        let h = &mut p.sections[V4_HOSTS];
+        let v = u32_at(h, 4);
+        put_u32(h, 4, v ^ (1 << 30));
+    });
+    corrupt(19, |p| {
+        // A key that does not hash to its bucket.
+        let h = &mut p.sections[V4_HOSTS];
+        let k = u32_at(h, 0);
+        put_u32(h, 0, k ^ 0x00ff_0000);
+    });
+}
+
+#[test]
+fn every_single_byte_change_is_refused_or_harmless() {
+    // With the checksum on, every change is refused. With it off, every change is refused
+    // by a structural invariant or yields a table whose lookups do not panic.
+    let bytes = valid();
+    let probes: Vec<std::net::IpAddr> = [
+        "198.51.100.130",
+        "198.51.100.9",
+        "203.0.113.7",
+        "2001:db8::1",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    for i in 0..bytes.len() {
+        for delta in [1u8, 0x80] {
+            let mut b = bytes.clone();
+            b[i] ^= delta;
+            assert!(
+                Table::from_bytes(b.clone()).is_err(),
+                "byte {i} ^ {delta:#x} was accepted"
+            );
+            let opts = LoadOptions::default().verify_checksum(false);
+            if let Ok(t) = Table::from_bytes_with(b, opts) {
+                for &q in &probes {
+                    let hits = t.lookup(q);
+                    for list in List::ALL {
+                        if let Some(e) = hits.get(list) {
+                            let _ = (e.prefix(), e.source(), e.tag(), e.risk());
+                        }
+                    }
+                }
+                let _ = t.entries().count();
+            }
+        }
+    }
+}
