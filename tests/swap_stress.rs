@@ -60,7 +60,8 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
             thread::spawn(move || {
                 let policy = Policy::new(Mode::Block, Mode::Block);
                 let mut last_gen = 0;
-                while !stop.load(Ordering::Relaxed) {
+                // Run until stopped, and until this reader has seen the final generation.
+                while !(stop.load(Ordering::Relaxed) && last_gen == n) {
                     let g = live.load();
                     let generation = g.generation();
                     assert!(generation >= last_gen, "generation went back");
@@ -95,15 +96,15 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
             assert!(live.replace(table(v - 1)).is_err());
         }
     }
-    // Let readers see the last generation before stopping.
-    while reads.load(Ordering::Relaxed) < 1000 {
-        thread::yield_now();
-    }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
         let last = r.join().expect("reader panicked");
-        assert!(last >= 1);
+        assert_eq!(
+            last, n,
+            "a reader stopped before seeing the final generation"
+        );
     }
+    assert!(reads.load(Ordering::Relaxed) >= READERS as u64);
     weaks
 }
 
