@@ -102,18 +102,19 @@ const USAGE: &str = "usage: wfp_adapter --table PATH [--mode block|log] [--watch
                      [--interval SECS] [--ranges] [--dry-run]\n       \
                      wfp_adapter --set-engine-options COLLECT,KEYWORDS";
 
+/// The command line. (Also used by `tests/wfp_dry_run.rs`, which compiles this file.)
 #[derive(Debug)]
-struct Args {
-    table: Option<PathBuf>,
-    mode: Mode,
-    watch: bool,
-    interval: Duration,
-    shape: Shape,
-    dry_run: bool,
-    set_options: Option<(u32, u32)>,
+pub(crate) struct Args {
+    pub(crate) table: Option<PathBuf>,
+    pub(crate) mode: Mode,
+    pub(crate) watch: bool,
+    pub(crate) interval: Duration,
+    pub(crate) shape: Shape,
+    pub(crate) dry_run: bool,
+    pub(crate) set_options: Option<(u32, u32)>,
 }
 
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         table: None,
         mode: Mode::Block,
@@ -167,7 +168,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 /// The policy the adapter enforces: the global list in `mode`, the blocked list blocking.
-fn policy(mode: Mode) -> Policy {
+pub(crate) fn policy(mode: Mode) -> Policy {
     Policy::new(mode, Mode::Block)
 }
 
@@ -243,15 +244,22 @@ fn op_line(op: &str, f: &Filter) -> String {
     format!("{{\"op\": \"{op}\", {}", &f.to_string()[1..])
 }
 
+/// Loads the table, plans, and writes the plan's JSON lines to `out`.
+pub(crate) fn dry_run_once(
+    args: &Args,
+    out: &mut impl Write,
+) -> Result<(Table, Plan), Box<dyn Error>> {
+    let table = Table::read_file(table_path(args)?)?;
+    let plan = Plan::new(&table, &policy(args.mode), args.shape);
+    plan.write_json_lines(&mut *out)?;
+    out.flush()?;
+    Ok((table, plan))
+}
+
 fn dry_run(args: &Args) -> Result<(), Box<dyn Error>> {
     let path = table_path(args)?;
-    let table = Table::read_file(path)?;
     let policy = policy(args.mode);
-    let mut plan = Plan::new(&table, &policy, args.shape);
-    let mut out = std::io::stdout().lock();
-    plan.write_json_lines(&mut out)?;
-    out.flush()?;
-    drop(out);
+    let (table, mut plan) = dry_run_once(args, &mut std::io::stdout().lock())?;
     eprintln!("plan: {}", summary(&plan, &table));
     if !args.watch {
         return Ok(());
@@ -319,10 +327,11 @@ mod wfp {
 
     use super::{Args, policy, summary, table_path};
 
-    /// Our provider and sublayer (fixed, so that `netsh wfp show filters` output is
+    /// Our provider and sublayer keys, the GUIDs {6c2b1e0a-4f3d-4a8e-9b57-c2712e000001} and
+    /// {...0002} (fixed, so that `netsh wfp show filters` output is
     /// recognisable across runs).
-    const PROVIDER: GUID = GUID::from_u128(0x6c2b_1e0a_4f3d_4a8e_9b57_c2712e000001);
-    const SUBLAYER: GUID = GUID::from_u128(0x6c2b_1e0a_4f3d_4a8e_9b57_c2712e000002);
+    const PROVIDER: GUID = GUID::from_u128(0x6c2b_1e0a_4f3d_4a8e_9b57_c271_2e00_0001);
+    const SUBLAYER: GUID = GUID::from_u128(0x6c2b_1e0a_4f3d_4a8e_9b57_c271_2e00_0002);
 
     static STOP: AtomicBool = AtomicBool::new(false);
     static CLEANED_UP: AtomicBool = AtomicBool::new(false);
@@ -350,6 +359,14 @@ mod wfp {
         }
     }
 
+    /// Display data pointing at NUL-terminated UTF-16 strings the caller keeps alive.
+    fn display(name: &mut [u16], description: Option<&mut [u16]>) -> FWPM_DISPLAY_DATA0 {
+        FWPM_DISPLAY_DATA0 {
+            name: name.as_mut_ptr(),
+            description: description.map_or(ptr::null_mut(), |d| d.as_mut_ptr()),
+        }
+    }
+
     /// A NUL-terminated UTF-16 string.
     fn wide(s: &str) -> Vec<u16> {
         s.encode_utf16().chain(Some(0)).collect()
@@ -361,9 +378,11 @@ mod wfp {
     impl Engine {
         fn open_dynamic() -> Result<Engine, WfpError> {
             let mut name = wide("c2trie wfp_adapter");
-            let mut session = FWPM_SESSION0::default();
-            session.flags = FWPM_SESSION_FLAG_DYNAMIC;
-            session.displayData.name = name.as_mut_ptr();
+            let session = FWPM_SESSION0 {
+                flags: FWPM_SESSION_FLAG_DYNAMIC,
+                displayData: display(&mut name, None),
+                ..Default::default()
+            };
             let mut handle: HANDLE = ptr::null_mut();
             // SAFETY: `session` and `name` outlive the call; a null server name and
             // identity select the local engine and the caller's credentials; `handle` is a
@@ -409,22 +428,24 @@ mod wfp {
         fn add_provider_and_sublayer(&self) -> Result<(), WfpError> {
             let mut name = wide("c2trie");
             let mut desc = wide("C&C address lists compiled by c2trie");
-            let mut provider = FWPM_PROVIDER0::default();
-            provider.providerKey = PROVIDER;
-            provider.displayData.name = name.as_mut_ptr();
-            provider.displayData.description = desc.as_mut_ptr();
+            let provider = FWPM_PROVIDER0 {
+                providerKey: PROVIDER,
+                displayData: display(&mut name, Some(&mut desc)),
+                ..Default::default()
+            };
             // SAFETY: `provider` and the strings it points to outlive the call; a null
             // security descriptor takes the default.
             check("FwpmProviderAdd0", unsafe {
                 FwpmProviderAdd0(self.0, &provider, ptr::null_mut())
             })?;
             let mut key = PROVIDER;
-            let mut sub = FWPM_SUBLAYER0::default();
-            sub.subLayerKey = SUBLAYER;
-            sub.displayData.name = name.as_mut_ptr();
-            sub.displayData.description = desc.as_mut_ptr();
-            sub.providerKey = &mut key;
-            sub.weight = 0x8000;
+            let sub = FWPM_SUBLAYER0 {
+                subLayerKey: SUBLAYER,
+                displayData: display(&mut name, Some(&mut desc)),
+                providerKey: &mut key,
+                weight: 0x8000,
+                ..Default::default()
+            };
             // SAFETY: as above; `key` outlives the call.
             check("FwpmSubLayerAdd0", unsafe {
                 FwpmSubLayerAdd0(self.0, &sub, ptr::null_mut())
@@ -493,16 +514,25 @@ mod wfp {
             }
             let mut name = wide(&format!("c2trie block {}", f.remote));
             let mut provider = PROVIDER;
-            let mut filter = FWPM_FILTER0::default();
-            filter.displayData.name = name.as_mut_ptr();
-            filter.flags = FWPM_FILTER_FLAG_INDEXED | FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT;
-            filter.providerKey = &mut provider;
-            filter.layerKey = layer;
-            filter.subLayerKey = SUBLAYER;
-            filter.weight.r#type = FWP_EMPTY; // the engine weighs by condition specificity
-            filter.numFilterConditions = 1;
-            filter.filterCondition = &mut cond;
-            filter.action.r#type = FWP_ACTION_BLOCK;
+            let filter = FWPM_FILTER0 {
+                displayData: display(&mut name, None),
+                flags: FWPM_FILTER_FLAG_INDEXED | FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT,
+                providerKey: &mut provider,
+                layerKey: layer,
+                subLayerKey: SUBLAYER,
+                // FWP_EMPTY: the engine weighs the filter by its condition's specificity.
+                weight: FWP_VALUE0 {
+                    r#type: FWP_EMPTY,
+                    ..Default::default()
+                },
+                numFilterConditions: 1,
+                filterCondition: &mut cond,
+                action: FWPM_ACTION0 {
+                    r#type: FWP_ACTION_BLOCK,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
             let mut id = 0u64;
             // SAFETY: `filter` and everything it points to (condition, address structs,
             // name, provider key) are locals alive for the call; the engine copies them.
@@ -549,9 +579,10 @@ mod wfp {
         }
 
         fn set_u32_option(&self, option: FWPM_ENGINE_OPTION, v: u32) -> Result<(), WfpError> {
-            let mut value = FWP_VALUE0::default();
-            value.r#type = FWP_UINT32;
-            value.Anonymous.uint32 = v;
+            let value = FWP_VALUE0 {
+                r#type: FWP_UINT32,
+                Anonymous: FWP_VALUE0_0 { uint32: v },
+            };
             // SAFETY: an open engine handle and a value alive for the call.
             check("FwpmEngineSetOption0", unsafe {
                 FwpmEngineSetOption0(self.0, option, &value)

@@ -176,7 +176,7 @@ fn check_structure(plan: &Plan, shape: Shape) -> Result<(), String> {
                 (Shape::Ranges, Remote::Range(a, b)) => {
                     // A range is used only where one prefix would not do.
                     let len = (int(b) - int(a)).wrapping_add(1);
-                    if len.is_power_of_two() && int(a) % len == 0 {
+                    if len.is_power_of_two() && int(a).is_multiple_of(len) {
                         return Err(format!("range {f} is a prefix"));
                     }
                 }
@@ -214,7 +214,7 @@ fn check_diff(old: &Plan, new: &Plan) -> Result<(), String> {
     if set != want {
         return Err("old - delete + add != new".into());
     }
-    if Plan::diff(new, new).len() != 0 || Plan::diff(new, old).add != d.delete {
+    if !Plan::diff(new, new).is_empty() || Plan::diff(new, old).add != d.delete {
         return Err("diff not symmetric".into());
     }
     Ok(())
@@ -328,7 +328,7 @@ fn addresses(table: &Table, plan: &Plan, policy: &Policy, random: usize, seed: u
         .collect();
     for v in v4s {
         let noise = rng.wide();
-        let u = rng.next() % 4 == 0;
+        let u = rng.next().is_multiple_of(4);
         out.extend(spellings(v, noise, u, nat64).into_iter().map(IpAddr::V6));
     }
     for _ in 0..random {
@@ -341,7 +341,7 @@ fn addresses(table: &Table, plan: &Plan, policy: &Policy, random: usize, seed: u
                 let off = rng.wide() % span.saturating_add(1).max(1);
                 let a = addr(n.addr().is_ipv6(), int(n.network()) + off);
                 if let (IpAddr::V4(v), true) = (a, r % 5 == 2) {
-                    let sp = spellings(u32::from(v), rng.wide(), r % 3 == 0, nat64);
+                    let sp = spellings(u32::from(v), rng.wide(), r.is_multiple_of(3), nat64);
                     IpAddr::V6(sp[(r as usize >> 8) % sp.len()])
                 } else {
                     a
