@@ -2,13 +2,17 @@
 //! only, no driver.
 //!
 //! ```text
-//! wfp_adapter --table PATH [--mode block|log] [--watch] [--interval SECS] [--ranges] [--dry-run]
+//! wfp_adapter --table PATH [--mode block|log] [--watch] [--interval SECS] [--ranges]
+//!             [--embedded LIST] [--dry-run]
 //! wfp_adapter --set-engine-options COLLECT,KEYWORDS
 //! ```
 //!
 //! `--mode` is the global (vendor) list's mode; the user's blocked list always blocks and the
 //! approved list always allows (the policy is `Policy::new(mode, Mode::Block)` with every
-//! IPv4-in-IPv6 encoding on). The block filters are `c2trie::wfp::Plan`: one filter per
+//! IPv4-in-IPv6 encoding on, or only those named by `--embedded`, e.g.
+//! `--embedded mapped,nat64,6to4`, or `none`; log mode's events follow the same policy).
+//! `--watch` polls the table file every `--interval` seconds (default 2) and applies
+//! each new table's diff. The block filters are `c2trie::wfp::Plan`: one filter per
 //! prefix of the minimal cover (or per range with `--ranges`) on
 //! `FWPM_LAYER_ALE_AUTH_CONNECT_V4/V6` and `FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V4/V6`.
 //!
@@ -94,12 +98,13 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use c2trie::policy::{EmbeddedV4, Encoding};
 use c2trie::swap::{FailMode, LiveTable, ReloadMode, WatchTarget};
 use c2trie::wfp::{Filter, Layer, Plan, Shape};
 use c2trie::{Mode, Policy, Table};
 
 const USAGE: &str = "usage: wfp_adapter --table PATH [--mode block|log] [--watch] \
-                     [--interval SECS] [--ranges] [--dry-run]\n       \
+                     [--interval SECS] [--ranges] [--embedded LIST] [--dry-run]\n       \
                      wfp_adapter --set-engine-options COLLECT,KEYWORDS";
 
 /// The command line. (Also used by `tests/wfp_dry_run.rs`, which compiles this file.)
@@ -112,6 +117,7 @@ pub(crate) struct Args {
     pub(crate) shape: Shape,
     pub(crate) dry_run: bool,
     pub(crate) set_options: Option<(u32, u32)>,
+    pub(crate) embedded: Option<Vec<Encoding>>,
 }
 
 pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -123,6 +129,7 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, S
         shape: Shape::Prefixes,
         dry_run: false,
         set_options: None,
+        embedded: None,
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
@@ -141,6 +148,14 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, S
                 a.interval = Duration::from_secs(s.max(1));
             }
             "--ranges" => a.shape = Shape::Ranges,
+            "--embedded" => {
+                let v = value()?;
+                let mut list = Vec::new();
+                for name in v.split(',').filter(|n| !n.is_empty() && *n != "none") {
+                    list.push(name.parse::<Encoding>().map_err(|e| e.to_string())?);
+                }
+                a.embedded = Some(list);
+            }
             "--dry-run" => a.dry_run = true,
             "--set-engine-options" => {
                 let v = value()?;
@@ -167,9 +182,17 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, S
     Ok(a)
 }
 
-/// The policy the adapter enforces: the global list in `mode`, the blocked list blocking.
-pub(crate) fn policy(mode: Mode) -> Policy {
-    Policy::new(mode, Mode::Block)
+/// The policy the adapter enforces: the global list in `args.mode`, the blocked list
+/// blocking, the IPv4-in-IPv6 encodings of `--embedded` (all by default).
+pub(crate) fn policy(args: &Args) -> Policy {
+    let mut p = Policy::new(args.mode, Mode::Block);
+    if let Some(list) = &args.embedded {
+        p.embedded = EmbeddedV4::none();
+        for e in list {
+            p.embedded.set(*e, true);
+        }
+    }
+    p
 }
 
 fn main() -> ExitCode {
@@ -232,7 +255,7 @@ fn summary(plan: &Plan, table: &Table) -> String {
     );
     for g in plan.gaps() {
         s.push_str(&format!(
-            "; not expressible for {} IPv4 prefixes under {}: {}",
+            "; {} IPv4 prefixes not fully covered under {}: {}",
             g.v4_prefixes, g.encoding, g.note
         ));
     }
@@ -250,7 +273,7 @@ pub(crate) fn dry_run_once(
     out: &mut impl Write,
 ) -> Result<(Table, Plan), Box<dyn Error>> {
     let table = Table::read_file(table_path(args)?)?;
-    let plan = Plan::new(&table, &policy(args.mode), args.shape);
+    let plan = Plan::new(&table, &policy(args), args.shape);
     plan.write_json_lines(&mut *out)?;
     out.flush()?;
     Ok((table, plan))
@@ -258,7 +281,7 @@ pub(crate) fn dry_run_once(
 
 fn dry_run(args: &Args) -> Result<(), Box<dyn Error>> {
     let path = table_path(args)?;
-    let policy = policy(args.mode);
+    let policy = policy(args);
     let (table, mut plan) = dry_run_once(args, &mut std::io::stdout().lock())?;
     eprintln!("plan: {}", summary(&plan, &table));
     if !args.watch {
@@ -823,7 +846,7 @@ mod wfp {
         }
         let path = table_path(args)?;
         let table = Table::read_file(path)?;
-        let policy = policy(args.mode);
+        let policy = policy(args);
         // SAFETY: `on_console` is a valid handler for the life of the process.
         if unsafe { SetConsoleCtrlHandler(Some(on_console), 1) } == 0 {
             return Err("SetConsoleCtrlHandler failed".into());

@@ -775,7 +775,7 @@ fn embedded_images(v4: &[Iv], policy: &Policy) -> (Vec<Iv>, Vec<Gap>) {
                 encoding: Encoding::TeredoClient,
                 nat64_prefix: None,
                 v4_prefixes: cover.len(),
-                note: "not expressible: the client address is bit-inverted below 64 free bits",
+                note: "the client address is bit-inverted below 64 free bits: no prefix or range",
             });
         }
     }

@@ -132,7 +132,7 @@ fn check(mode: &str, ranges: bool) {
 
     let table = Table::read_file(&path).unwrap();
     // The policy the example enforces.
-    let policy = adapter::policy(args.mode);
+    let policy = adapter::policy(&args);
     assert_eq!(policy.blocked, Mode::Block);
     assert_eq!(policy.global == Mode::Block, mode == "block");
     // Where the plan documents that it cannot follow the policy (Teredo clients, and RFC
@@ -233,6 +233,13 @@ fn arguments() {
     let a = p(&["--table", "x", "--mode", "log", "--watch"]).unwrap();
     assert_eq!(a.mode, Mode::LogOnly);
     assert!(a.watch && !a.dry_run);
+    let a = p(&["--table", "x", "--embedded", "mapped,6to4"]).unwrap();
+    let e = adapter::policy(&a).embedded;
+    assert!(e.is_enabled(Encoding::Mapped) && e.is_enabled(Encoding::SixToFour));
+    assert!(!e.is_enabled(Encoding::Nat64WellKnown));
+    let a = p(&["--table", "x", "--embedded", "none"]).unwrap();
+    assert!(!adapter::policy(&a).embedded.is_enabled(Encoding::Mapped));
+    assert!(p(&["--table", "x", "--embedded", "sixtofour"]).is_err());
     let a = p(&["--set-engine-options", "1,0x10"]).unwrap();
     assert_eq!(a.set_options, Some((1, 16)));
 }
