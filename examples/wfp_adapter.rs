@@ -60,18 +60,27 @@
 //!
 //! # Scale
 //!
-//! WFP has no address-set condition, so the cost is one filter per prefix per layer. IPv4
-//! entries appear at the four layers; at the two `_V6` layers each IPv4 prefix is repeated
-//! once per IPv4-in-IPv6 encoding (mapped, compatible, translated, NAT64, NAT64 local-use,
-//! 6to4, Teredo server: 7 images), so an IPv4 prefix costs 2 + 14 filters. Measured on the
-//! shared feeds (all lists blocking): Feodo (30 entries) about 500 filters, Spamhaus DROP +
-//! EDROP + DROPv6 (1,400 entries) about 20,000, FireHOL level1 about 45,000, ipsum
-//! (120,000 hosts) over 500,000. `--ranges` saves 5–10 %. Filter counts in the tens of
-//! thousands are what commercial firewalls install; **commit time, classification latency
-//! and memory above about 50,000 filters have not been measured here** and should be before
-//! deploying a list that large (turn encodings off in the policy, or block only the global
-//! list's highest-risk entries, to cut the count). An update applies only the plan diff, in
-//! one transaction.
+//! WFP has no address-set condition, so the cost is one filter per prefix per layer. An
+//! IPv4 prefix of the merged block set costs one filter at each `_V4` layer and, at each
+//! `_V6` layer, one per IPv4-in-IPv6 image: 7 with every encoding (mapped, compatible,
+//! translated, NAT64, NAT64 local-use, 6to4, Teredo server), so 16 filters in all, or 4 with
+//! `--embedded mapped`. Measured on the shared feeds, each as the global list in block mode
+//! (entries -> prefix filters in all, every encoding / mapped only):
+//!
+//! | feed | entries | every encoding | `--embedded mapped` |
+//! |---|---|---|---|
+//! | Feodo (2024-04-04) | 28 | 432 | 108 |
+//! | Spamhaus DROP | 989 | 15,600 | 3,900 |
+//! | FireHOL level1 (2021) | 2,892 | 46,316 | 11,568 |
+//! | FireHOL level2 (2017) | 41,319 | 661,104 | 165,276 |
+//! | ipsum | 120,430 | 1,530,304 | 382,576 |
+//!
+//! `--ranges` saves 0–15 % (FireHOL and DROP gain most; host lists almost nothing).
+//! Filter counts in the low tens of thousands are what Windows firewalls commonly install;
+//! **commit time, classification latency and memory above that have not been measured
+//! here** and must be before deploying a list that large: prefer `--embedded mapped` (or
+//! mapped plus the NAT64 prefix the network uses), or block only the highest-risk part of
+//! the global list. An update applies only the plan diff, in one transaction.
 //!
 //! # What needs a real Windows machine (not checked in CI)
 //!
