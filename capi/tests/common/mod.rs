@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 /// in `<target>/<profile>/deps/` (or `<target>/<triple>/<profile>/deps/`), and so do the
 /// libraries cargo builds for a test run; `cargo build` copies them one level up. So this
 /// works for any profile, target or `CARGO_TARGET_DIR`; of the two places, the newer wins.
-pub fn lib_dir() -> PathBuf {
+pub(crate) fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let deps = exe.parent().expect("the test executable has a directory");
     let found = [Some(deps), deps.parent()]
@@ -30,7 +30,7 @@ pub fn lib_dir() -> PathBuf {
     }
 }
 
-pub fn static_lib_name() -> &'static str {
+pub(crate) fn static_lib_name() -> &'static str {
     if cfg!(windows) {
         "c2trie_capi.lib"
     } else {
@@ -38,7 +38,7 @@ pub fn static_lib_name() -> &'static str {
     }
 }
 
-pub fn shared_lib_name() -> &'static str {
+pub(crate) fn shared_lib_name() -> &'static str {
     if cfg!(target_os = "macos") {
         "libc2trie_capi.dylib"
     } else if cfg!(windows) {
@@ -50,7 +50,7 @@ pub fn shared_lib_name() -> &'static str {
 
 /// The system libraries a Rust static library needs on this target (what
 /// `rustc --print native-static-libs` reports).
-pub fn native_libs() -> &'static [&'static str] {
+pub(crate) fn native_libs() -> &'static [&'static str] {
     if cfg!(target_os = "linux") {
         &[
             "-lgcc_s",
@@ -68,22 +68,22 @@ pub fn native_libs() -> &'static [&'static str] {
     }
 }
 
-pub fn include_dir() -> PathBuf {
+pub(crate) fn include_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("include")
 }
 
 /// The C compiler: `$CC`, else `cc`.
-pub fn cc() -> String {
+pub(crate) fn cc() -> String {
     std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
 }
 
 /// The C++ compiler: `$CXX`, else `c++`.
-pub fn cxx() -> String {
+pub(crate) fn cxx() -> String {
     std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned())
 }
 
 /// Runs a command, panicking with its output if it cannot start or fails.
-pub fn run_ok(cmd: &mut Command) -> Output {
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -99,7 +99,7 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 
 /// Whether AddressSanitizer programs build and run here (it needs compiler support and
 /// may be refused by a sandbox).
-pub fn asan_works(dir: &Path) -> bool {
+pub(crate) fn asan_works(dir: &Path) -> bool {
     let src = dir.join("asan_probe.c");
     let exe = dir.join("asan_probe");
     std::fs::write(
