@@ -7,6 +7,7 @@
  * --block blocks the global list too (the default policy only logs it).
  * Build: make (see Makefile and capi/README.md).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,12 +32,9 @@ static const char *list_name(int l) {
 }
 
 static void print_prefix(const c2trie_match *m) {
-    if (m->family == C2TRIE_FAMILY_V4) {
-        printf("%u.%u.%u.%u", m->prefix[0], m->prefix[1], m->prefix[2], m->prefix[3]);
-    } else {
-        for (int i = 0; i < 16; i += 2) printf("%s%02x%02x", i ? ":" : "", m->prefix[i], m->prefix[i + 1]);
-    }
-    printf("/%u", m->prefix_len);
+    char text[INET6_ADDRSTRLEN];
+    int af = m->family == C2TRIE_FAMILY_V4 ? AF_INET : AF_INET6;
+    printf("%s/%u", inet_ntop(af, m->prefix, text, sizeof text), m->prefix_len);
 }
 
 int main(int argc, char **argv) {
