@@ -18,6 +18,7 @@
 //! own tests can check the C layout of its types.
 
 #![allow(non_camel_case_types)] // The types carry their C names.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod boundary;
 mod live;

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{Outcome, Result};
 
-pub(crate) const HELP: &str = concat!(
-    "Examples:
+pub(crate) const HELP: &str = "Examples:
   c2trie compile --global feed-monday.csv --list-version 1 -o monday.c2t
   c2trie compile --global feed-tuesday.csv --list-version 2 -o tuesday.c2t
   c2trie diff monday.c2t tuesday.c2t
@@ -29,8 +28,7 @@ list. JSON output: {\"old\", \"new\", \"identical\", \"counts\", \"lists\": {LIS
 Exit status: 0 when the entries are identical (header fields such as the list version and
 creation time are shown but not compared), 3 when they differ, 1 when a table cannot be
 read, 2 on a usage error.
-"
-);
+";
 
 #[derive(Debug, Args)]
 pub(crate) struct DiffArgs {
