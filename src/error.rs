@@ -1,4 +1,5 @@
-//! Errors, one type per phase: compiling ([`CompileError`]) and loading ([`LoadError`]).
+//! Errors, one type per phase: compiling ([`CompileError`]), loading ([`LoadError`]) and
+//! swapping or publishing ([`SwapError`]).
 
 use std::fmt;
 use std::io;
@@ -216,5 +217,135 @@ impl fmt::Display for CompileError {
 impl std::error::Error for CompileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// The coarse kind of a [`SwapError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SwapErrorKind {
+    /// The offered table's `list_version` is not newer than the one in service (or already
+    /// published): a stale or replayed list.
+    Rollback,
+    /// The offered file or bytes are not a valid table.
+    Load,
+    /// Writing, syncing or renaming a published file failed.
+    Io,
+}
+
+#[derive(Debug)]
+enum SwapRepr {
+    Rollback {
+        current: u64,
+        offered: u64,
+        table: Option<Box<crate::Table>>,
+    },
+    Load(LoadError),
+    Io {
+        what: String,
+        source: io::Error,
+    },
+}
+
+/// The error for a table that was not put in service or not published.
+///
+/// In every case the table in service before the call is still in service.
+///
+/// # Example
+///
+/// ```
+/// use c2trie::{Compiler, SwapErrorKind, Table};
+/// use c2trie::swap::{FailMode, LiveTable};
+///
+/// let table = |v| Table::from_bytes(Compiler::new().list_version(v).to_vec().unwrap());
+/// let live = LiveTable::new(table(5)?, FailMode::Closed);
+/// let err = live.replace(table(4)?).unwrap_err();
+/// assert_eq!(err.kind(), SwapErrorKind::Rollback);
+/// assert_eq!(err.versions(), Some((5, 4)));
+/// // The refused table comes back, for an operator who really means it.
+/// live.force_replace(err.into_table().unwrap());
+/// assert_eq!(live.list_version(), Some(4));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SwapError(SwapRepr);
+
+impl SwapError {
+    pub(crate) fn rollback(current: u64, offered: u64, table: Option<crate::Table>) -> SwapError {
+        SwapError(SwapRepr::Rollback {
+            current,
+            offered,
+            table: table.map(Box::new),
+        })
+    }
+
+    pub(crate) fn load(e: LoadError) -> SwapError {
+        SwapError(SwapRepr::Load(e))
+    }
+
+    pub(crate) fn io(what: String, source: io::Error) -> SwapError {
+        SwapError(SwapRepr::Io { what, source })
+    }
+
+    /// The coarse kind.
+    pub fn kind(&self) -> SwapErrorKind {
+        match &self.0 {
+            SwapRepr::Rollback { .. } => SwapErrorKind::Rollback,
+            SwapRepr::Load(_) => SwapErrorKind::Load,
+            SwapRepr::Io { .. } => SwapErrorKind::Io,
+        }
+    }
+
+    /// For a rollback: the `list_version` in service (or published) and the one offered.
+    pub fn versions(&self) -> Option<(u64, u64)> {
+        match &self.0 {
+            SwapRepr::Rollback {
+                current, offered, ..
+            } => Some((*current, *offered)),
+            _ => None,
+        }
+    }
+
+    /// For a load failure: the [`LoadError`].
+    pub fn load_error(&self) -> Option<&LoadError> {
+        match &self.0 {
+            SwapRepr::Load(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The refused table, when a [`LiveTable::replace`](crate::swap::LiveTable::replace)
+    /// was refused as a rollback: pass it to
+    /// [`force_replace`](crate::swap::LiveTable::force_replace) to put it in service anyway.
+    pub fn into_table(self) -> Option<crate::Table> {
+        match self.0 {
+            SwapRepr::Rollback { table, .. } => table.map(|t| *t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SwapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            SwapRepr::Rollback {
+                current, offered, ..
+            } => write!(
+                f,
+                "refused table with list_version {offered}: not newer than {current}"
+            ),
+            SwapRepr::Load(e) => write!(f, "table not swapped in: {e}"),
+            SwapRepr::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for SwapError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            SwapRepr::Rollback { .. } => None,
+            SwapRepr::Load(e) => Some(e),
+            SwapRepr::Io { source, .. } => Some(source),
+        }
     }
 }

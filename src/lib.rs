@@ -6,15 +6,23 @@
 pub mod compile;
 pub mod entry;
 pub mod error;
+pub mod event;
 pub mod feed;
 pub mod format;
 #[cfg(feature = "mmap")]
 #[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
 mod mmap;
+pub mod policy;
+pub mod publish;
+pub mod swap;
 pub mod table;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
-pub use error::{CompileError, LoadError, LoadErrorKind};
+pub use error::{CompileError, LoadError, LoadErrorKind, SwapError, SwapErrorKind};
+pub use event::{MatchEvent, RateLimiter};
 pub use format::validate::LoadOptions;
+pub use policy::{Decision, Mode, Policy, Verdict};
+pub use publish::{publish, publish_versioned};
+pub use swap::{FailMode, LiveTable, ReloadMode};
 pub use table::{EntryRef, Hits, Table};

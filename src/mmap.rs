@@ -30,3 +30,36 @@ impl Table {
         Table::from_mapped(map)
     }
 }
+
+impl crate::swap::ReloadMode {
+    /// Map files instead of reading them: [`LiveTable::reload`](crate::swap::LiveTable::reload)
+    /// and watchers then serve tables straight from the page cache.
+    ///
+    /// # Safety
+    ///
+    /// Every file reloaded with this mode must stay unmodified and untruncated while the
+    /// table is in service or held by a reader, as for [`Table::map_file`]. Files written
+    /// only through [`publish`](crate::publish::publish) or
+    /// [`publish_versioned`](crate::publish::publish_versioned) meet this: they are renamed
+    /// into place, never rewritten.
+    ///
+    /// ```
+    /// use c2trie::swap::ReloadMode;
+    /// // SAFETY: this process only reloads files published by c2trie::publish.
+    /// let mode = unsafe { ReloadMode::map() };
+    /// assert!(mode.is_map());
+    /// ```
+    pub const unsafe fn map() -> crate::swap::ReloadMode {
+        crate::swap::ReloadMode { map: true }
+    }
+}
+
+/// Maps `path` and validates it. Called only for a [`ReloadMode`](crate::swap::ReloadMode)
+/// built by the `unsafe` [`ReloadMode::map`](crate::swap::ReloadMode::map), whose caller took on
+/// the mapping contract for every file reloaded with it.
+pub(crate) fn load_promised(path: &std::path::Path) -> Result<Table, LoadError> {
+    let file = File::open(path).map_err(LoadError::io)?;
+    // SAFETY: the caller of `ReloadMode::map` promised that files reloaded with it are not
+    // modified or truncated while mapped (see its `# Safety`).
+    unsafe { Table::map_file(&file) }
+}

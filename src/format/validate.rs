@@ -282,48 +282,16 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     }
 
     let v4 = family::<V4>(
-        [
-            sec(Section::V4Entries),
-            sec(Section::V4Tuples),
-            sec(Section::V4Direct),
-            sec(Section::V4Nodes),
-            sec(Section::V4Leaves),
-            sec(Section::V4Buckets),
-            sec(Section::V4Hosts),
-        ],
-        [
-            Section::V4Entries,
-            Section::V4Tuples,
-            Section::V4Direct,
-            Section::V4Nodes,
-            Section::V4Leaves,
-            Section::V4Buckets,
-            Section::V4Hosts,
-        ],
+        V4_SECTIONS.map(sec),
+        V4_SECTIONS,
         header.v4_direct_bits,
         header.v4_bucket_bits,
         header.hash_seed.get(),
         attrs,
     )?;
     let v6 = family::<V6>(
-        [
-            sec(Section::V6Entries),
-            sec(Section::V6Tuples),
-            sec(Section::V6Direct),
-            sec(Section::V6Nodes),
-            sec(Section::V6Leaves),
-            sec(Section::V6Buckets),
-            sec(Section::V6Hosts),
-        ],
-        [
-            Section::V6Entries,
-            Section::V6Tuples,
-            Section::V6Direct,
-            Section::V6Nodes,
-            Section::V6Leaves,
-            Section::V6Buckets,
-            Section::V6Hosts,
-        ],
+        V6_SECTIONS.map(sec),
+        V6_SECTIONS,
         header.v6_direct_bits,
         header.v6_bucket_bits,
         header.hash_seed.get(),
@@ -342,6 +310,26 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
         v6,
     })
 }
+
+/// One family's sections, in the order `family` takes them.
+const V4_SECTIONS: [Section; 7] = [
+    Section::V4Entries,
+    Section::V4Tuples,
+    Section::V4Direct,
+    Section::V4Nodes,
+    Section::V4Leaves,
+    Section::V4Buckets,
+    Section::V4Hosts,
+];
+const V6_SECTIONS: [Section; 7] = [
+    Section::V6Entries,
+    Section::V6Tuples,
+    Section::V6Direct,
+    Section::V6Nodes,
+    Section::V6Leaves,
+    Section::V6Buckets,
+    Section::V6Hosts,
+];
 
 fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
     attrs.get(attr as usize).map(|a| a.list)

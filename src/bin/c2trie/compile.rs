@@ -1,0 +1,176 @@
+//! `c2trie compile`: feeds in, a table file out.
+
+use std::path::{Path, PathBuf};
+
+use c2trie::feed::{self, FeedOptions, Format};
+use c2trie::{Compiler, List};
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::Result;
+use crate::limits::LimitArgs;
+
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// A feed for the global C&C list (repeatable).
+    #[arg(long, value_name = "FILE")]
+    global: Vec<PathBuf>,
+    /// A feed for the user blocked list (repeatable).
+    #[arg(long, value_name = "FILE")]
+    blocked: Vec<PathBuf>,
+    /// A feed for the user approved list (repeatable).
+    #[arg(long, value_name = "FILE")]
+    approved: Vec<PathBuf>,
+    /// Feed format: auto, plain, feodo-csv, drop, ipsum, netset, asn-table, csv, json.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Fail when any line is rejected.
+    #[arg(long)]
+    strict: bool,
+    /// The list version written to the header (anti-rollback serial number).
+    #[arg(long, default_value_t = 0)]
+    list_version: u64,
+    /// Creation time to record, seconds since the Unix epoch (default: SOURCE_DATE_EPOCH
+    /// if set, else now).
+    #[arg(long)]
+    created: Option<u64>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The table file to write. It is published crash-safely: written to a temporary file in
+    /// the same directory, flushed to disk, validated, then renamed over OUT, so readers see
+    /// the old table or the new one, never a torn file.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Publish under a versioned name instead: OUT's directory gets `STEM.<list-version>.c2t`
+    /// (STEM = OUT's file stem) and the pointer file `STEM.current` names it. Use this where
+    /// mapped files cannot be replaced (Windows).
+    #[arg(long)]
+    versioned: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub(crate) fn run(args: CompileArgs) -> Result<bool> {
+    let format: Format = args.format.parse()?;
+    let opts = FeedOptions::new().with_format(format);
+    let mut compiler = Compiler::new();
+    compiler
+        .list_version(args.list_version)
+        .limits(args.limits.limits()?);
+    let created = args.created.or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    });
+    if let Some(t) = created {
+        compiler.created_unix(t);
+    }
+    let mut feeds = Vec::new();
+    let mut rejected = 0u64;
+    let inputs = [
+        (List::Approved, &args.approved),
+        (List::Blocked, &args.blocked),
+        (List::Global, &args.global),
+    ];
+    for (list, paths) in inputs {
+        for path in paths {
+            let feed =
+                feed::read_file(path, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
+            for err in &feed.errors {
+                eprintln!("{err}");
+            }
+            rejected += feed.stats.rejected;
+            let added = compiler.add_feed(list, &feed)?;
+            feeds.push(json!({
+                "list": list.as_str(),
+                "file": feed.name,
+                "format": feed.format.as_str(),
+                "lines": feed.stats.lines,
+                "accepted": feed.stats.accepted,
+                "new": added,
+                "duplicates": feed.stats.accepted - added,
+                "truncated": feed.stats.truncated,
+                "rejected": feed.stats.rejected,
+                "skipped": feed.stats.skipped,
+            }));
+        }
+    }
+    if args.strict && rejected > 0 {
+        eprintln!("c2trie: {rejected} line(s) rejected; --strict refuses to compile");
+        return Ok(false);
+    }
+    let bytes = compiler.to_vec()?;
+    let written = if args.versioned {
+        let dir = args
+            .output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let stem = args
+            .output
+            .file_stem()
+            .ok_or("output path has no file name")?
+            .to_string_lossy();
+        c2trie::publish_versioned(dir, &stem, &bytes)
+            .map_err(|e| format!("{}: {e}", args.output.display()))?
+            .0
+    } else {
+        c2trie::publish(&args.output, &bytes)
+            .map_err(|e| format!("{}: {e}", args.output.display()))?;
+        args.output.clone()
+    };
+    let report = compiler.report();
+    let lists: serde_json::Map<String, Value> = List::ALL
+        .iter()
+        .map(|l| {
+            (
+                l.as_str().to_owned(),
+                serde_json::to_value(report.list(*l)).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let summary = json!({
+        "output": written.display().to_string(),
+        "bytes": bytes.len(),
+        "list_version": args.list_version,
+        "feeds": feeds,
+        "lists": lists,
+        "rejected": rejected,
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        for f in &feeds {
+            println!(
+                "{:<8} {} ({}): {} lines, {} accepted, {} duplicate, {} truncated, {} rejected",
+                f["list"].as_str().unwrap_or(""),
+                f["file"].as_str().unwrap_or(""),
+                f["format"].as_str().unwrap_or(""),
+                f["lines"],
+                f["accepted"],
+                f["duplicates"],
+                f["truncated"],
+                f["rejected"],
+            );
+        }
+        for l in List::ALL {
+            let r = report.list(l);
+            println!(
+                "{:<8} {} entries ({} IPv4, {} IPv6), {} duplicates dropped",
+                l.as_str(),
+                r.entries,
+                r.ipv4,
+                r.ipv6,
+                r.duplicates
+            );
+        }
+        println!(
+            "wrote {} ({} bytes, list version {})",
+            written.display(),
+            bytes.len(),
+            args.list_version
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,117 @@
+//! `c2trie lookup`: addresses in, one JSON object a line out.
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+
+use c2trie::feed;
+use c2trie::{EntryRef, List, Mode, Policy, Table};
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::Result;
+
+#[derive(Debug, Args)]
+pub(crate) struct LookupArgs {
+    /// The table file.
+    table: PathBuf,
+    /// Addresses to look up (default: read standard input).
+    addrs: Vec<String>,
+    /// Mode of the global C&C list: off, log or block.
+    #[arg(long, default_value = "log", value_name = "MODE")]
+    global_mode: Mode,
+    /// Mode of the user blocked list: off, log or block.
+    #[arg(long, default_value = "block", value_name = "MODE")]
+    blocked_mode: Mode,
+    /// Do not decode IPv4 addresses embedded in IPv6 addresses (mapped, NAT64, 6to4,
+    /// Teredo, ...). They are decoded by default, so that no IPv6 spelling of a listed IPv4
+    /// address passes.
+    #[arg(long)]
+    no_embedded: bool,
+}
+
+fn entry_json(e: Option<EntryRef<'_>>) -> (Value, Value) {
+    match e {
+        None => (Value::Null, Value::Null),
+        Some(e) => (
+            Value::String(e.prefix().to_string()),
+            json!({
+                "prefix": e.prefix().to_string(),
+                "source": e.source(),
+                "tag": e.tag(),
+                "risk": e.risk(),
+                "expires": e.expires(),
+            }),
+        ),
+    }
+}
+
+pub(crate) fn run(args: LookupArgs) -> Result<bool> {
+    let table =
+        Table::read_file(&args.table).map_err(|e| format!("{}: {e}", args.table.display()))?;
+    let mut policy = Policy::new(args.global_mode, args.blocked_mode);
+    if args.no_embedded {
+        policy.embedded = c2trie::policy::EmbeddedV4::none();
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut ok = true;
+    let mut one = |raw: &str, out: &mut dyn Write| -> io::Result<()> {
+        let raw = raw.trim();
+        let line = match feed::parse_addr(raw) {
+            Err(e) => {
+                ok = false;
+                json!({ "addr": raw, "error": e.to_string() })
+            }
+            Ok(addr) => {
+                let decision = policy.decide(&table, addr);
+                let hits = table.lookup(addr);
+                let mut obj = serde_json::Map::new();
+                obj.insert("addr".into(), Value::String(addr.to_string()));
+                let mut details = serde_json::Map::new();
+                for list in List::ALL {
+                    // The literal address's match, else the one through the embedded IPv4
+                    // address that decided the verdict.
+                    let embedded = (decision.matched_addr() != addr)
+                        .then(|| table.lookup(decision.matched_addr()).get(list))
+                        .flatten();
+                    let (prefix, detail) = entry_json(hits.get(list).or(embedded));
+                    obj.insert(list.as_str().into(), prefix);
+                    if !detail.is_null() {
+                        details.insert(list.as_str().into(), detail);
+                    }
+                }
+                obj.insert("verdict".into(), json!(decision.verdict().as_str()));
+                obj.insert(
+                    "decided_by".into(),
+                    json!(decision.list().map(List::as_str)),
+                );
+                if let Some(via) = decision.via() {
+                    obj.insert("via".into(), json!(via.as_str()));
+                    obj.insert(
+                        "matched_addr".into(),
+                        json!(decision.matched_addr().to_string()),
+                    );
+                }
+                obj.insert("matches".into(), Value::Object(details));
+                obj.insert("list_version".into(), json!(table.list_version()));
+                Value::Object(obj)
+            }
+        };
+        writeln!(out, "{line}")
+    };
+    if args.addrs.is_empty() {
+        for line in io::stdin().lock().lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            one(&line, &mut out)?;
+        }
+    } else {
+        for a in &args.addrs {
+            one(a, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(ok)
+}

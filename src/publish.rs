@@ -1,0 +1,443 @@
+//! Crash-safe publishing of compiled tables.
+//!
+//! A table file may be mapped by a running process ([`Table::map_file`],
+//! [`ReloadMode::map`](crate::swap::ReloadMode::map)), so a published file is **never
+//! rewritten in place**:
+//!
+//! - a mapping shows every later write, so a process reading the table while it is being
+//!   rewritten sees a mix of two tables (validation ran on the old bytes and no longer holds),
+//!   and a file truncated under a mapping makes the reader fault (`SIGBUS`);
+//! - a crash midway through an in-place write leaves neither the old table nor the new one.
+//!
+//! Instead, [`publish`] writes the new table to a temporary file in the **same directory**
+//! (so the rename below stays within one file system), `fsync`s it, reads it back and
+//! validates it, renames it over the target (atomic on POSIX: a reader opening the path gets
+//! the old file or the new one, whole), and `fsync`s the directory so the rename itself
+//! survives a power cut. Processes that mapped the old file keep the old inode, intact,
+//! until they unmap it. A crash at any point leaves the previous table in place, plus at
+//! worst a stray temporary file that [`remove_stale_temps`] clears.
+//!
+//! # Windows
+//!
+//! Windows refuses to replace or delete a file that is mapped (or open without
+//! `FILE_SHARE_DELETE`), so renaming over a table in service fails. There, publish with
+//! [`publish_versioned`]: each version gets its own file name (`stem.<list_version>.c2t`),
+//! which is never replaced, and a small pointer file (`stem.current`) naming the current
+//! version is replaced instead; nobody maps the pointer. Delete old versions with
+//! [`cleanup`] once no process maps them (removal of a mapped file fails and is retried at
+//! the next cleanup). Windows also has no directory `fsync` through `std`, so there the
+//! rename's durability is the file system's. The versioned scheme works the same on Unix.
+//!
+//! # Example
+//!
+//! ```
+//! use c2trie::{Compiler, publish};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let bytes = Compiler::new().list_version(3).to_vec()?;
+//! let table = publish::publish(dir.path().join("lists.c2t"), &bytes)?;
+//! assert_eq!(table.list_version(), 3);
+//!
+//! let (path, _) = publish::publish_versioned(dir.path(), "lists", &bytes)?;
+//! assert!(path.ends_with("lists.3.c2t"));
+//! assert_eq!(publish::resolve_pointer(dir.path().join("lists.current"))?, path);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::error::SwapError;
+use crate::table::Table;
+
+/// The suffix of temporary files written while publishing.
+pub const TEMP_SUFFIX: &str = ".c2trie-tmp";
+/// The extension of versioned table files.
+pub const TABLE_EXT: &str = "c2t";
+/// The extension of the pointer file written by [`publish_versioned`].
+pub const POINTER_EXT: &str = "current";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn io_err(what: impl FnOnce() -> String) -> impl FnOnce(io::Error) -> SwapError {
+    move |e| SwapError::io(what(), e)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `write`'s output to a temporary file beside `path`, syncs it, checks it with
+/// `check`, renames it over `path` and syncs the directory.
+fn atomic_write<T>(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+    check: impl FnOnce(&Path) -> Result<T, SwapError>,
+) -> Result<T, SwapError> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}{TEMP_SUFFIX}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err(|| format!("cannot create {}", tmp.display())))?;
+        write(&mut file)
+            .and_then(|()| file.flush())
+            .map_err(io_err(|| format!("cannot write {}", tmp.display())))?;
+        file.sync_all()
+            .map_err(io_err(|| format!("cannot sync {}", tmp.display())))?;
+        drop(file);
+        let checked = check(&tmp)?;
+        fs::rename(&tmp, path).map_err(io_err(|| {
+            format!("cannot rename {} to {}", tmp.display(), path.display())
+        }))?;
+        sync_dir(dir).map_err(io_err(|| format!("cannot sync {}", dir.display())))?;
+        Ok(checked)
+    })();
+    if result.is_err() {
+        // Best effort: the temporary file is garbage now; `remove_stale_temps` catches
+        // what this misses.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Publishes `bytes` at `path` crash-safely (see the [module docs](self)) and returns the
+/// table as read back from disk, ready for [`LiveTable::replace`](crate::swap::LiveTable::replace).
+///
+/// # Errors
+///
+/// [`SwapErrorKind::Load`](crate::SwapErrorKind::Load) when the bytes are not a valid table
+/// (nothing is published); [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when writing,
+/// syncing or renaming fails (the previous file, if any, is untouched).
+pub fn publish(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Table, SwapError> {
+    publish_with(path, |f| f.write_all(bytes))
+}
+
+/// As [`publish`], with the bytes written by `write` (e.g.
+/// `|f| compiler.write_to(f).map_err(io::Error::other)`), so a large table need not be held
+/// in memory twice. The written file is read back and validated before it is renamed into
+/// place.
+///
+/// # Errors
+///
+/// As [`publish`]; an error from `write` is [`SwapErrorKind::Io`](crate::SwapErrorKind::Io).
+pub fn publish_with(
+    path: impl AsRef<Path>,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<Table, SwapError> {
+    atomic_write(path.as_ref(), write, |tmp| {
+        Table::read_file(tmp).map_err(SwapError::load)
+    })
+}
+
+/// The file name of version `list_version` of `stem`: `stem.<list_version>.c2t`.
+///
+/// ```
+/// assert_eq!(c2trie::publish::versioned_name("lists", 42), "lists.42.c2t");
+/// ```
+pub fn versioned_name(stem: &str, list_version: u64) -> String {
+    format!("{stem}.{list_version}.{TABLE_EXT}")
+}
+
+/// The pointer file of `stem` in `dir`: `dir/stem.current`.
+pub fn pointer_path(dir: impl AsRef<Path>, stem: &str) -> PathBuf {
+    dir.as_ref().join(format!("{stem}.{POINTER_EXT}"))
+}
+
+fn version_of(name: &str, stem: &str) -> Option<u64> {
+    name.strip_prefix(stem)?
+        .strip_prefix('.')?
+        .strip_suffix(TABLE_EXT)?
+        .strip_suffix('.')?
+        .parse()
+        .ok()
+}
+
+/// Publishes `bytes` as `dir/stem.<list_version>.c2t` (a new file, never replacing one)
+/// and then atomically points `dir/stem.current` at it. The scheme for Windows, where a
+/// mapped file cannot be replaced; see the [module docs](self). Returns the new file's path
+/// and the table read back from it.
+///
+/// If that version's file already exists with the same bytes (a publisher that crashed
+/// before updating the pointer), only the pointer is updated.
+///
+/// # Errors
+///
+/// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) when the pointer already
+/// names this version or a newer one, or when a different file of this version exists;
+/// otherwise as [`publish`].
+pub fn publish_versioned(
+    dir: impl AsRef<Path>,
+    stem: &str,
+    bytes: &[u8],
+) -> Result<(PathBuf, Table), SwapError> {
+    let dir = dir.as_ref();
+    let version = Table::from_bytes(bytes.to_vec())
+        .map_err(SwapError::load)?
+        .list_version();
+    let pointer = pointer_path(dir, stem);
+    if let Ok(current) = resolve_pointer(&pointer) {
+        let cur = current
+            .file_name()
+            .and_then(|n| version_of(&n.to_string_lossy(), stem));
+        if let Some(cur) = cur.filter(|c| *c >= version) {
+            return Err(SwapError::rollback(cur, version, None));
+        }
+    }
+    let name = versioned_name(stem, version);
+    let path = dir.join(&name);
+    let table = match fs::read(&path) {
+        Ok(existing) if existing == bytes => {
+            Table::from_bytes(existing).map_err(SwapError::load)?
+        }
+        Ok(_) => return Err(SwapError::rollback(version, version, None)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => publish(&path, bytes)?,
+        Err(e) => return Err(SwapError::io(format!("cannot read {}", path.display()), e)),
+    };
+    atomic_write(&pointer, |f| writeln!(f, "{name}"), |_| Ok(()))?;
+    Ok((path, table))
+}
+
+/// The table file a pointer file names (in the pointer's directory).
+///
+/// # Errors
+///
+/// [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the pointer cannot be read or does
+/// not hold a plain `*.c2t` file name (no directory part), so a tampered pointer cannot
+/// redirect a reload elsewhere.
+pub fn resolve_pointer(pointer: impl AsRef<Path>) -> Result<PathBuf, SwapError> {
+    let pointer = pointer.as_ref();
+    let text = fs::read_to_string(pointer).map_err(io_err(|| {
+        format!("cannot read pointer {}", pointer.display())
+    }))?;
+    let name = text.trim();
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', ':', '\0'])
+        && name.ends_with(&format!(".{TABLE_EXT}"));
+    if !plain {
+        return Err(SwapError::io(
+            format!("pointer {} holds an unexpected name", pointer.display()),
+            io::Error::new(io::ErrorKind::InvalidData, format!("{name:?}")),
+        ));
+    }
+    Ok(parent_dir(pointer).join(name))
+}
+
+/// What [`cleanup`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cleanup {
+    /// Old version files removed.
+    pub removed: Vec<PathBuf>,
+    /// Old version files that could not be removed (on Windows: still mapped by some
+    /// process); the next cleanup tries again.
+    pub kept_in_use: Vec<PathBuf>,
+}
+
+/// Removes old version files of `stem` in `dir`, keeping the one the pointer names and the
+/// `keep` newest others. A file that cannot be removed is reported, not an error.
+///
+/// On Unix, removing a file that a process still maps is safe: the mapping keeps the data
+/// until it is unmapped.
+///
+/// # Errors
+///
+/// The error from listing `dir`.
+pub fn cleanup(dir: impl AsRef<Path>, stem: &str, keep: usize) -> io::Result<Cleanup> {
+    let dir = dir.as_ref();
+    let current = resolve_pointer(pointer_path(dir, stem)).ok();
+    let mut versions: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if let Some(v) = version_of(&name.to_string_lossy(), stem) {
+            versions.push((v, entry.path()));
+        }
+    }
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut out = Cleanup::default();
+    let mut kept = 0;
+    for (_, path) in versions {
+        if current.as_ref() == Some(&path) {
+            continue;
+        }
+        if kept < keep {
+            kept += 1;
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => out.removed.push(path),
+            Err(_) => out.kept_in_use.push(path),
+        }
+    }
+    Ok(out)
+}
+
+/// Removes temporary files left in `dir` by publishers that crashed, if they were last
+/// modified more than `older_than` ago (so a publish in progress is not disturbed). Returns
+/// the files removed.
+///
+/// # Errors
+///
+/// The error from listing `dir`.
+pub fn remove_stale_temps(dir: impl AsRef<Path>, older_than: Duration) -> io::Result<Vec<PathBuf>> {
+    let now = SystemTime::now();
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= older_than);
+        if old && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Compiler, SwapErrorKind};
+
+    fn bytes(version: u64) -> Vec<u8> {
+        Compiler::new()
+            .list_version(version)
+            .created_unix(0)
+            .to_vec()
+            .unwrap()
+    }
+
+    #[test]
+    fn publish_replaces_whole_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        publish(&path, &bytes(1)).unwrap();
+        let t = publish(&path, &bytes(2)).unwrap();
+        assert_eq!(t.list_version(), 2);
+        assert_eq!(Table::read_file(&path).unwrap().list_version(), 2);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn invalid_bytes_are_not_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        publish(&path, &bytes(1)).unwrap();
+        let mut bad = bytes(2);
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        let err = publish(&path, &bad).unwrap_err();
+        assert_eq!(err.kind(), SwapErrorKind::Load);
+        assert_eq!(Table::read_file(&path).unwrap().list_version(), 1);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn versioned_publish_moves_the_pointer_and_refuses_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p1, _) = publish_versioned(dir.path(), "l", &bytes(1)).unwrap();
+        let (p2, _) = publish_versioned(dir.path(), "l", &bytes(2)).unwrap();
+        assert!(p1.exists() && p2.exists());
+        let ptr = pointer_path(dir.path(), "l");
+        assert_eq!(resolve_pointer(&ptr).unwrap(), p2);
+        let err = publish_versioned(dir.path(), "l", &bytes(2)).unwrap_err();
+        assert_eq!(err.versions(), Some((2, 2)));
+        let err = publish_versioned(dir.path(), "l", &bytes(1)).unwrap_err();
+        assert_eq!(err.kind(), SwapErrorKind::Rollback);
+        assert_eq!(resolve_pointer(&ptr).unwrap(), p2);
+        let live = crate::swap::LiveTable::empty(crate::swap::FailMode::Closed);
+        live.reload_pointer(&ptr, crate::swap::ReloadMode::READ)
+            .unwrap();
+        assert_eq!(live.list_version(), Some(2));
+    }
+
+    #[test]
+    fn cleanup_keeps_current_and_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for v in 1..=5 {
+            publish_versioned(dir.path(), "l", &bytes(v)).unwrap();
+        }
+        let c = cleanup(dir.path(), "l", 1).unwrap();
+        let mut removed: Vec<_> = c
+            .removed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        removed.sort();
+        assert_eq!(removed, ["l.1.c2t", "l.2.c2t", "l.3.c2t"]);
+        assert!(dir.path().join("l.4.c2t").exists());
+        assert!(dir.path().join("l.5.c2t").exists());
+    }
+
+    #[test]
+    fn tampered_pointer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ptr = pointer_path(dir.path(), "l");
+        for bad in ["../etc/passwd.c2t", "/abs.c2t", "x.txt", "", ".hidden.c2t"] {
+            fs::write(&ptr, bad).unwrap();
+            assert_eq!(
+                resolve_pointer(&ptr).unwrap_err().kind(),
+                SwapErrorKind::Io,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn stale_temps_are_removed_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(format!(".t.c2t.1.1{TEMP_SUFFIX}"));
+        fs::write(&tmp, b"partial").unwrap();
+        fs::write(dir.path().join("t.c2t"), b"x").unwrap();
+        assert!(
+            remove_stale_temps(dir.path(), Duration::from_secs(3600))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            remove_stale_temps(dir.path(), Duration::ZERO).unwrap(),
+            [tmp]
+        );
+        assert!(dir.path().join("t.c2t").exists());
+    }
+}

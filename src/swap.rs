@@ -1,0 +1,648 @@
+//! Hot swap: a live table that readers query lock-free while new tables are put in service.
+//!
+//! [`LiveTable`] holds the table in service in an [`arc_swap::ArcSwap`]. Readers
+//! ([`LiveTable::load`], [`LiveTable::decide`]) never lock and never wait for a writer; a
+//! writer ([`LiveTable::replace`], [`LiveTable::reload`]) validates the new table *before*
+//! taking its place, so a bad file never leaves the handle without a table, and a reader sees
+//! either the old table or the new one, never a mix.
+//!
+//! Every table put in service gets the next **generation** number; a reader's
+//! [`TableGuard`] reports the generation it answers from.
+//!
+//! # Rollback
+//!
+//! [`LiveTable::replace`] refuses a table whose `list_version` is not newer than the one in
+//! service, so a stale or replayed list cannot be slipped in. [`LiveTable::force_replace`]
+//! is the explicit way around it (an operator rolling back a bad list).
+//!
+//! # When is the old table released?
+//!
+//! When the last reader holding it lets go: the swap itself does not wait for readers, and a
+//! reader keeps the table it loaded (and, for a mapped table, its mapping) alive until its
+//! guard drops. Guards are meant to be short-lived (per packet or per batch): holding one
+//! across a long wait keeps an old table, and its file, around.
+//!
+//! # No table in service
+//!
+//! A handle made with [`LiveTable::empty`] (for a process whose first load failed) has no
+//! table; its [`FailMode`] decides what readers get meanwhile: [`FailMode::Open`] passes
+//! every address, [`FailMode::Closed`] blocks every address. The [`Decision`] says so
+//! ([`Reason::NoTable`](crate::policy::Reason::NoTable)).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+
+use crate::error::SwapError;
+use crate::policy::{Decision, Policy, Verdict};
+use crate::table::Table;
+
+/// What readers get while no valid table is in service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailMode {
+    /// Let everything through ([`Verdict::Pass`]): availability first.
+    Open,
+    /// Block everything ([`Verdict::Block`]): containment first.
+    Closed,
+}
+
+impl FailMode {
+    /// The verdict readers get while no table is in service.
+    ///
+    /// ```
+    /// use c2trie::{Verdict, swap::FailMode};
+    /// assert_eq!(FailMode::Closed.verdict(), Verdict::Block);
+    /// ```
+    pub const fn verdict(self) -> Verdict {
+        match self {
+            FailMode::Open => Verdict::Pass,
+            FailMode::Closed => Verdict::Block,
+        }
+    }
+}
+
+/// One generation of a [`LiveTable`]: the table in service (if any) and its generation
+/// number. Immutable.
+#[derive(Debug)]
+pub struct Snapshot {
+    table: Option<Table>,
+    generation: u64,
+}
+
+impl Snapshot {
+    /// The table; `None` when no valid table is in service.
+    pub fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
+
+    /// The generation: 0 for an empty handle, 1 for the first table, then one more per
+    /// table put in service.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The table's `list_version`, if there is a table.
+    pub fn list_version(&self) -> Option<u64> {
+        self.table.as_ref().map(Table::list_version)
+    }
+}
+
+/// A reader's view of a [`LiveTable`]: the snapshot in service when it was loaded. Cheap to
+/// take, meant to be short-lived (see the [module docs](self)).
+pub struct TableGuard {
+    guard: arc_swap::Guard<Arc<Snapshot>>,
+    fail: FailMode,
+}
+
+impl fmt::Debug for TableGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableGuard")
+            .field("generation", &self.guard.generation)
+            .field("table", &self.guard.table)
+            .finish()
+    }
+}
+
+impl TableGuard {
+    /// The table; `None` when no valid table is in service.
+    pub fn table(&self) -> Option<&Table> {
+        self.guard.table()
+    }
+
+    /// The generation this guard answers from.
+    pub fn generation(&self) -> u64 {
+        self.guard.generation
+    }
+
+    /// Decides `addr` under `policy`; with no table in service, the handle's [`FailMode`]
+    /// decides. Never panics; allocates nothing.
+    pub fn decide(&self, addr: IpAddr, policy: &Policy) -> Decision<'_> {
+        match self.guard.table() {
+            Some(t) => policy.decide(t, addr),
+            None => Decision::no_table(addr, self.fail.verdict()),
+        }
+    }
+}
+
+/// What a successful swap put in service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Swapped {
+    /// The new generation number.
+    pub generation: u64,
+    /// The new table's `list_version`.
+    pub list_version: u64,
+    /// The `list_version` of the table it replaced, if one was in service.
+    pub previous_version: Option<u64>,
+}
+
+/// How [`LiveTable::reload`] brings a file into memory.
+///
+/// [`ReloadMode::READ`] copies the file (safe: later changes to the file cannot affect the
+/// table). Mapping avoids the copy but carries [`Table::map_file`]'s contract, so its
+/// constructor, `ReloadMode::map`, is `unsafe` (feature `mmap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadMode {
+    pub(crate) map: bool,
+}
+
+impl ReloadMode {
+    /// Read the file into memory.
+    pub const READ: ReloadMode = ReloadMode { map: false };
+
+    /// Whether this mode maps files.
+    pub fn is_map(self) -> bool {
+        self.map
+    }
+}
+
+/// The table in service, swapped atomically while readers keep reading. See the
+/// [module docs](self).
+///
+/// `LiveTable` is `Send + Sync`; share it with an `Arc` (or a `static`).
+///
+/// # Example
+///
+/// ```
+/// use c2trie::{Compiler, List, Meta, Policy, Table, Verdict};
+/// use c2trie::swap::{FailMode, LiveTable};
+///
+/// let build = |version, blocked: &str| -> Result<Table, Box<dyn std::error::Error>> {
+///     let mut c = Compiler::new();
+///     c.list_version(version).add(List::Blocked, blocked.parse()?, "ops", Meta::default())?;
+///     Ok(Table::from_bytes(c.to_vec()?)?)
+/// };
+/// let live = LiveTable::new(build(1, "192.0.2.1/32")?, FailMode::Open);
+/// let policy = Policy::default();
+/// assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Block);
+///
+/// let swapped = live.replace(build(2, "192.0.2.2/32")?)?;
+/// assert_eq!((swapped.generation, swapped.previous_version), (2, Some(1)));
+/// assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Pass);
+/// assert!(live.replace(build(2, "192.0.2.3/32")?).is_err()); // not newer
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LiveTable {
+    current: ArcSwap<Snapshot>,
+    /// Serializes writers so that "check the version, then swap" is atomic. Readers never
+    /// take it.
+    writer: Mutex<()>,
+    fail: FailMode,
+}
+
+impl fmt::Debug for LiveTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snap = self.current.load();
+        f.debug_struct("LiveTable")
+            .field("generation", &snap.generation)
+            .field("table", &snap.table)
+            .field("fail", &self.fail)
+            .finish()
+    }
+}
+
+impl LiveTable {
+    /// A handle serving `table` (generation 1). `fail` applies only if the handle is ever
+    /// without a table, which a handle made this way never is.
+    pub fn new(table: Table, fail: FailMode) -> LiveTable {
+        LiveTable::with_snapshot(Some(table), 1, fail)
+    }
+
+    /// A handle with no table in service yet (generation 0): readers get `fail`'s verdict
+    /// until the first successful [`replace`](LiveTable::replace) or
+    /// [`reload`](LiveTable::reload), which accepts any `list_version`.
+    ///
+    /// ```
+    /// use c2trie::{Policy, Verdict, swap::{FailMode, LiveTable}};
+    /// let live = LiveTable::empty(FailMode::Closed);
+    /// assert_eq!(live.decide("192.0.2.1".parse()?, &Policy::default()), Verdict::Block);
+    /// assert!(live.is_stale(std::time::Duration::from_secs(3600)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn empty(fail: FailMode) -> LiveTable {
+        LiveTable::with_snapshot(None, 0, fail)
+    }
+
+    fn with_snapshot(table: Option<Table>, generation: u64, fail: FailMode) -> LiveTable {
+        LiveTable {
+            current: ArcSwap::from_pointee(Snapshot { table, generation }),
+            writer: Mutex::new(()),
+            fail,
+        }
+    }
+
+    /// The fail mode chosen at construction.
+    pub fn fail_mode(&self) -> FailMode {
+        self.fail
+    }
+
+    /// The snapshot in service, for a short-lived read. Lock-free.
+    pub fn load(&self) -> TableGuard {
+        TableGuard {
+            guard: self.current.load(),
+            fail: self.fail,
+        }
+    }
+
+    /// The snapshot in service as an `Arc`, for holding longer than a guard should be held
+    /// (it keeps that table, and its mapping, alive until dropped).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The generation in service.
+    pub fn generation(&self) -> u64 {
+        self.current.load().generation
+    }
+
+    /// The `list_version` in service; `None` when no table is.
+    pub fn list_version(&self) -> Option<u64> {
+        self.current.load().list_version()
+    }
+
+    /// The verdict for `addr` under `policy`, from the table in service (or the
+    /// [`FailMode`]). Lock-free, allocation-free. For what decided it, use
+    /// [`LiveTable::load`] and [`TableGuard::decide`].
+    pub fn decide(&self, addr: IpAddr, policy: &Policy) -> Verdict {
+        self.load().decide(addr, policy).verdict()
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        // The mutex guards no data, so a writer that panicked left nothing inconsistent.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `table` in service if its `list_version` is newer than the one in service (any
+    /// version is accepted when none is in service).
+    ///
+    /// # Errors
+    ///
+    /// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) when the version is not newer; the table in service stays,
+    /// and [`SwapError::into_table`] returns the refused table.
+    pub fn replace(&self, table: Table) -> Result<Swapped, SwapError> {
+        let _w = self.lock_writer();
+        let cur = self.current.load();
+        if let Some(current) = cur.list_version() {
+            let offered = table.list_version();
+            if offered <= current {
+                return Err(SwapError::rollback(current, offered, Some(table)));
+            }
+        }
+        Ok(self.store(&cur, table))
+    }
+
+    /// Puts `table` in service whatever its `list_version`: the explicit override of
+    /// rollback protection.
+    pub fn force_replace(&self, table: Table) -> Swapped {
+        let _w = self.lock_writer();
+        let cur = self.current.load();
+        self.store(&cur, table)
+    }
+
+    /// Stores the next generation. The caller holds the writer lock.
+    fn store(&self, cur: &Snapshot, table: Table) -> Swapped {
+        let swapped = Swapped {
+            generation: cur.generation.wrapping_add(1),
+            list_version: table.list_version(),
+            previous_version: cur.list_version(),
+        };
+        self.current.store(Arc::new(Snapshot {
+            table: Some(table),
+            generation: swapped.generation,
+        }));
+        swapped
+    }
+
+    /// Loads and validates the table at `path`, then [`replace`](LiveTable::replace)s.
+    ///
+    /// # Errors
+    ///
+    /// [`SwapErrorKind::Load`](crate::SwapErrorKind::Load) when the file cannot be read or is not a valid table;
+    /// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) as for `replace`. In every case the table in service
+    /// stays in service.
+    pub fn reload(&self, path: impl AsRef<Path>, mode: ReloadMode) -> Result<Swapped, SwapError> {
+        let table = load_path(path.as_ref(), mode).map_err(SwapError::load)?;
+        self.replace(table)
+    }
+
+    /// Reads the pointer file written by [`publish_versioned`](crate::publish::publish_versioned)
+    /// and [`reload`](LiveTable::reload)s the file it names.
+    ///
+    /// # Errors
+    ///
+    /// As `reload`, plus [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the pointer cannot be read or names an
+    /// unexpected file.
+    pub fn reload_pointer(
+        &self,
+        pointer: impl AsRef<Path>,
+        mode: ReloadMode,
+    ) -> Result<Swapped, SwapError> {
+        let target = crate::publish::resolve_pointer(pointer.as_ref())?;
+        self.reload(target, mode)
+    }
+
+    /// How old the table in service is (now minus its `created_unix`); `None` when no
+    /// table is in service. A table stamped in the future has age zero.
+    pub fn age(&self) -> Option<Duration> {
+        let created = self.current.load().table.as_ref()?.created_unix();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(Duration::from_secs(now.saturating_sub(created)))
+    }
+
+    /// Whether the table in service is older than `max_age`, or no table is in service: the
+    /// signal that list delivery has stopped.
+    pub fn is_stale(&self, max_age: Duration) -> bool {
+        self.age().is_none_or(|age| age > max_age)
+    }
+
+    /// Starts a thread that polls `target` every `interval` and reloads when it changes
+    /// (length, modification time or, on Unix, inode). `on_result` gets the outcome of every
+    /// reload attempt except re-reading the version already in service; a bad file leaves
+    /// the table in service, as with `reload`. If no table is in service, the first poll
+    /// reloads straight away.
+    ///
+    /// The thread stops when the returned [`Watcher`] is stopped or dropped.
+    ///
+    /// # Errors
+    ///
+    /// The error from spawning the thread.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use c2trie::swap::{FailMode, LiveTable, ReloadMode, WatchTarget};
+    ///
+    /// let live = Arc::new(LiveTable::empty(FailMode::Open));
+    /// let watcher = live.watch(
+    ///     WatchTarget::File("/var/lib/c2trie/lists.c2t".into()),
+    ///     ReloadMode::READ,
+    ///     Duration::from_secs(5),
+    ///     |r| if let Err(e) = r { eprintln!("reload failed: {e}") },
+    /// )?;
+    /// // ... serve ...
+    /// watcher.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn watch(
+        self: &Arc<LiveTable>,
+        target: WatchTarget,
+        mode: ReloadMode,
+        interval: Duration,
+        mut on_result: impl FnMut(Result<Swapped, SwapError>) + Send + 'static,
+    ) -> std::io::Result<Watcher> {
+        let live = Arc::downgrade(self);
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("c2trie-watch".into())
+            .spawn(move || {
+                let watched = target.watched().to_path_buf();
+                let mut last = fingerprint(&watched);
+                let (lock, cvar) = &*stop2;
+                let mut first = true;
+                loop {
+                    let Some(live) = live.upgrade() else { return };
+                    let now = fingerprint(&watched);
+                    let empty = live.current.load().table.is_none();
+                    if now.is_some() && (now != last || (first && empty)) {
+                        last = now;
+                        let r = match &target {
+                            WatchTarget::File(p) => live.reload(p, mode),
+                            WatchTarget::Pointer(p) => live.reload_pointer(p, mode),
+                        };
+                        let same = r.as_ref().err().and_then(SwapError::versions);
+                        if !(matches!(same, Some((a, b)) if a == b)) {
+                            on_result(r);
+                        }
+                    }
+                    first = false;
+                    drop(live);
+                    let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let (guard, _) = cvar
+                        .wait_timeout_while(guard, interval, |stopped| !*stopped)
+                        .unwrap_or_else(|e| e.into_inner());
+                    if *guard {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Watcher {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// What a [`Watcher`] watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchTarget {
+    /// A table file published with [`publish`](crate::publish::publish) (renamed into place).
+    File(PathBuf),
+    /// A pointer file written by [`publish_versioned`](crate::publish::publish_versioned);
+    /// the table reloaded is the one it names.
+    Pointer(PathBuf),
+}
+
+impl WatchTarget {
+    fn watched(&self) -> &Path {
+        match self {
+            WatchTarget::File(p) | WatchTarget::Pointer(p) => p,
+        }
+    }
+}
+
+/// A running watch thread ([`LiveTable::watch`]). Stops (and joins the thread) on
+/// [`Watcher::stop`] or drop.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Stops the thread and waits for it to finish.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            // A panic in the callback ended the thread already; nothing more to report.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let md = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&md);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Fingerprint {
+        len: md.len(),
+        modified: md.modified().ok(),
+        inode,
+    })
+}
+
+fn load_path(path: &Path, mode: ReloadMode) -> Result<Table, crate::LoadError> {
+    #[cfg(feature = "mmap")]
+    if mode.map {
+        return crate::mmap::load_promised(path);
+    }
+    let _ = mode;
+    Table::read_file(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Compiler, List, Meta, SwapErrorKind};
+
+    fn table(version: u64, created: u64) -> Table {
+        let mut c = Compiler::new();
+        c.list_version(version).created_unix(created);
+        c.add(
+            List::Global,
+            "192.0.2.0/24".parse().unwrap(),
+            "v",
+            Meta::tagged(format!("v{version}")),
+        )
+        .unwrap();
+        Table::from_bytes(c.to_vec().unwrap()).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rollback_is_refused_and_force_works() {
+        let live = LiveTable::new(table(10, 0), FailMode::Open);
+        for v in [10, 9, 0] {
+            let err = live.replace(table(v, 0)).unwrap_err();
+            assert_eq!(err.kind(), SwapErrorKind::Rollback);
+            assert_eq!(err.versions(), Some((10, v)));
+            assert_eq!(live.list_version(), Some(10));
+            assert_eq!(live.generation(), 1);
+        }
+        let s = live.replace(table(11, 0)).unwrap();
+        assert_eq!(
+            s,
+            Swapped {
+                generation: 2,
+                list_version: 11,
+                previous_version: Some(10)
+            }
+        );
+        let refused = live.replace(table(3, 0)).unwrap_err().into_table().unwrap();
+        let s = live.force_replace(refused);
+        assert_eq!((s.generation, s.list_version), (3, 3));
+        assert_eq!(live.list_version(), Some(3));
+    }
+
+    #[test]
+    fn empty_handle_fails_open_or_closed_and_accepts_any_first_version() {
+        let p = Policy::new(crate::Mode::Block, crate::Mode::Block);
+        for (fail, want) in [
+            (FailMode::Open, Verdict::Pass),
+            (FailMode::Closed, Verdict::Block),
+        ] {
+            let live = LiveTable::empty(fail);
+            let g = live.load();
+            let d = g.decide(ip("203.0.113.1"), &p);
+            assert_eq!(d.verdict(), want);
+            assert_eq!(d.reason(), crate::policy::Reason::NoTable);
+            assert_eq!(d.list_version(), None);
+            assert_eq!(g.generation(), 0);
+            drop(g);
+            live.replace(table(0, 0)).unwrap();
+            // With a table, the policy decides: 203.0.113.1 is unlisted.
+            assert_eq!(live.decide(ip("203.0.113.1"), &p), Verdict::Pass);
+            assert_eq!(live.decide(ip("192.0.2.1"), &p), Verdict::Block);
+            assert_eq!(live.generation(), 1);
+        }
+    }
+
+    #[test]
+    fn reload_of_a_bad_file_keeps_the_table_in_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        let live = LiveTable::new(table(1, 0), FailMode::Closed);
+        std::fs::write(&path, b"not a table").unwrap();
+        let err = live.reload(&path, ReloadMode::READ).unwrap_err();
+        assert_eq!(err.kind(), SwapErrorKind::Load);
+        assert!(err.load_error().is_some());
+        assert_eq!(live.list_version(), Some(1));
+        let err = live
+            .reload(dir.path().join("missing"), ReloadMode::READ)
+            .unwrap_err();
+        assert_eq!(err.kind(), SwapErrorKind::Load);
+        std::fs::write(&path, table(2, 0).as_bytes()).unwrap();
+        assert_eq!(
+            live.reload(&path, ReloadMode::READ).unwrap().list_version,
+            2
+        );
+        assert_eq!(live.list_version(), Some(2));
+    }
+
+    #[test]
+    fn staleness_follows_created_unix() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let live = LiveTable::new(table(1, now - 7200), FailMode::Open);
+        assert!(live.is_stale(Duration::from_secs(3600)));
+        assert!(!live.is_stale(Duration::from_secs(3 * 3600)));
+        live.replace(table(2, now + 1000)).unwrap();
+        assert_eq!(live.age(), Some(Duration::ZERO));
+        assert!(!live.is_stale(Duration::ZERO));
+    }
+
+    #[test]
+    fn guard_answers_from_the_generation_it_loaded() {
+        let live = LiveTable::new(table(1, 0), FailMode::Open);
+        let p = Policy::default();
+        let g = live.load();
+        live.replace(table(2, 0)).unwrap();
+        assert_eq!(g.generation(), 1);
+        assert_eq!(g.decide(ip("192.0.2.1"), &p).tag(), Some("v1"));
+        assert_eq!(live.load().decide(ip("192.0.2.1"), &p).tag(), Some("v2"));
+    }
+
+    #[test]
+    fn live_table_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<LiveTable>();
+        check::<Snapshot>();
+        check::<crate::SwapError>();
+    }
+}
