@@ -14,6 +14,9 @@ pub mod format;
 mod mmap;
 pub mod policy;
 pub mod publish;
+#[cfg(feature = "sign")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sign")))]
+pub mod sign;
 pub mod swap;
 pub mod table;
 

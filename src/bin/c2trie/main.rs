@@ -14,6 +14,7 @@ mod compile;
 mod inspect;
 mod limits;
 mod lookup;
+mod sign;
 
 use compile::CompileArgs;
 use lookup::LookupArgs;
@@ -43,9 +44,30 @@ enum Command {
         table: PathBuf,
     },
     /// Validate a table: exit 0 when valid, 1 with the reason otherwise.
+    ///
+    /// With --pubkey, also require TABLE.sig to verify with one of the given public keys.
     Verify {
         /// The table file.
         table: PathBuf,
+        /// A trusted public key file (repeatable); the table must carry a valid signature.
+        #[arg(long, value_name = "KEYFILE")]
+        pubkey: Vec<PathBuf>,
+    },
+    /// Sign a table with an Ed25519 secret key: writes TABLE.sig.
+    ///
+    /// Example: c2trie sign --key vendor.key table.c2t
+    Sign {
+        /// The secret key file (from `c2trie keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+        /// The table file.
+        table: PathBuf,
+    },
+    /// Generate an Ed25519 key pair: KEYFILE (secret) and KEYFILE.pub.
+    Keygen {
+        /// The secret key file to create (never overwritten).
+        #[arg(short, long, value_name = "KEYFILE")]
+        out: PathBuf,
     },
 }
 
@@ -57,7 +79,10 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Lookup(args) => lookup::run(args),
         Command::Inspect { table } => inspect::inspect(&table),
-        Command::Verify { table } => inspect::verify(&table),
+        Command::Verify { table, pubkey } if pubkey.is_empty() => inspect::verify(&table),
+        Command::Verify { table, pubkey } => sign::verify_signed(&pubkey, &table),
+        Command::Sign { key, table } => sign::sign(&key, &table),
+        Command::Keygen { out } => sign::keygen(&out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
