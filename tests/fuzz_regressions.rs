@@ -63,3 +63,8 @@ fn edit_scripts_apply_as_documented() {
     // The unchanged base table loads.
     assert!(c2trie::Table::from_bytes(base).is_ok());
 }
+
+#[test]
+fn embedded_v4() {
+    replay("embedded_v4", fuzz_harness::embedded_v4);
+}

@@ -333,3 +333,161 @@ pub(crate) fn roundtrip(data: &[u8]) {
         }
     }
 }
+
+/// The input of `embedded_v4`.
+#[derive(Debug, Arbitrary)]
+pub(crate) struct EmbInput {
+    /// An address to decode as is.
+    addr: u128,
+    /// An IPv4 address to embed, with the encoding `enc` picks, over `noise`.
+    v4: u32,
+    enc: u8,
+    noise: u128,
+    /// Bit i turns `Encoding::ALL[i]` off.
+    disabled: u16,
+    /// Operator NAT64 prefixes: address and a length picked from the RFC 6052 set.
+    nat64: Vec<(u128, u8)>,
+}
+
+const RFC6052_LENS: [u8; 6] = [32, 40, 48, 56, 64, 96];
+
+/// Where RFC 6052 §2.2 puts the four IPv4 bytes for a prefix of `len` bits (byte 8, the
+/// "u" octet, is always skipped).
+fn rfc6052_slots(len: u8) -> [usize; 4] {
+    match len {
+        32 => [4, 5, 6, 7],
+        40 => [5, 6, 7, 9],
+        48 => [6, 7, 9, 10],
+        56 => [7, 9, 10, 11],
+        64 => [9, 10, 11, 12],
+        _ => [12, 13, 14, 15],
+    }
+}
+
+/// Writes `v4` into `base` under `enc`, from the RFCs, independently of the library: the
+/// encoding's fixed prefix bits, then the IPv4 bytes where it carries them. `nat64` is the
+/// operator prefix for `Encoding::Nat64Operator`.
+fn embed(enc: c2trie::policy::Encoding, v4: u32, base: u128, nat64: Option<Ipv6Net>) -> u128 {
+    use c2trie::policy::Encoding as E;
+    let mut b = base.to_be_bytes();
+    let v = v4.to_be_bytes();
+    let mut put = |prefix: &[u8], slots: [usize; 4], bytes: [u8; 4]| {
+        b[..prefix.len()].copy_from_slice(prefix);
+        for (s, x) in slots.into_iter().zip(bytes) {
+            b[s] = x;
+        }
+    };
+    match enc {
+        E::Mapped => put(
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff],
+            [12, 13, 14, 15],
+            v,
+        ),
+        E::Compatible => put(&[0; 12], [12, 13, 14, 15], v),
+        E::Translated => put(
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0],
+            [12, 13, 14, 15],
+            v,
+        ),
+        E::Nat64WellKnown => put(
+            &[0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0],
+            [12, 13, 14, 15],
+            v,
+        ),
+        E::Nat64LocalUse => put(&[0, 0x64, 0xff, 0x9b, 0, 1], rfc6052_slots(48), v),
+        E::Nat64Operator => {
+            let p = nat64.unwrap_or_default();
+            let n = usize::from(p.prefix_len() / 8);
+            let pb = p.network().octets();
+            put(&pb[..n], rfc6052_slots(p.prefix_len()), v);
+        }
+        E::SixToFour => put(&[0x20, 0x02], [2, 3, 4, 5], v),
+        E::TeredoServer => put(&[0x20, 0x01, 0, 0], [4, 5, 6, 7], v),
+        E::TeredoClient => put(&[0x20, 0x01, 0, 0], [12, 13, 14, 15], (!v4).to_be_bytes()),
+        _ => {}
+    }
+    u128::from_be_bytes(b)
+}
+
+/// `embedded_v4`: the policy's IPv4-in-IPv6 decoding against an independent encoder, both
+/// ways, and the policy verdict: an IPv4 entry cannot be bypassed by any enabled spelling.
+pub(crate) fn embedded_v4(data: &[u8]) {
+    use c2trie::policy::{EmbeddedV4, Encoding};
+    use c2trie::{Mode, Policy, Verdict};
+    let Ok(input) = EmbInput::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let mut emb = EmbeddedV4::all();
+    for (i, e) in Encoding::ALL.iter().enumerate() {
+        if input.disabled & (1 << i) != 0 {
+            emb.set(*e, false);
+        }
+    }
+    let mut prefixes = Vec::new();
+    for &(a, l) in input.nat64.iter().take(4) {
+        let len = RFC6052_LENS[usize::from(l) % RFC6052_LENS.len()];
+        let p = Ipv6Net::new(Ipv6Addr::from(a), len)
+            .unwrap_or_default()
+            .trunc();
+        emb.add_nat64_prefix(p).unwrap_or_else(|e| panic!("{e}"));
+        prefixes.push(p);
+    }
+
+    // Sound: whatever is decoded is really there.
+    let addr = Ipv6Addr::from(input.addr);
+    let found: Vec<(Encoding, Ipv4Addr)> = emb.decode(addr).collect();
+    assert!(
+        found.len() <= Encoding::ALL.len() + prefixes.len(),
+        "{found:?}"
+    );
+    for &(enc, v4) in &found {
+        assert!(emb.is_enabled(enc), "{enc:?} is off");
+        let v4 = u32::from(v4);
+        let ok = if enc == Encoding::Nat64Operator {
+            prefixes
+                .iter()
+                .any(|p| p.contains(&addr) && embed(enc, v4, input.addr, Some(*p)) == input.addr)
+        } else {
+            embed(enc, v4, input.addr, None) == input.addr
+        };
+        assert!(ok, "{addr} decoded as {enc:?} {}", Ipv4Addr::from(v4));
+    }
+
+    // Complete: an enabled spelling of v4 is decoded, and the policy blocks it.
+    let enc = Encoding::ALL[usize::from(input.enc) % Encoding::ALL.len()];
+    let prefix = prefixes
+        .get(usize::from(input.enc) / 16 % prefixes.len().max(1))
+        .copied();
+    if !emb.is_enabled(enc) || (enc == Encoding::Nat64Operator && prefix.is_none()) {
+        return;
+    }
+    let spelled = embed(enc, input.v4, input.noise, prefix);
+    if enc == Encoding::Compatible && spelled <= 1 {
+        return; // `::` and `::1` are not IPv4-compatible addresses
+    }
+    let v4 = Ipv4Addr::from(input.v4);
+    let spelled = Ipv6Addr::from(spelled);
+    assert!(
+        emb.decode(spelled).any(|x| x == (enc, v4)),
+        "{spelled} does not decode to {enc:?} {v4}"
+    );
+    let mut c = Compiler::new();
+    c.created_unix(0);
+    c.add(
+        List::Blocked,
+        IpNet::V4(Ipv4Net::from(v4)),
+        "fuzz",
+        Meta::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let table = Table::from_bytes(c.to_vec().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut policy = Policy::new(Mode::Off, Mode::Block);
+    policy.embedded = emb;
+    let d = policy.decide(&table, IpAddr::V6(spelled));
+    assert_eq!(
+        d.verdict(),
+        Verdict::Block,
+        "{spelled} ({enc:?} {v4}) bypassed the block"
+    );
+}
