@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod feed;
 pub mod format;
+pub mod guide;
 #[cfg(feature = "mmap")]
 #[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
 mod mmap;

@@ -189,3 +189,44 @@ fn large_host_heavy_table_agrees_with_oracle() {
         }
     }
 }
+
+#[test]
+fn ipv4_mapped_entries_match_ipv4_queries() {
+    let mut c = Compiler::new();
+    c.add(
+        List::Global,
+        "::ffff:192.0.2.0/120".parse().unwrap(),
+        "f",
+        Meta::default(),
+    )
+    .unwrap();
+    c.add(
+        List::Blocked,
+        "::ffff:198.51.100.7/128".parse().unwrap(),
+        "f",
+        Meta::default(),
+    )
+    .unwrap();
+    // The same prefix spelled as IPv4 is a duplicate of the mapped one.
+    assert!(
+        !c.add(
+            List::Global,
+            "192.0.2.0/24".parse().unwrap(),
+            "g",
+            Meta::default()
+        )
+        .unwrap()
+    );
+    let t = Table::from_bytes(c.to_vec().unwrap()).unwrap();
+    let hits = t.lookup("192.0.2.9".parse().unwrap());
+    assert_eq!(
+        hits.get(List::Global).unwrap().prefix().to_string(),
+        "192.0.2.0/24"
+    );
+    let hits = t.lookup("198.51.100.7".parse().unwrap());
+    assert_eq!(
+        hits.get(List::Blocked).unwrap().prefix().to_string(),
+        "198.51.100.7/32"
+    );
+    assert_eq!(t.count(List::Global, true), 0);
+}

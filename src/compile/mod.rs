@@ -147,7 +147,9 @@ impl Compiler {
         &self.limits
     }
 
-    /// Adds one prefix to `list`. Host bits are cleared. Returns `Ok(false)` when the list
+    /// Adds one prefix to `list`. Host bits are cleared, and an IPv4-mapped IPv6 prefix
+    /// (`::ffff:192.0.2.0/120`) is stored as the IPv4 prefix it names (`192.0.2.0/24`), so
+    /// it matches IPv4 traffic to those hosts. Returns `Ok(false)` when the list
     /// already had this prefix (the first entry's source and metadata are kept).
     ///
     /// # Errors
@@ -192,7 +194,7 @@ impl Compiler {
                 Meta::MAX_RISK
             )));
         }
-        let net = net.trunc();
+        let net = canonical(net);
         let report = self.report.list_mut(list);
         match self.seen.entry((list, net)) {
             MapEntry::Occupied(_) => {
@@ -415,6 +417,19 @@ impl Compiler {
         }
         Ok(parts)
     }
+}
+
+/// Clears host bits, and stores an IPv4-mapped IPv6 prefix (`::ffff:a.b.c.d/96+n`) as the
+/// IPv4 prefix it names (`a.b.c.d/n`): the same hosts, looked up the way IPv4 traffic is.
+fn canonical(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && v6.prefix_len() >= 96
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(n) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        return IpNet::V4(n.trunc());
+    }
+    net.trunc()
 }
 
 fn host_value(list: u8, attr: u32) -> u32 {

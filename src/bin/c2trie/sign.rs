@@ -76,12 +76,35 @@ pub(crate) fn sign(key: &Path, table: &Path) -> Result<bool> {
 }
 
 /// Verifies `TABLE.sig` against the trusted public keys, then validates the table.
-pub(crate) fn verify_signed(pubkeys: &[PathBuf], table: &Path) -> Result<bool> {
+pub(crate) fn verify_signed(pubkeys: &[PathBuf], table: &Path, json: bool) -> Result<bool> {
     let mut trusted = TrustedKeys::new();
     for p in pubkeys {
         trusted.add(PublicKey::read_file(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
-    match trusted.read_table(table) {
+    let result = trusted.read_table(table);
+    if json {
+        let v = match &result {
+            Ok(t) => serde_json::json!({
+                "file": table.display().to_string(),
+                "valid": true,
+                "signature": "verified",
+                "list_version": t.list_version(),
+                "entries": t.len(),
+            }),
+            Err(e) => serde_json::json!({
+                "file": table.display().to_string(),
+                "valid": false,
+                "error": e.to_string(),
+            }),
+        };
+        println!("{v}");
+    }
+    match result {
+        Ok(_) if json => Ok(true),
+        Err(e) if json => {
+            eprintln!("{}: {e}", table.display());
+            Ok(false)
+        }
         Ok(t) => {
             println!(
                 "{}: ok, signature verified (format {}, list version {}, {} entries)",
