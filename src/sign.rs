@@ -53,12 +53,15 @@
 //! protection:
 //!
 //! ```no_run
-//! # use c2trie::sign::TrustedKeys;
-//! # use c2trie::swap::{FailMode, LiveTable};
-//! # fn f(live: &LiveTable, trusted: &TrustedKeys) -> Result<(), Box<dyn std::error::Error>> {
+//! use c2trie::sign::{PublicKey, TrustedKeys};
+//! use c2trie::swap::{FailMode, LiveTable};
+//!
+//! let mut trusted = TrustedKeys::new();
+//! trusted.add(PublicKey::read_file("/etc/product/vendor.pub")?);
+//! let live = LiveTable::empty(FailMode::Closed);
 //! let table = trusted.read_table("/var/lib/product/table.c2t")?;
 //! live.replace(table)?;
-//! # Ok(()) }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Use this instead of [`LiveTable::reload`](crate::swap::LiveTable::reload) wherever

@@ -235,3 +235,19 @@ fn firehol_level1_bogons_are_named_and_the_override_lets_them_through() {
         assert!(compile(&[(List::Global, &f)], open).is_ok());
     }
 }
+
+#[test]
+fn an_ipv4_mapped_spelling_of_a_broad_prefix_is_caught_as_ipv4() {
+    // `::ffff:0.0.0.0/96` is stored as `0.0.0.0/0`: the IPv6 minimum (/16) would let it
+    // through, the IPv4 one must not.
+    let f = feed(
+        "global.txt",
+        "::ffff:0.0.0.0/96\n::ffff:10.0.0.0/100\n::ffff:192.0.2.0/120\n",
+    );
+    let err = compile(&[(List::Global, &f)], Limits::default()).unwrap_err();
+    let b = err.breaches();
+    assert_eq!(b.len(), 2, "{err}");
+    assert_eq!((b[0].line, b[0].net.to_string().as_str()), (1, "0.0.0.0/0"));
+    assert_eq!((b[1].line, b[1].net.to_string().as_str()), (2, "0.0.0.0/4"));
+    assert_eq!(b[0].kind, LimitKind::MinPrefixV4(8));
+}

@@ -65,7 +65,7 @@ struct Cli {
 enum Command {
     /// Compile feeds into a table file.
     #[command(after_help = compile::HELP)]
-    Compile(CompileArgs),
+    Compile(Box<CompileArgs>),
     /// Look addresses up: one JSON object a line, in input order.
     ///
     /// Reads addresses from standard input, one a line, when none are given.
@@ -166,7 +166,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => a.json,
     };
     let result = match cli.command {
-        Command::Compile(args) => compile::run(args).map(Outcome::from),
+        Command::Compile(args) => compile::run(*args).map(Outcome::from),
         Command::Lookup(args) => lookup::run(args).map(Outcome::from),
         Command::Inspect(a) => inspect::inspect(&a.table).map(Outcome::from),
         Command::Verify(a) if a.pubkey.is_empty() => {
