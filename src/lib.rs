@@ -15,6 +15,9 @@ pub mod guide;
 mod mmap;
 pub mod policy;
 pub mod publish;
+#[cfg(feature = "sign")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sign")))]
+pub mod sign;
 pub mod swap;
 pub mod table;
 pub mod wfp;

@@ -9,14 +9,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 
-use crate::entry::{List, Meta};
+use crate::entry::{Entry, List, Meta};
 use crate::error::CompileError;
 use crate::feed::Feed;
 use crate::format::writer::{FamilyParts, Parts};
 use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
 
+mod limits;
 mod trie;
 
+pub use limits::{Breach, LimitKind, Limits, ListLimits, ParseLimitError, parse_share};
 use trie::Pfx;
 
 /// Counts for one list, as the compiler saw them.
@@ -69,6 +71,7 @@ struct Record {
     list: List,
     net: IpNet,
     source: u32,
+    line: u64,
     meta: Meta,
 }
 
@@ -78,6 +81,10 @@ struct Record {
 /// one list is kept once (the first one wins) and counted as a duplicate; the same prefix in
 /// two lists is kept in both. Nested and overlapping prefixes are all kept: a lookup reports,
 /// per list, the longest one that covers the address.
+///
+/// Before writing, the entries are checked against the [`Limits`] (by default: no global
+/// IPv4 entry broader than /8, no global IPv6 entry broader than /16); a breach fails the
+/// compile and names the offending entries. See [`Compiler::limits`].
 ///
 /// Output is deterministic: the same entries added in the same order, with the same
 /// `list_version` and creation time, give the same bytes.
@@ -106,6 +113,7 @@ pub struct Compiler {
     sources: Vec<String>,
     source_ids: HashMap<String, u32>,
     report: CompileReport,
+    limits: Limits,
 }
 
 impl Compiler {
@@ -128,6 +136,17 @@ impl Compiler {
         self
     }
 
+    /// Sets the poisoned-feed guards checked before writing (default: [`Limits::default`]).
+    pub fn limits(&mut self, limits: Limits) -> &mut Compiler {
+        self.limits = limits;
+        self
+    }
+
+    /// The guards in force.
+    pub fn current_limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Adds one prefix to `list`. Host bits are cleared, and an IPv4-mapped IPv6 prefix
     /// (`::ffff:192.0.2.0/120`) is stored as the IPv4 prefix it names (`192.0.2.0/24`), so
     /// it matches IPv4 traffic to those hosts. Returns `Ok(false)` when the list
@@ -141,6 +160,32 @@ impl Compiler {
         list: List,
         net: IpNet,
         source: &str,
+        meta: Meta,
+    ) -> Result<bool, CompileError> {
+        self.insert(list, net, source, 0, meta)
+    }
+
+    /// Adds one parsed entry to `list`, keeping its line number so that errors (such as a
+    /// limit breach) can name `source:line`. Otherwise as [`Compiler::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Compiler::add`].
+    pub fn add_entry(
+        &mut self,
+        list: List,
+        entry: &Entry,
+        source: &str,
+    ) -> Result<bool, CompileError> {
+        self.insert(list, entry.net, source, entry.line, entry.meta.clone())
+    }
+
+    fn insert(
+        &mut self,
+        list: List,
+        net: IpNet,
+        source: &str,
+        line: u64,
         meta: Meta,
     ) -> Result<bool, CompileError> {
         if let Some(risk) = meta.risk.filter(|r| *r > Meta::MAX_RISK) {
@@ -178,6 +223,7 @@ impl Compiler {
             list,
             net,
             source,
+            line,
             meta,
         });
         Ok(true)
@@ -192,7 +238,7 @@ impl Compiler {
     pub fn add_feed(&mut self, list: List, feed: &Feed) -> Result<u64, CompileError> {
         let mut added = 0;
         for e in &feed.entries {
-            if self.add(list, e.net, &feed.name, e.meta.clone())? {
+            if self.add_entry(list, e, &feed.name)? {
                 added += 1;
             }
         }
@@ -214,12 +260,38 @@ impl Compiler {
         self.records.is_empty()
     }
 
+    /// Checks the entries added so far against the [`Limits`]; [`Compiler::to_vec`] does
+    /// this first.
+    ///
+    /// # Errors
+    ///
+    /// A [`CompileError`] of kind [`CompileErrorKind::Limit`](crate::error::CompileErrorKind::Limit)
+    /// listing every [`Breach`].
+    pub fn check_limits(&self) -> Result<(), CompileError> {
+        let entries = self.records.iter().map(|r| limits::Checked {
+            list: r.list,
+            net: r.net,
+            source: self
+                .sources
+                .get(r.source as usize)
+                .map_or("", String::as_str),
+            line: r.line,
+        });
+        let breaches = limits::check(&self.limits, entries);
+        if breaches.is_empty() {
+            Ok(())
+        } else {
+            Err(CompileError::limits(breaches))
+        }
+    }
+
     /// Compiles to bytes.
     ///
     /// # Errors
     ///
-    /// [`CompileError`] when the table would exceed a format limit (4 GiB, 2^30 distinct
-    /// attribute records).
+    /// [`CompileError`] when an entry breaks the [`Limits`] (see
+    /// [`Compiler::check_limits`]), or when the table would exceed a format limit (4 GiB,
+    /// 2^30 distinct attribute records).
     pub fn to_vec(&self) -> Result<Vec<u8>, CompileError> {
         Ok(self.parts()?.to_vec())
     }
@@ -234,6 +306,7 @@ impl Compiler {
     }
 
     fn parts(&self) -> Result<Parts, CompileError> {
+        self.check_limits()?;
         // Strings: sources first, then tags, each once.
         let mut strings: Vec<&str> = self.sources.iter().map(String::as_str).collect();
         let mut string_ids: HashMap<&str, u32> = HashMap::new();

@@ -7,6 +7,7 @@ use c2trie::{Compiler, List};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::limits::LimitArgs;
 use crate::{Result, progress};
 
 pub(crate) const HELP: &str = concat!(
@@ -61,6 +62,8 @@ pub(crate) struct CompileArgs {
     /// mapped files cannot be replaced (Windows).
     #[arg(long)]
     versioned: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 impl CompileArgs {
@@ -75,7 +78,9 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let format: Format = args.format.parse()?;
     let opts = FeedOptions::new().with_format(format);
     let mut compiler = Compiler::new();
-    compiler.list_version(args.list_version);
+    compiler
+        .list_version(args.list_version)
+        .limits(args.limits.limits()?);
     let created = args.created.or_else(|| {
         std::env::var("SOURCE_DATE_EPOCH")
             .ok()

@@ -15,8 +15,10 @@ mod compile;
 mod demo;
 mod diff;
 mod inspect;
+mod limits;
 mod lookup;
 mod progress;
+mod sign;
 
 use compile::CompileArgs;
 use demo::DemoArgs;
@@ -63,7 +65,7 @@ struct Cli {
 enum Command {
     /// Compile feeds into a table file.
     #[command(after_help = compile::HELP)]
-    Compile(CompileArgs),
+    Compile(Box<CompileArgs>),
     /// Look addresses up: one JSON object a line, in input order.
     ///
     /// Reads addresses from standard input, one a line, when none are given.
@@ -73,8 +75,26 @@ enum Command {
     #[command(after_help = inspect::INSPECT_HELP)]
     Inspect(TableArgs),
     /// Validate a table: exit 0 when valid, 1 with the reason otherwise.
+    ///
+    /// With --pubkey, TABLE.sig must also verify with one of the given public keys.
     #[command(after_help = inspect::VERIFY_HELP)]
-    Verify(TableArgs),
+    Verify(VerifyArgs),
+    /// Sign a table with an Ed25519 secret key: writes TABLE.sig beside it.
+    ///
+    /// Example: c2trie sign --key vendor.key table.c2t
+    Sign {
+        /// The secret key file (from `c2trie keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+        /// The table file.
+        table: PathBuf,
+    },
+    /// Generate an Ed25519 key pair: KEYFILE (secret, never overwritten) and KEYFILE.pub.
+    Keygen {
+        /// The secret key file to create.
+        #[arg(short, long, value_name = "KEYFILE")]
+        out: PathBuf,
+    },
     /// Compare two tables: entries added and removed per list, and changed metadata.
     ///
     /// Exits 0 when the tables hold the same entries with the same metadata, 3 when they
@@ -96,6 +116,19 @@ struct TableArgs {
     /// Machine-readable output: one JSON object on standard output.
     #[arg(long)]
     json: bool,
+}
+
+/// `verify`: one table, optionally with the public keys its signature must verify with.
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The table file.
+    table: PathBuf,
+    /// Machine-readable output: one JSON object on standard output.
+    #[arg(long)]
+    json: bool,
+    /// A trusted public key file (repeatable); TABLE.sig must verify with one of them.
+    #[arg(long, value_name = "KEYFILE")]
+    pubkey: Vec<PathBuf>,
 }
 
 pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -126,15 +159,22 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Compile(a) => a.json(),
         Command::Lookup(a) => a.json(),
-        Command::Inspect(a) | Command::Verify(a) => a.json,
+        Command::Inspect(a) => a.json,
+        Command::Verify(a) => a.json,
+        Command::Sign { .. } | Command::Keygen { .. } => false,
         Command::Diff(a) => a.json,
         Command::Demo(a) => a.json,
     };
     let result = match cli.command {
-        Command::Compile(args) => compile::run(args).map(Outcome::from),
+        Command::Compile(args) => compile::run(*args).map(Outcome::from),
         Command::Lookup(args) => lookup::run(args).map(Outcome::from),
         Command::Inspect(a) => inspect::inspect(&a.table).map(Outcome::from),
-        Command::Verify(a) => inspect::verify(&a.table, a.json).map(Outcome::from),
+        Command::Verify(a) if a.pubkey.is_empty() => {
+            inspect::verify(&a.table, a.json).map(Outcome::from)
+        }
+        Command::Verify(a) => sign::verify_signed(&a.pubkey, &a.table, a.json).map(Outcome::from),
+        Command::Sign { key, table } => sign::sign(&key, &table).map(Outcome::from),
+        Command::Keygen { out } => sign::keygen(&out).map(Outcome::from),
         Command::Diff(args) => diff::run(args),
         Command::Demo(args) => demo::run(args).map(Outcome::from),
     };
