@@ -359,7 +359,8 @@ fn addresses(table: &Table, plan: &Plan, policy: &Policy, random: usize, seed: u
 
 fn build(entries: &[(List, IpNet)]) -> Table {
     let mut c = Compiler::new();
-    c.created_unix(0);
+    // Random tables hold prefixes as broad as /0 in every list: no poisoned-feed guard.
+    c.created_unix(0).limits(c2trie::compile::Limits::none());
     for (list, net) in entries {
         c.add(*list, *net, "t", Meta::default()).unwrap();
     }
@@ -587,7 +588,8 @@ fn read(rel: &str) -> Feed {
 
 fn compile(feeds: &[(List, &Feed)], extra: &[(List, &str)]) -> Table {
     let mut c = Compiler::new();
-    c.created_unix(0);
+    // FireHOL level1 carries bogon blocks such as 224.0.0.0/3 on purpose: let them through.
+    c.created_unix(0).limits(c2trie::compile::Limits::none());
     for (list, f) in feeds {
         c.add_feed(*list, f).unwrap();
     }

@@ -21,7 +21,10 @@ use c2trie::{Compiler, List, Meta, Mode, Table, Verdict};
 fn compile_to(dir: &Path) -> std::path::PathBuf {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     let mut c = Compiler::new();
-    c.list_version(1).created_unix(0);
+    // FireHOL level1 carries bogon blocks such as 224.0.0.0/3 on purpose: let them through.
+    c.list_version(1)
+        .created_unix(0)
+        .limits(c2trie::compile::Limits::none());
     for (list, rel) in [
         (
             List::Global,
