@@ -54,9 +54,9 @@ fn row(name: &str, n: usize, bytes: usize) {
     );
 }
 
-fn report<A: Addr>(set: &str, nets: &[(A, u8)])
+fn report<A>(set: &str, nets: &[(A, u8)])
 where
-    A: poptrie::Address,
+    A: Addr + poptrie::Address,
     (A, u8): poptrie::Prefix,
 {
     let n = nets.len();

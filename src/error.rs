@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io;
 
+use crate::compile::Breach;
+
 /// The coarse kind of a [`LoadError`]: enough to choose between re-fetching the list,
 /// upgrading the software, and fixing the file system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,7 @@ pub struct CompileError {
     kind: CompileErrorKind,
     message: String,
     source: Option<io::Error>,
+    breaches: Vec<Breach>,
 }
 
 /// The coarse kind of a [`CompileError`].
@@ -137,6 +140,9 @@ pub enum CompileErrorKind {
     TooLarge,
     /// Writing the output failed.
     Io,
+    /// Entries break the poisoned-feed guards ([`Limits`](crate::compile::Limits)); see
+    /// [`CompileError::breaches`].
+    Limit,
 }
 
 impl CompileError {
@@ -145,6 +151,31 @@ impl CompileError {
             kind: CompileErrorKind::Invalid,
             message,
             source: None,
+            breaches: Vec::new(),
+        }
+    }
+
+    pub(crate) fn limits(breaches: Vec<Breach>) -> CompileError {
+        /// How many breaches the message spells out; the rest are counted.
+        const SHOWN: usize = 10;
+        let mut message = format!(
+            "{} entr{} break{} the poisoned-feed limits:",
+            breaches.len(),
+            if breaches.len() == 1 { "y" } else { "ies" },
+            if breaches.len() == 1 { "s" } else { "" }
+        );
+        for b in breaches.iter().take(SHOWN) {
+            message.push_str("\n  ");
+            message.push_str(&b.to_string());
+        }
+        if breaches.len() > SHOWN {
+            message.push_str(&format!("\n  … and {} more", breaches.len() - SHOWN));
+        }
+        CompileError {
+            kind: CompileErrorKind::Limit,
+            message,
+            source: None,
+            breaches,
         }
     }
 
@@ -153,6 +184,7 @@ impl CompileError {
             kind: CompileErrorKind::TooLarge,
             message: message.to_owned(),
             source: None,
+            breaches: Vec::new(),
         }
     }
 
@@ -161,12 +193,18 @@ impl CompileError {
             kind: CompileErrorKind::Io,
             message: e.to_string(),
             source: Some(e),
+            breaches: Vec::new(),
         }
     }
 
     /// The coarse kind.
     pub fn kind(&self) -> CompileErrorKind {
         self.kind
+    }
+
+    /// For [`CompileErrorKind::Limit`], every entry that breaks a limit; empty otherwise.
+    pub fn breaches(&self) -> &[Breach] {
+        &self.breaches
     }
 }
 

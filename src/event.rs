@@ -450,13 +450,13 @@ impl RateLimiter {
             self.next_seq = seq.wrapping_add(1);
             return Admission::Emit { suppressed };
         }
-        if self.slots.len() >= self.capacity {
-            if let Some((_, oldest)) = self.order.pop_first() {
-                if let Some(s) = self.slots.remove(&oldest) {
-                    self.evicted_suppressed = self.evicted_suppressed.saturating_add(s.suppressed);
-                }
-                self.evictions = self.evictions.saturating_add(1);
+        if self.slots.len() >= self.capacity
+            && let Some((_, oldest)) = self.order.pop_first()
+        {
+            if let Some(s) = self.slots.remove(&oldest) {
+                self.evicted_suppressed = self.evicted_suppressed.saturating_add(s.suppressed);
             }
+            self.evictions = self.evictions.saturating_add(1);
         }
         self.slots.insert(
             key,

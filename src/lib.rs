@@ -9,13 +9,18 @@ pub mod error;
 pub mod event;
 pub mod feed;
 pub mod format;
+pub mod guide;
 #[cfg(feature = "mmap")]
 #[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
 mod mmap;
 pub mod policy;
 pub mod publish;
+#[cfg(feature = "sign")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sign")))]
+pub mod sign;
 pub mod swap;
 pub mod table;
+pub mod wfp;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};

@@ -1085,10 +1085,10 @@ mod tests {
     #[test]
     fn ties_go_to_the_literal_address() {
         let t = table(&[
-            (List::Blocked, "::ffff:0:0/96", "v6"),
+            (List::Blocked, "64:ff9b::/96", "v6"),
             (List::Blocked, "192.0.2.1/32", "v4"),
         ]);
-        let d = Policy::default().decide(&t, ip("::ffff:192.0.2.1"));
+        let d = Policy::default().decide(&t, ip("64:ff9b::192.0.2.1"));
         assert_eq!(d.verdict(), Verdict::Block);
         assert_eq!(d.tag(), Some("v6"));
         assert_eq!(d.via(), None);

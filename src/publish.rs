@@ -281,7 +281,7 @@ pub fn cleanup(dir: impl AsRef<Path>, stem: &str, keep: usize) -> io::Result<Cle
             versions.push((v, entry.path()));
         }
     }
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
     let mut out = Cleanup::default();
     let mut kept = 0;
     for (_, path) in versions {

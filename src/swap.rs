@@ -90,6 +90,25 @@ impl Snapshot {
     pub fn list_version(&self) -> Option<u64> {
         self.table.as_ref().map(Table::list_version)
     }
+
+    /// Takes the table out of a snapshot that is no longer shared, e.g. a retired
+    /// generation whose `Arc` was unwrapped with [`Arc::try_unwrap`] once every reader left.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use c2trie::{Compiler, Table, swap::{FailMode, LiveTable}};
+    ///
+    /// let table = |v| Table::from_bytes(Compiler::new().list_version(v).to_vec().unwrap());
+    /// let live = LiveTable::new(table(1)?, FailMode::Open);
+    /// let old = live.load_full();
+    /// live.replace(table(2)?)?;
+    /// let old = Arc::try_unwrap(old).expect("no reader holds generation 1");
+    /// assert_eq!(old.into_table().map(|t| t.list_version()), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_table(self) -> Option<Table> {
+        self.table
+    }
 }
 
 /// A reader's view of a [`LiveTable`]: the snapshot in service when it was loaded. Cheap to
@@ -636,6 +655,41 @@ mod tests {
         assert_eq!(g.generation(), 1);
         assert_eq!(g.decide(ip("192.0.2.1"), &p).tag(), Some("v1"));
         assert_eq!(live.load().decide(ip("192.0.2.1"), &p).tag(), Some("v2"));
+    }
+
+    #[test]
+    fn watcher_reloads_a_republished_file_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.c2t");
+        let publish = |v: u64| crate::publish::publish(&path, table(v, 0).as_bytes()).unwrap();
+        publish(1);
+        let live = Arc::new(LiveTable::empty(FailMode::Closed));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = live
+            .watch(
+                WatchTarget::File(path.clone()),
+                ReloadMode::READ,
+                Duration::from_millis(5),
+                move |r| {
+                    let _ = tx.send(r.map(|s| s.list_version).map_err(|e| e.kind()));
+                },
+            )
+            .unwrap();
+        let recv = || rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(recv(), Ok(1), "an empty handle loads on the first poll");
+        publish(2);
+        assert_eq!(recv(), Ok(2));
+        assert_eq!(live.list_version(), Some(2));
+        let junk = dir.path().join("junk");
+        std::fs::write(&junk, b"not a table").unwrap();
+        std::fs::rename(&junk, &path).unwrap();
+        assert_eq!(recv(), Err(SwapErrorKind::Load));
+        publish(1);
+        assert_eq!(recv(), Err(SwapErrorKind::Rollback));
+        publish(3);
+        assert_eq!(recv(), Ok(3));
+        w.stop();
+        assert_eq!(live.list_version(), Some(3));
     }
 
     #[test]

@@ -349,8 +349,14 @@ fn every_single_byte_change_is_refused_or_harmless() {
     .iter()
     .map(|s| s.parse().unwrap())
     .collect();
-    for i in 0..bytes.len() {
-        for delta in [1u8, 0x80] {
+    // Under Miri (which interprets every load) a spread sample of positions; natively all.
+    let (step, deltas): (usize, &[u8]) = if cfg!(miri) {
+        (53, &[0x80])
+    } else {
+        (1, &[1, 0x80])
+    };
+    for i in (0..bytes.len()).step_by(step) {
+        for &delta in deltas {
             let mut b = bytes.clone();
             b[i] ^= delta;
             assert!(

@@ -51,7 +51,14 @@ fn sample_table_answers_as_specified() {
     assert_eq!(table.format_version(), 1);
     assert_eq!(table.list_version(), 1);
     assert_eq!(table.created_unix(), 1_767_225_600);
-    let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    // (addr, approved, blocked, global)
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let cases: &[Case] = &[
         // addr, approved, blocked, global
         ("192.0.2.1", None, None, Some("192.0.2.1/32")),
         ("192.0.2.70", None, None, Some("192.0.2.64/26")),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread;
 
-use c2trie::swap::{FailMode, LiveTable, ReloadMode, Snapshot};
+use c2trie::swap::{FailMode, LiveTable, Snapshot};
 use c2trie::{Compiler, List, Meta, Mode, Policy, Table, Verdict};
 
 const PROBE: &str = "10.0.0.1";
@@ -26,7 +26,7 @@ fn table_bytes(v: u64) -> Vec<u8> {
         Meta::tagged(format!("gen-{v}")),
     )
     .unwrap();
-    let list = if v % 2 == 0 {
+    let list = if v.is_multiple_of(2) {
         List::Blocked
     } else {
         List::Approved
@@ -60,9 +60,8 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
             thread::spawn(move || {
                 let policy = Policy::new(Mode::Block, Mode::Block);
                 let mut last_gen = 0;
-                // At least one read per reader, however late the thread starts.
-                let mut first = true;
-                while std::mem::take(&mut first) || !stop.load(Ordering::Relaxed) {
+                // Run until stopped, and until this reader has seen the final generation.
+                while !(stop.load(Ordering::Relaxed) && last_gen == n) {
                     let g = live.load();
                     let generation = g.generation();
                     assert!(generation >= last_gen, "generation went back");
@@ -72,7 +71,7 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
                     let d = g.decide(probe, &policy);
                     assert_eq!(d.list_version(), Some(v));
                     assert_eq!(d.tag().map(str::to_owned), Some(format!("gen-{v}")));
-                    let want = if v % 2 == 0 {
+                    let want = if v.is_multiple_of(2) {
                         Verdict::Block
                     } else {
                         Verdict::Allow
@@ -93,19 +92,19 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
         swap(&live, v);
         weaks.push(Arc::downgrade(&live.load_full()));
         // A rollback attempt in between never disturbs readers.
-        if v % 17 == 0 {
+        if v.is_multiple_of(17) {
             assert!(live.replace(table(v - 1)).is_err());
         }
-    }
-    // Let readers see the last generation before stopping.
-    while reads.load(Ordering::Relaxed) < 1000 {
-        thread::yield_now();
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
         let last = r.join().expect("reader panicked");
-        assert!(last >= 1);
+        assert_eq!(
+            last, n,
+            "a reader stopped before seeing the final generation"
+        );
     }
+    assert!(reads.load(Ordering::Relaxed) >= READERS as u64);
     weaks
 }
 
@@ -157,7 +156,7 @@ fn mapped_reloads_release_old_mappings() {
     let n = 40;
     publish::publish_versioned(dir.path(), "s", &table_bytes(1)).unwrap();
     // SAFETY: every file in `dir` is written once through `publish` and never modified.
-    let mode = unsafe { ReloadMode::map() };
+    let mode = unsafe { c2trie::swap::ReloadMode::map() };
     let live = Arc::new(LiveTable::empty(FailMode::Closed));
     live.reload_pointer(publish::pointer_path(dir.path(), "s"), mode)
         .unwrap();

@@ -168,9 +168,12 @@ fn lines(path: &Path) -> String {
     }
 }
 
+/// A family's prefix list: (address, length).
+pub type Nets<A> = Vec<(A, u8)>;
+
 /// Parses the first field of each line as an address or a prefix; skips comments and
 /// anything unparsable. Returns the IPv4 and the IPv6 prefixes, deduplicated.
-pub fn load(paths: &[PathBuf]) -> (Vec<(u32, u8)>, Vec<(u128, u8)>) {
+pub fn load(paths: &[PathBuf]) -> (Nets<u32>, Nets<u128>) {
     let mut v4 = BTreeSet::new();
     let mut v6 = BTreeSet::new();
     for p in paths {
@@ -218,12 +221,12 @@ pub fn bgp_v4() -> Vec<(u32, u8)> {
 }
 
 /// The 2015 pyasn BGP table: (~606k IPv4, ~28k IPv6).
-pub fn bgp_v6_table() -> (Vec<(u32, u8)>, Vec<(u128, u8)>) {
+pub fn bgp_v6_table() -> (Nets<u32>, Nets<u128>) {
     load(&[data_dir().join("bgp-ribs-pyasn/ipasn6_20151101.dat.gz")])
 }
 
 /// Every country's aggregated blocks (~175k IPv4, ~68k IPv6).
-pub fn countries() -> (Vec<(u32, u8)>, Vec<(u128, u8)>) {
+pub fn countries() -> (Nets<u32>, Nets<u128>) {
     let dir = data_dir().join("ipverse-country-ip-blocks/country");
     let mut paths = Vec::new();
     let mut dirs: Vec<_> = std::fs::read_dir(&dir)

@@ -9,16 +9,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 
-use crate::entry::{List, Meta};
+use crate::entry::{Entry, List, Meta};
 use crate::error::CompileError;
 use crate::feed::Feed;
 use crate::format::writer::{FamilyParts, Parts};
 use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
 
 mod hash;
+mod limits;
 mod trie;
 
 use hash::{Keyed, Map};
+pub use limits::{Breach, LimitKind, Limits, ListLimits, ParseLimitError, parse_share};
 use trie::Pfx;
 
 /// Counts for one list, as the compiler saw them.
@@ -71,6 +73,7 @@ struct Record {
     list: List,
     net: IpNet,
     source: u32,
+    line: u64,
     /// Index into `Compiler::metas`.
     meta: u32,
 }
@@ -108,6 +111,10 @@ impl Seen {
 /// two lists is kept in both. Nested and overlapping prefixes are all kept: a lookup reports,
 /// per list, the longest one that covers the address.
 ///
+/// Before writing, the entries are checked against the [`Limits`] (by default: no global
+/// IPv4 entry broader than /8, no global IPv6 entry broader than /16); a breach fails the
+/// compile and names the offending entries. See [`Compiler::limits`].
+///
 /// Output is deterministic: the same entries added in the same order, with the same
 /// `list_version` and creation time, give the same bytes.
 ///
@@ -138,6 +145,7 @@ pub struct Compiler {
     metas: Vec<Meta>,
     meta_ids: Map<Meta, u32>,
     report: CompileReport,
+    limits: Limits,
 }
 
 impl Compiler {
@@ -160,7 +168,20 @@ impl Compiler {
         self
     }
 
-    /// Adds one prefix to `list`. Host bits are cleared. Returns `Ok(false)` when the list
+    /// Sets the poisoned-feed guards checked before writing (default: [`Limits::default`]).
+    pub fn limits(&mut self, limits: Limits) -> &mut Compiler {
+        self.limits = limits;
+        self
+    }
+
+    /// The guards in force.
+    pub fn current_limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Adds one prefix to `list`. Host bits are cleared, and an IPv4-mapped IPv6 prefix
+    /// (`::ffff:192.0.2.0/120`) is stored as the IPv4 prefix it names (`192.0.2.0/24`), so
+    /// it matches IPv4 traffic to those hosts. Returns `Ok(false)` when the list
     /// already had this prefix (the first entry's source and metadata are kept).
     ///
     /// # Errors
@@ -173,7 +194,28 @@ impl Compiler {
         source: &str,
         meta: Meta,
     ) -> Result<bool, CompileError> {
-        self.insert(list, net, source, Cow::Owned(meta))
+        self.insert(list, net, source, 0, Cow::Owned(meta))
+    }
+
+    /// Adds one parsed entry to `list`, keeping its line number so that errors (such as a
+    /// limit breach) can name `source:line`. Otherwise as [`Compiler::add`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Compiler::add`].
+    pub fn add_entry(
+        &mut self,
+        list: List,
+        entry: &Entry,
+        source: &str,
+    ) -> Result<bool, CompileError> {
+        self.insert(
+            list,
+            entry.net,
+            source,
+            entry.line,
+            Cow::Borrowed(&entry.meta),
+        )
     }
 
     fn insert(
@@ -181,6 +223,7 @@ impl Compiler {
         list: List,
         net: IpNet,
         source: &str,
+        line: u64,
         meta: Cow<'_, Meta>,
     ) -> Result<bool, CompileError> {
         if let Some(risk) = meta.risk.filter(|r| *r > Meta::MAX_RISK) {
@@ -189,7 +232,7 @@ impl Compiler {
                 Meta::MAX_RISK
             )));
         }
-        let net = net.trunc();
+        let net = canonical(net);
         let report = self.report.list_mut(list);
         if !self.seen.insert(list, net) {
             report.duplicates += 1;
@@ -236,6 +279,7 @@ impl Compiler {
             list,
             net,
             source,
+            line,
             meta,
         });
         Ok(true)
@@ -250,7 +294,7 @@ impl Compiler {
     pub fn add_feed(&mut self, list: List, feed: &Feed) -> Result<u64, CompileError> {
         let mut added = 0;
         for e in &feed.entries {
-            if self.insert(list, e.net, &feed.name, Cow::Borrowed(&e.meta))? {
+            if self.add_entry(list, e, &feed.name)? {
                 added += 1;
             }
         }
@@ -272,12 +316,38 @@ impl Compiler {
         self.records.is_empty()
     }
 
+    /// Checks the entries added so far against the [`Limits`]; [`Compiler::to_vec`] does
+    /// this first.
+    ///
+    /// # Errors
+    ///
+    /// A [`CompileError`] of kind [`CompileErrorKind::Limit`](crate::error::CompileErrorKind::Limit)
+    /// listing every [`Breach`].
+    pub fn check_limits(&self) -> Result<(), CompileError> {
+        let entries = self.records.iter().map(|r| limits::Checked {
+            list: r.list,
+            net: r.net,
+            source: self
+                .sources
+                .get(r.source as usize)
+                .map_or("", String::as_str),
+            line: r.line,
+        });
+        let breaches = limits::check(&self.limits, entries);
+        if breaches.is_empty() {
+            Ok(())
+        } else {
+            Err(CompileError::limits(breaches))
+        }
+    }
+
     /// Compiles to bytes.
     ///
     /// # Errors
     ///
-    /// [`CompileError`] when the table would exceed a format limit (4 GiB, 2^30 distinct
-    /// attribute records).
+    /// [`CompileError`] when an entry breaks the [`Limits`] (see
+    /// [`Compiler::check_limits`]), or when the table would exceed a format limit (4 GiB,
+    /// 2^30 distinct attribute records).
     pub fn to_vec(&self) -> Result<Vec<u8>, CompileError> {
         Ok(self.parts()?.to_vec())
     }
@@ -292,6 +362,7 @@ impl Compiler {
     }
 
     fn parts(&self) -> Result<Parts, CompileError> {
+        self.check_limits()?;
         // Strings: sources first, then tags, each once.
         let mut strings: Vec<&str> = self.sources.iter().map(String::as_str).collect();
         let mut string_ids: Map<&str, u32> = Map::default();
@@ -416,6 +487,19 @@ impl Compiler {
         }
         Ok(parts)
     }
+}
+
+/// Clears host bits, and stores an IPv4-mapped IPv6 prefix (`::ffff:a.b.c.d/96+n`) as the
+/// IPv4 prefix it names (`a.b.c.d/n`): the same hosts, looked up the way IPv4 traffic is.
+fn canonical(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && v6.prefix_len() >= 96
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(n) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        return IpNet::V4(n.trunc());
+    }
+    net.trunc()
 }
 
 /// Hash seeds tried before giving up on placing the hosts.

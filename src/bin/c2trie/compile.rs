@@ -2,12 +2,28 @@
 
 use std::path::{Path, PathBuf};
 
-use c2trie::feed::{self, FeedOptions, Format};
+use c2trie::feed::{FeedOptions, Format};
 use c2trie::{Compiler, List};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::Result;
+use crate::limits::LimitArgs;
+use crate::{Result, progress};
+
+pub(crate) const HELP: &str = concat!(
+    "Examples:
+  c2trie compile --global feodo.csv -o table.c2t
+  c2trie compile --global vendor.txt.gz --blocked blocked.txt --approved approved.txt \\
+      --list-version 42 --strict -o /var/lib/c2trie/table.c2t
+  c2trie compile --global drop.txt --format drop --json -o table.c2t
+
+Feeds are parsed line by line; a line that cannot be used is reported as FILE:LINE: REASON
+on standard error and the rest of the feed is kept (unless --strict). A progress bar is
+drawn for large feeds when standard error is a terminal, never with --json.
+
+",
+    crate::exit_codes!()
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct CompileArgs {
@@ -46,13 +62,25 @@ pub(crate) struct CompileArgs {
     /// mapped files cannot be replaced (Windows).
     #[arg(long)]
     versioned: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+impl CompileArgs {
+    /// Whether JSON output was asked for.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
 }
 
 pub(crate) fn run(args: CompileArgs) -> Result<bool> {
+    let show_progress = progress::wanted(args.json);
     let format: Format = args.format.parse()?;
     let opts = FeedOptions::new().with_format(format);
     let mut compiler = Compiler::new();
-    compiler.list_version(args.list_version);
+    compiler
+        .list_version(args.list_version)
+        .limits(args.limits.limits()?);
     let created = args.created.or_else(|| {
         std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -70,8 +98,8 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     ];
     for (list, paths) in inputs {
         for path in paths {
-            let feed =
-                feed::read_file(path, &opts).map_err(|e| format!("{}: {e}", path.display()))?;
+            let feed = progress::read_feed(path, &opts, show_progress)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             for err in &feed.errors {
                 eprintln!("{err}");
             }
@@ -95,7 +123,9 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
         eprintln!("c2trie: {rejected} line(s) rejected; --strict refuses to compile");
         return Ok(false);
     }
+    let spinner = progress::building(compiler.len(), show_progress);
     let bytes = compiler.to_vec()?;
+    drop(spinner);
     let written = if args.versioned {
         let dir = args
             .output

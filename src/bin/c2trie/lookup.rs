@@ -10,6 +10,21 @@ use serde_json::{Value, json};
 
 use crate::Result;
 
+pub(crate) const HELP: &str = concat!(
+    "Examples:
+  c2trie lookup table.c2t 192.0.2.1 2001:db8::1
+  c2trie lookup table.c2t --global-mode block ::ffff:192.0.2.1
+  cut -d, -f2 connections.csv | c2trie lookup table.c2t > verdicts.jsonl
+
+Each output line is one JSON object: the address, the verdict (allow, block, log, pass),
+the list that decided it, each list's longest match (null when none) and the matching
+entries' source and tag. An address that does not parse gets an \"error\" field and
+makes the exit code 1; the other addresses are still answered.
+
+",
+    crate::exit_codes!()
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct LookupArgs {
     /// The table file.
@@ -27,6 +42,16 @@ pub(crate) struct LookupArgs {
     /// address passes.
     #[arg(long)]
     no_embedded: bool,
+    /// Accepted for uniformity with the other commands: the output is always JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+impl LookupArgs {
+    /// Whether `--json` was given (errors are then also reported as JSON).
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
 }
 
 fn entry_json(e: Option<EntryRef<'_>>) -> (Value, Value) {

@@ -1,0 +1,428 @@
+//! The C types and constants, and their conversions to and from the library's types.
+//!
+//! Layouts are `#[repr(C)]` and mirrored by hand in `include/c2trie.h`; the test
+//! `tests/header.rs` compiles a C program against the header and compares every size,
+//! offset and constant with the values here.
+
+use std::ffi::{c_char, c_int};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use c2trie::policy::{EmbeddedV4, Encoding, Reason};
+use c2trie::{Decision, EntryRef, List, Mode, Policy, Verdict};
+
+use crate::boundary::Error;
+
+/// Success.
+pub const C2TRIE_OK: c_int = 0;
+/// A required pointer argument was NULL.
+pub const C2TRIE_ERR_NULL: c_int = 1;
+/// An argument is out of range: an unknown mode, family or flag, an address that does not
+/// parse, a batch too large to address.
+pub const C2TRIE_ERR_ARGUMENT: c_int = 2;
+/// A file could not be opened, read or mapped.
+pub const C2TRIE_ERR_IO: c_int = 3;
+/// The bytes are not a valid c2trie table (wrong magic, unsupported version, checksum
+/// mismatch, broken invariant).
+pub const C2TRIE_ERR_INVALID_TABLE: c_int = 4;
+/// A reload was refused: the offered table's `list_version` is not newer than the one in
+/// service.
+pub const C2TRIE_ERR_ROLLBACK: c_int = 5;
+/// The live handle has no table in service.
+pub const C2TRIE_ERR_NO_TABLE: c_int = 6;
+/// An internal error (a bug in c2trie): a panic was caught at the boundary.
+pub const C2TRIE_ERR_PANIC: c_int = 99;
+
+/// IPv4 address family.
+pub const C2TRIE_FAMILY_V4: u8 = 4;
+/// IPv6 address family.
+pub const C2TRIE_FAMILY_V6: u8 = 6;
+
+/// The user approved list.
+pub const C2TRIE_LIST_APPROVED: c_int = 0;
+/// The user blocked list.
+pub const C2TRIE_LIST_BLOCKED: c_int = 1;
+/// The vendor global C&C list.
+pub const C2TRIE_LIST_GLOBAL: c_int = 2;
+/// No list.
+pub const C2TRIE_LIST_NONE: c_int = -1;
+/// How many lists a table has.
+pub const C2TRIE_LISTS: usize = 3;
+
+/// A list is ignored.
+pub const C2TRIE_MODE_OFF: c_int = 0;
+/// A list's addresses are let through and reported.
+pub const C2TRIE_MODE_LOG: c_int = 1;
+/// A list's addresses are blocked.
+pub const C2TRIE_MODE_BLOCK: c_int = 2;
+
+/// No list decides: let it through.
+pub const C2TRIE_VERDICT_PASS: c_int = 0;
+/// An approved entry covers the address: let it through.
+pub const C2TRIE_VERDICT_ALLOW: c_int = 1;
+/// A log-only list covers the address: let it through and report it.
+pub const C2TRIE_VERDICT_LOG: c_int = 2;
+/// A blocking list covers the address: refuse it.
+pub const C2TRIE_VERDICT_BLOCK: c_int = 3;
+
+/// An entry decided.
+pub const C2TRIE_REASON_LISTED: c_int = 0;
+/// No list decided.
+pub const C2TRIE_REASON_UNLISTED: c_int = 1;
+/// No table was in service; the live handle's fail mode decided.
+pub const C2TRIE_REASON_NO_TABLE: c_int = 2;
+
+/// Fail open: pass every address while no table is in service.
+pub const C2TRIE_FAIL_OPEN: c_int = 0;
+/// Fail closed: block every address while no table is in service.
+pub const C2TRIE_FAIL_CLOSED: c_int = 1;
+
+/// Reload flag: map the file instead of reading it (see the header for the contract).
+pub const C2TRIE_RELOAD_MAP: u32 = 1;
+/// Reload flag: accept a table whose `list_version` is not newer (an operator rollback).
+pub const C2TRIE_RELOAD_FORCE: u32 = 2;
+
+/// The IPv4-in-IPv6 encodings, in bit order of [`c2trie_policy::embedded`]. Fixed here, not
+/// taken from the library's list, so that the C bit values never move.
+pub(crate) const ENCODINGS: [Encoding; 9] = [
+    Encoding::Mapped,
+    Encoding::Compatible,
+    Encoding::Translated,
+    Encoding::Nat64WellKnown,
+    Encoding::Nat64LocalUse,
+    Encoding::Nat64Operator,
+    Encoding::SixToFour,
+    Encoding::TeredoServer,
+    Encoding::TeredoClient,
+];
+
+/// `::ffff:a.b.c.d`.
+pub const C2TRIE_EMBED_MAPPED: u32 = 1 << 0;
+/// `::a.b.c.d` (deprecated IPv4-compatible).
+pub const C2TRIE_EMBED_COMPATIBLE: u32 = 1 << 1;
+/// `::ffff:0:a.b.c.d` (SIIT).
+pub const C2TRIE_EMBED_TRANSLATED: u32 = 1 << 2;
+/// `64:ff9b::/96` (NAT64 well-known prefix).
+pub const C2TRIE_EMBED_NAT64: u32 = 1 << 3;
+/// `64:ff9b:1::/48` (NAT64 local-use prefix).
+pub const C2TRIE_EMBED_NAT64_LOCAL: u32 = 1 << 4;
+/// Operator NAT64 prefixes (none can be configured through the C ABI yet).
+pub const C2TRIE_EMBED_NAT64_OPERATOR: u32 = 1 << 5;
+/// `2002::/16` (6to4).
+pub const C2TRIE_EMBED_6TO4: u32 = 1 << 6;
+/// Teredo server address.
+pub const C2TRIE_EMBED_TEREDO_SERVER: u32 = 1 << 7;
+/// Teredo client address.
+pub const C2TRIE_EMBED_TEREDO_CLIENT: u32 = 1 << 8;
+/// Every encoding (the default).
+pub const C2TRIE_EMBED_ALL: u32 = (1 << 9) - 1;
+
+/// An IP address: family plus bytes in network order. IPv4 uses `bytes[0..4]`; the rest is
+/// zero on output and ignored on input.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_addr {
+    /// [`C2TRIE_FAMILY_V4`] or [`C2TRIE_FAMILY_V6`].
+    pub family: u8,
+    /// The address, network byte order.
+    pub bytes: [u8; 16],
+}
+
+/// One list's longest match.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct c2trie_match {
+    /// 1 when the list has an entry covering the address; 0 otherwise, and then every other
+    /// field is zero or NULL.
+    pub found: u8,
+    /// The prefix's family.
+    pub family: u8,
+    /// The prefix length.
+    pub prefix_len: u8,
+    /// Risk score 0–100; 255 when the entry has none.
+    pub risk: u8,
+    /// The prefix's network address, network byte order (IPv4 in the first 4 bytes).
+    pub prefix: [u8; 16],
+    /// Expiry, seconds since the Unix epoch; 0 when the entry does not expire.
+    pub expires: u64,
+    /// The entry's source (feed name): UTF-8, **not** NUL-terminated, `source_len` bytes,
+    /// borrowed from the table.
+    pub source: *const c_char,
+    /// Length of `source` in bytes.
+    pub source_len: usize,
+    /// The entry's tag, as `source`; NULL when the entry has no tag.
+    pub tag: *const c_char,
+    /// Length of `tag` in bytes.
+    pub tag_len: usize,
+}
+
+impl Default for c2trie_match {
+    fn default() -> c2trie_match {
+        c2trie_match {
+            found: 0,
+            family: 0,
+            prefix_len: 0,
+            risk: 0,
+            prefix: [0; 16],
+            expires: 0,
+            source: std::ptr::null(),
+            source_len: 0,
+            tag: std::ptr::null(),
+            tag_len: 0,
+        }
+    }
+}
+
+/// Every list's longest match for one address, indexed by `C2TRIE_LIST_*`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_matches {
+    /// `lists[C2TRIE_LIST_APPROVED]`, `lists[C2TRIE_LIST_BLOCKED]`, `lists[C2TRIE_LIST_GLOBAL]`.
+    pub lists: [c2trie_match; C2TRIE_LISTS],
+}
+
+/// A run-time policy: the modes of the global and blocked lists (the approved list always
+/// allows) and the IPv4-in-IPv6 encodings decoded.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct c2trie_policy {
+    /// `C2TRIE_MODE_*` of the global list.
+    pub global: c_int,
+    /// `C2TRIE_MODE_*` of the blocked list.
+    pub blocked: c_int,
+    /// `C2TRIE_EMBED_*` bits.
+    pub embedded: u32,
+}
+
+impl Default for c2trie_policy {
+    fn default() -> c2trie_policy {
+        c2trie_policy {
+            global: C2TRIE_MODE_LOG,
+            blocked: C2TRIE_MODE_BLOCK,
+            embedded: C2TRIE_EMBED_ALL,
+        }
+    }
+}
+
+/// A verdict and what decided it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_decision {
+    /// `C2TRIE_VERDICT_*`.
+    pub verdict: c_int,
+    /// `C2TRIE_REASON_*`.
+    pub reason: c_int,
+    /// The deciding list (`C2TRIE_LIST_*`), or [`C2TRIE_LIST_NONE`].
+    pub list: c_int,
+    /// The bit index (0–8) of the `C2TRIE_EMBED_*` encoding through which an embedded IPv4
+    /// address decided, or -1 when the address itself decided.
+    pub via: c_int,
+    /// The address whose lookup decided: the address asked, or the IPv4 address it embeds.
+    pub matched: c2trie_addr,
+    /// The deciding entry (`found == 0` when no entry decided).
+    pub entry: c2trie_match,
+    /// The `list_version` of the table decided against; 0 for `C2TRIE_REASON_NO_TABLE`.
+    pub list_version: u64,
+    /// The live handle's generation that decided; 0 for decisions against a table handle.
+    pub generation: u64,
+}
+
+/// A table's header and counts.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_table_info {
+    /// The file format version.
+    pub format_version: u32,
+    /// The feed serial number given at compile time.
+    pub list_version: u64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_unix: u64,
+    /// The XXH3-64 checksum stored in the header.
+    pub checksum: u64,
+    /// Size of the table in bytes.
+    pub bytes: u64,
+    /// Number of entries in all lists.
+    pub entries: u64,
+    /// Entries per list (`C2TRIE_LIST_*`) and family (0 IPv4, 1 IPv6).
+    pub counts: [[u64; 2]; C2TRIE_LISTS],
+}
+
+/// What a successful reload put in service.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_swap {
+    /// The new generation.
+    pub generation: u64,
+    /// The new table's `list_version`.
+    pub list_version: u64,
+    /// The replaced table's `list_version`, when `had_previous` is 1.
+    pub previous_version: u64,
+    /// 1 when a table was in service before.
+    pub had_previous: u8,
+}
+
+/// The state of a live handle.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct c2trie_live_info {
+    /// The generation in service: 0 before the first table, then one more per swap.
+    pub generation: u64,
+    /// The `list_version` in service (0 when `has_table` is 0).
+    pub list_version: u64,
+    /// The creation time of the table in service (0 when `has_table` is 0).
+    pub created_unix: u64,
+    /// 1 when a table is in service.
+    pub has_table: u8,
+    /// The handle's `C2TRIE_FAIL_*` mode.
+    pub fail_mode: c_int,
+}
+
+pub(crate) fn addr_to_c(addr: IpAddr) -> c2trie_addr {
+    let mut bytes = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => {
+            bytes[..4].copy_from_slice(&a.octets());
+            c2trie_addr {
+                family: C2TRIE_FAMILY_V4,
+                bytes,
+            }
+        }
+        IpAddr::V6(a) => c2trie_addr {
+            family: C2TRIE_FAMILY_V6,
+            bytes: a.octets(),
+        },
+    }
+}
+
+pub(crate) fn addr_from_c(addr: &c2trie_addr) -> Result<IpAddr, Error> {
+    match addr.family {
+        C2TRIE_FAMILY_V4 => {
+            let [a, b, c, d, ..] = addr.bytes;
+            Ok(IpAddr::V4(Ipv4Addr::new(a, b, c, d)))
+        }
+        C2TRIE_FAMILY_V6 => Ok(IpAddr::V6(Ipv6Addr::from(addr.bytes))),
+        f => Err(Error::argument(format!(
+            "address family {f} (expected C2TRIE_FAMILY_V4 = 4 or C2TRIE_FAMILY_V6 = 6)"
+        ))),
+    }
+}
+
+pub(crate) fn list_to_c(list: List) -> c_int {
+    match list {
+        List::Approved => C2TRIE_LIST_APPROVED,
+        List::Blocked => C2TRIE_LIST_BLOCKED,
+        List::Global => C2TRIE_LIST_GLOBAL,
+    }
+}
+
+fn mode_from_c(mode: c_int, which: &str) -> Result<Mode, Error> {
+    match mode {
+        C2TRIE_MODE_OFF => Ok(Mode::Off),
+        C2TRIE_MODE_LOG => Ok(Mode::LogOnly),
+        C2TRIE_MODE_BLOCK => Ok(Mode::Block),
+        m => Err(Error::argument(format!(
+            "policy {which} mode {m} (expected C2TRIE_MODE_OFF, _LOG or _BLOCK)"
+        ))),
+    }
+}
+
+pub(crate) fn policy_from_c(p: &c2trie_policy) -> Result<Policy, Error> {
+    let mut policy = Policy::new(
+        mode_from_c(p.global, "global")?,
+        mode_from_c(p.blocked, "blocked")?,
+    );
+    if p.embedded & !C2TRIE_EMBED_ALL != 0 {
+        return Err(Error::argument(format!(
+            "policy embedded bits {:#x} outside C2TRIE_EMBED_ALL",
+            p.embedded
+        )));
+    }
+    let mut embedded = EmbeddedV4::none();
+    for (bit, enc) in ENCODINGS.iter().enumerate() {
+        embedded.set(*enc, p.embedded & (1 << bit) != 0);
+    }
+    policy.embedded = embedded;
+    Ok(policy)
+}
+
+pub(crate) fn verdict_to_c(v: Verdict) -> c_int {
+    match v {
+        Verdict::Pass => C2TRIE_VERDICT_PASS,
+        Verdict::Allow => C2TRIE_VERDICT_ALLOW,
+        Verdict::Log => C2TRIE_VERDICT_LOG,
+        Verdict::Block => C2TRIE_VERDICT_BLOCK,
+    }
+}
+
+fn reason_to_c(r: Reason) -> c_int {
+    match r {
+        Reason::Listed => C2TRIE_REASON_LISTED,
+        Reason::NoTable => C2TRIE_REASON_NO_TABLE,
+        _ => C2TRIE_REASON_UNLISTED,
+    }
+}
+
+/// Whether entry strings are handed out. They borrow the table, so they are withheld where
+/// the table may be released as soon as the call returns (live-handle decisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strings {
+    Borrow,
+    Withhold,
+}
+
+pub(crate) fn match_to_c(e: Option<EntryRef<'_>>, strings: Strings) -> c2trie_match {
+    let Some(e) = e else {
+        return c2trie_match::default();
+    };
+    let prefix = e.prefix();
+    let c = addr_to_c(prefix.network());
+    let mut m = c2trie_match {
+        found: 1,
+        family: c.family,
+        prefix_len: prefix.prefix_len(),
+        risk: e.risk().unwrap_or(255),
+        prefix: c.bytes,
+        expires: e.expires().unwrap_or(0),
+        ..c2trie_match::default()
+    };
+    if strings == Strings::Borrow {
+        let source = e.source();
+        m.source = source.as_ptr().cast();
+        m.source_len = source.len();
+        if let Some(tag) = e.tag() {
+            m.tag = tag.as_ptr().cast();
+            m.tag_len = tag.len();
+        }
+    }
+    m
+}
+
+pub(crate) fn matches_to_c(hits: &c2trie::Hits<'_>) -> c2trie_matches {
+    let mut out = c2trie_matches::default();
+    for list in List::ALL {
+        if let Some(slot) = out.lists.get_mut(list.index()) {
+            *slot = match_to_c(hits.get(list), Strings::Borrow);
+        }
+    }
+    out
+}
+
+pub(crate) fn decision_to_c(
+    d: &Decision<'_>,
+    generation: u64,
+    strings: Strings,
+) -> c2trie_decision {
+    c2trie_decision {
+        verdict: verdict_to_c(d.verdict()),
+        reason: reason_to_c(d.reason()),
+        list: d.list().map_or(C2TRIE_LIST_NONE, list_to_c),
+        via: d
+            .via()
+            .and_then(|v| ENCODINGS.iter().position(|e| *e == v))
+            .and_then(|i| c_int::try_from(i).ok())
+            .unwrap_or(-1),
+        matched: addr_to_c(d.matched_addr()),
+        entry: match_to_c(d.entry(), strings),
+        list_version: d.list_version().unwrap_or(0),
+        generation,
+    }
+}

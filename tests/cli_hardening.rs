@@ -1,0 +1,167 @@
+//! The binary's hardening paths: poisoned and ambiguous feed lines named by `file:line`,
+//! the limit overrides, corrupted tables refused without a panic, and signing.
+#![cfg(feature = "cli")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn c2trie(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_c2trie"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn compile_refuses_a_poisoned_global_list_and_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "# c2\n192.0.2.1\n0.0.0.0/0\n").unwrap();
+    let o = c2trie(d, &["compile", "--global", "g.txt", "-o", "t.c2t"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("g.txt:3: 0.0.0.0/0"), "{err}");
+    assert!(err.contains("--min-prefix-v4 global=0"), "{err}");
+    assert!(!d.join("t.c2t").exists(), "no table is written");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // As a blocked list it is the user's decision.
+    let o = c2trie(d, &["compile", "--blocked", "g.txt", "-o", "t.c2t"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The overrides the message offers, per list and per run.
+    for flags in [
+        &["--min-prefix-v4", "global=0"][..],
+        &["--allow-broad", "global"][..],
+    ] {
+        let mut args = vec!["compile", "--global", "g.txt", "-o", "t.c2t"];
+        args.extend_from_slice(flags);
+        let o = c2trie(d, &args);
+        assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
+    }
+    // The other limits, from the command line.
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--global",
+            "g.txt",
+            "-o",
+            "t.c2t",
+            "--allow-broad",
+            "global",
+            "--max-entries",
+            "global=1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("g.txt:3: 0.0.0.0/0: the global list would hold more than 1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--blocked",
+            "g.txt",
+            "-o",
+            "t.c2t",
+            "--max-coverage-v4",
+            "blocked=50%",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("covers 100.00% of the IPv4"),
+        "{}",
+        stderr(&o)
+    );
+    // A malformed override is a usage error, not a silent default.
+    for bad in [
+        &["--min-prefix-v4", "global"][..],
+        &["--max-coverage-v4", "nolist=1%"][..],
+    ] {
+        let mut args = vec!["compile", "--global", "g.txt", "-o", "t.c2t"];
+        args.extend_from_slice(bad);
+        let o = c2trie(d, &args);
+        assert_eq!(o.status.code(), Some(1), "{bad:?}");
+    }
+}
+
+#[test]
+fn compile_names_an_ambiguous_address_and_strict_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.1\n010.1.1.1\n").unwrap();
+    let o = c2trie(d, &["compile", "--global", "g.txt", "-o", "t.c2t"]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("g.txt:2: bad address \"010.1.1.1\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = c2trie(d, &["lookup", "t.c2t", "10.1.1.1", "8.1.1.1"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().all(|l| l.contains("\"global\":null")), "{out}");
+    let o = c2trie(
+        d,
+        &["compile", "--strict", "--global", "g.txt", "-o", "t2.c2t"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.join("t2.c2t").exists());
+}
+
+#[test]
+fn keygen_sign_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.1\n2001:db8::/32\n").unwrap();
+    assert!(
+        c2trie(d, &["compile", "--global", "g.txt", "-o", "t.c2t"])
+            .status
+            .success()
+    );
+    assert!(c2trie(d, &["keygen", "-o", "vendor.key"]).status.success());
+    assert!(c2trie(d, &["keygen", "-o", "other.key"]).status.success());
+    // keygen never overwrites a key.
+    assert_eq!(
+        c2trie(d, &["keygen", "-o", "vendor.key"]).status.code(),
+        Some(1)
+    );
+
+    let verify = |key: &str| c2trie(d, &["verify", "--pubkey", key, "t.c2t"]);
+    let o = verify("vendor.key.pub");
+    assert_eq!(o.status.code(), Some(1), "unsigned");
+    assert!(stderr(&o).contains("not signed"), "{}", stderr(&o));
+
+    let o = c2trie(d, &["sign", "--key", "vendor.key", "t.c2t"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("t.c2t.sig").exists());
+    assert!(verify("vendor.key.pub").status.success());
+    assert_eq!(verify("other.key.pub").status.code(), Some(1));
+    // Verification without --pubkey is the plain validity check.
+    assert!(c2trie(d, &["verify", "t.c2t"]).status.success());
+
+    // One flipped byte: refused, with a message, no panic.
+    let mut bytes = std::fs::read(d.join("t.c2t")).unwrap();
+    bytes[200] ^= 0x10;
+    std::fs::write(d.join("t.c2t"), &bytes).unwrap();
+    let o = verify("vendor.key.pub");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
+    let o = c2trie(d, &["verify", "t.c2t"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("checksum"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+
+    // A broken table is never signed.
+    let o = c2trie(d, &["sign", "--key", "vendor.key", "t.c2t"]);
+    assert_eq!(o.status.code(), Some(1));
+}
