@@ -47,8 +47,8 @@ self_cell::self_cell!(
 /// | operation | cost |
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section |
-/// | lookup, IPv4 | two 8-slot host buckets + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
-/// | lookup, IPv6 | two 4-slot host buckets + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | lookup, IPv4 | two 2-slot host buckets + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
+/// | lookup, IPv6 | two 2-slot host buckets + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
