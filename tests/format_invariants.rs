@@ -85,6 +85,12 @@ const V4_HOSTS: usize = 9;
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
 fn valid() -> Vec<u8> {
+    // Built once per test binary: compiling is the slow part under Miri.
+    static VALID: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    VALID.get_or_init(build_valid).clone()
+}
+
+fn build_valid() -> Vec<u8> {
     let mut c = Compiler::new();
     c.list_version(3).created_unix(1_700_000_000);
     let add = |c: &mut Compiler, list, net: &str, tag: &str| {
