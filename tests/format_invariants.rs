@@ -340,13 +340,19 @@ fn every_single_byte_change_is_refused_or_harmless() {
     .map(|s| s.parse().unwrap())
     .collect();
     // Under Miri (which interprets every load) a spread sample of positions; natively all.
+    // Natively: every position, each of its 8 single-bit flips, and the byte set to 0x00
+    // and to 0xff (the values a zeroed or erased block leaves).
     let (step, deltas): (usize, &[u8]) = if cfg!(miri) {
         (53, &[0x80])
     } else {
-        (1, &[1, 0x80])
+        (1, &[1, 2, 4, 8, 0x10, 0x20, 0x40, 0x80])
     };
     for i in (0..bytes.len()).step_by(step) {
-        for &delta in deltas {
+        // XOR with the byte itself sets it to 0x00; with its complement, to 0xff.
+        let fills = [bytes[i], !bytes[i]]
+            .into_iter()
+            .filter(|d| !cfg!(miri) && *d != 0);
+        for delta in deltas.iter().copied().chain(fills) {
             let mut b = bytes.clone();
             b[i] ^= delta;
             assert!(
