@@ -20,6 +20,7 @@ pub mod publish;
 pub mod sign;
 pub mod swap;
 pub mod table;
+pub mod wfp;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
