@@ -47,8 +47,8 @@ self_cell::self_cell!(
 /// | operation | cost |
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section |
-/// | lookup, IPv4 | one host-bucket probe + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–16) |
-/// | lookup, IPv6 | one host-bucket probe + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | lookup, IPv4 | two 8-slot host buckets + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
+/// | lookup, IPv6 | two 4-slot host buckets + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
@@ -156,9 +156,8 @@ impl Table {
                 .filter(|e| attr_is(V6::entry_attr(e)))
                 .count()
                 + l.v6
-                    .hosts
-                    .iter()
-                    .filter(|h| V6::host_value(h) >> 30 == code as u32)
+                    .hosts()
+                    .filter(|(_, v)| v >> 30 == u32::from(code))
                     .count()
         } else {
             l.v4.entries
@@ -166,9 +165,8 @@ impl Table {
                 .filter(|e| attr_is(V4::entry_attr(e)))
                 .count()
                 + l.v4
-                    .hosts
-                    .iter()
-                    .filter(|h| V4::host_value(h) >> 30 == code as u32)
+                    .hosts()
+                    .filter(|(_, v)| v >> 30 == u32::from(code))
                     .count()
         }
     }
@@ -176,7 +174,7 @@ impl Table {
     /// The total number of entries, all lists and families.
     pub fn len(&self) -> usize {
         let l = self.layout();
-        l.v4.entries.len() + l.v4.hosts.len() + l.v6.entries.len() + l.v6.hosts.len()
+        l.v4.entries.len() + l.v4.host_count + l.v6.entries.len() + l.v6.host_count
     }
 
     /// Whether the table has no entry at all.
@@ -184,8 +182,9 @@ impl Table {
         self.len() == 0
     }
 
-    /// Every entry: prefixes of IPv4 then IPv6, sorted by (address, length, list) within
-    /// each family's prefixes and within its hosts. Allocates nothing per entry.
+    /// Every entry: IPv4 prefixes, IPv4 hosts, IPv6 prefixes, IPv6 hosts. Prefixes are
+    /// sorted by (address, length, list); hosts come in hash-table order. Allocates nothing
+    /// per entry.
     pub fn entries(&self) -> impl Iterator<Item = EntryRef<'_>> + '_ {
         let l = self.layout();
         let v4 = l.v4.entries.iter().map(move |e| EntryRef {
@@ -193,20 +192,20 @@ impl Table {
             prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
             attr: V4::entry_attr(e),
         });
-        let v4h = l.v4.hosts.iter().map(move |h| EntryRef {
+        let v4h = l.v4.hosts().map(move |(k, v)| EntryRef {
             layout: l,
-            prefix: IpNet::V4(v4_net(V4::host_key(h), 32)),
-            attr: V4::host_value(h) & ATTR_MASK,
+            prefix: IpNet::V4(v4_net(k, 32)),
+            attr: v & ATTR_MASK,
         });
         let v6 = l.v6.entries.iter().map(move |e| EntryRef {
             layout: l,
             prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
             attr: V6::entry_attr(e),
         });
-        let v6h = l.v6.hosts.iter().map(move |h| EntryRef {
+        let v6h = l.v6.hosts().map(move |(k, v)| EntryRef {
             layout: l,
-            prefix: IpNet::V6(v6_net(V6::host_key(h), 128)),
-            attr: V6::host_value(h) & ATTR_MASK,
+            prefix: IpNet::V6(v6_net(k, 128)),
+            attr: v & ATTR_MASK,
         });
         v4.chain(v4h).chain(v6).chain(v6h)
     }
@@ -247,6 +246,122 @@ impl Table {
     }
 }
 
+impl Table {
+    /// [`Table::lookup_v4`] for many addresses: `out` is cleared and receives one [`Hits`]
+    /// per address, in order. Lookups are interleaved so that their memory accesses
+    /// overlap. Allocates only if `out` lacks capacity. [`Table::lookup_v4_each`] avoids
+    /// the output vector.
+    pub fn lookup_v4_batch<'t>(&'t self, addrs: &[Ipv4Addr], out: &mut Vec<Hits<'t>>) {
+        out.clear();
+        out.reserve(addrs.len());
+        self.lookup_v4_each(addrs, |h| out.push(h));
+    }
+
+    /// [`Table::lookup_v4`] for many addresses, calling `f` with each address's [`Hits`]
+    /// in order. Lookups are interleaved so that their memory accesses overlap. Never
+    /// allocates.
+    ///
+    /// ```
+    /// # use c2trie::{Compiler, List, Meta, Table};
+    /// # let mut c = Compiler::new();
+    /// # c.add(List::Blocked, "192.0.2.0/24".parse()?, "x", Meta::default())?;
+    /// # let table = Table::from_bytes(c.to_vec()?)?;
+    /// let addrs = ["192.0.2.1".parse()?, "198.51.100.1".parse()?];
+    /// let mut blocked = 0;
+    /// table.lookup_v4_each(&addrs, |hits| blocked += usize::from(hits.contains(List::Blocked)));
+    /// assert_eq!(blocked, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lookup_v4_each<'t>(&'t self, addrs: &[Ipv4Addr], mut f: impl FnMut(Hits<'t>)) {
+        let l = self.layout();
+        let mut keys = [0u32; BATCH];
+        let mut hits = [[NO_HIT; 3]; BATCH];
+        for chunk in addrs.chunks(BATCH) {
+            for (k, a) in keys.iter_mut().zip(chunk) {
+                *k = u32::from(*a);
+            }
+            find_batch(&l.v4, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
+            for (a, h) in chunk.iter().zip(&hits) {
+                f(Hits {
+                    layout: l,
+                    addr: IpAddr::V4(*a),
+                    hits: *h,
+                });
+            }
+        }
+    }
+
+    /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_batch`].
+    pub fn lookup_v6_batch<'t>(&'t self, addrs: &[Ipv6Addr], out: &mut Vec<Hits<'t>>) {
+        out.clear();
+        out.reserve(addrs.len());
+        self.lookup_v6_each(addrs, |h| out.push(h));
+    }
+
+    /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_each`].
+    pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
+        let l = self.layout();
+        let mut keys = [0u128; BATCH];
+        let mut hits = [[NO_HIT; 3]; BATCH];
+        for chunk in addrs.chunks(BATCH) {
+            for (k, a) in keys.iter_mut().zip(chunk) {
+                *k = u128::from(*a);
+            }
+            find_batch(&l.v6, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
+            for (a, h) in chunk.iter().zip(&hits) {
+                f(Hits {
+                    layout: l,
+                    addr: IpAddr::V6(*a),
+                    hits: *h,
+                });
+            }
+        }
+    }
+
+    /// [`Table::lookup`] for many addresses of either family, as
+    /// [`Table::lookup_v4_batch`].
+    pub fn lookup_batch<'t>(&'t self, addrs: &[IpAddr], out: &mut Vec<Hits<'t>>) {
+        let l = self.layout();
+        out.clear();
+        out.reserve(addrs.len());
+        let (mut k4, mut k6) = ([0u32; BATCH], [0u128; BATCH]);
+        let (mut h4, mut h6) = ([[NO_HIT; 3]; BATCH], [[NO_HIT; 3]; BATCH]);
+        for chunk in addrs.chunks(BATCH) {
+            let (mut n4, mut n6) = (0, 0);
+            for a in chunk {
+                match a {
+                    IpAddr::V4(a) => {
+                        if let Some(k) = k4.get_mut(n4) {
+                            *k = u32::from(*a);
+                        }
+                        n4 += 1;
+                    }
+                    IpAddr::V6(a) => {
+                        if let Some(k) = k6.get_mut(n6) {
+                            *k = u128::from(*a);
+                        }
+                        n6 += 1;
+                    }
+                }
+            }
+            find_batch(&l.v4, k4.get(..n4).unwrap_or(&[]), &mut h4);
+            find_batch(&l.v6, k6.get(..n6).unwrap_or(&[]), &mut h6);
+            let (mut i4, mut i6) = (h4.iter(), h6.iter());
+            out.extend(chunk.iter().map(|a| {
+                let h = match a {
+                    IpAddr::V4(_) => i4.next(),
+                    IpAddr::V6(_) => i6.next(),
+                };
+                Hits {
+                    layout: l,
+                    addr: *a,
+                    hits: h.copied().unwrap_or([NO_HIT; 3]),
+                }
+            }));
+        }
+    }
+}
+
 fn v4_net(addr: u32, len: u8) -> Ipv4Net {
     // `len` is at most 32: validated (invariant 12) or a host.
     Ipv4Net::new(Ipv4Addr::from(addr), len.min(32)).unwrap_or_default()
@@ -256,60 +371,106 @@ fn v6_net(addr: u128, len: u8) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(addr), len.min(128)).unwrap_or_default()
 }
 
-/// One list's match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hit {
-    None,
-    /// An index into the family's entries.
-    Entry(u32),
-    /// A host match: its attribute index.
-    Host(u32),
-}
+/// A list's match, packed in a `u32`: [`NO_HIT`], an entry index (below 2^31: entries are
+/// at least 12 bytes and a table is below 4 GiB), or [`HOST_HIT`] plus an attribute index
+/// (below 2^30).
+type Hit = u32;
+
+/// No entry of the list covers the address.
+const NO_HIT: Hit = NONE;
+
+/// Marks a host match; the low 30 bits are its attribute index.
+const HOST_HIT: Hit = 1 << 31;
 
 #[inline(always)]
 fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
     let tuple = trie_tuple(fam, key);
-    let mut hits = match fam.tuples.get(tuple as usize) {
-        Some(t) => t.0.map(|e| {
-            if e.get() == NONE {
-                Hit::None
-            } else {
-                Hit::Entry(e.get())
-            }
-        }),
-        None => [Hit::None; 3],
-    };
-    let b = F::bucket(key, fam.seed, fam.bucket_bits);
-    let lo = fam.buckets.get(b).map_or(0, |x| x.get() as usize);
-    let hi = fam
-        .buckets
-        .get(b.wrapping_add(1))
-        .map_or(0, |x| x.get() as usize);
-    for h in fam.hosts.get(lo..hi).unwrap_or(&[]) {
-        if F::host_key(h) == key {
-            let v = F::host_value(h);
-            if let Some(slot) = hits.get_mut((v >> 30) as usize) {
-                *slot = Hit::Host(v & ATTR_MASK);
+    // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
+    let mut hits = fam
+        .tuples
+        .get(tuple as usize)
+        .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
+    probe_hosts(fam, key, &mut hits);
+    hits
+}
+
+/// Overrides `hits` with the host slots matching `key`: a host is the longest match.
+#[inline(always)]
+fn probe_hosts<F: Family>(fam: &Fam<'_, F>, key: F::Int, hits: &mut [Hit; 3]) {
+    if fam.hosts.is_empty() {
+        return;
+    }
+    let (b1, b2) = F::buckets(key, fam.seed, fam.hosts.len());
+    probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
+}
+
+/// Matches `key` against every slot of its two buckets.
+///
+/// Branch-free in the common cases (no match, or one): every slot is compared, the matching
+/// value is gathered with masks, and the list's hit is selected without a jump, so mixed
+/// hits and misses do not stall on mispredictions. Only a key present in several lists
+/// (or the all-zero key meeting empty slots) takes the loop at the end.
+#[inline(always)]
+fn probe<F: Family>(
+    key: F::Int,
+    b1: Option<&F::RawBucket>,
+    b2: Option<&F::RawBucket>,
+    hits: &mut [Hit; 3],
+) {
+    let mut value = 0u32;
+    let mut matches = 0u32;
+    for b in [b1, b2].into_iter().flatten() {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+            let m = u32::from(F::key(k) == key);
+            value |= v.get() & m.wrapping_neg();
+            matches += m;
+        }
+    }
+    let one = u32::from(matches == 1);
+    let list = value >> 30;
+    let hit = HOST_HIT | (value & ATTR_MASK);
+    for (l, h) in (0u32..).zip(hits.iter_mut()) {
+        let sel = (one & u32::from(list == l)).wrapping_neg();
+        *h = (hit & sel) | (*h & !sel);
+    }
+    if matches > 1 {
+        for b in [b1, b2].into_iter().flatten() {
+            for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+                let v = v.get();
+                if F::key(k) == key {
+                    // An empty slot names list 3, which `get_mut` skips.
+                    if let Some(h) = hits.get_mut((v >> 30) as usize) {
+                        *h = HOST_HIT | (v & ATTR_MASK);
+                    }
+                }
             }
         }
     }
-    hits
 }
 
 /// Walks the trie to the leaf covering `key` and returns its tuple id.
 #[inline(always)]
 fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
-    let d = fam.direct_bits;
-    let Some(slot) = fam.direct.get(F::slot(key, 0, d)) else {
-        debug_assert!(false, "validated direct table is 2^d long");
-        return 0;
-    };
-    let slot = slot.get();
+    walk(fam, key, direct_slot(fam, key))
+}
+
+/// The direct-table slot of `key`.
+#[inline(always)]
+fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
+    // The validated direct table is 2^d long, so `get` always succeeds.
+    fam.direct
+        .get(F::slot(key, 0, fam.direct_bits))
+        .map_or(LEAF_FLAG, |s| s.get())
+}
+
+/// Walks from `key`'s direct-table slot down to the tuple id covering `key`.
+#[inline(always)]
+fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
     if slot & LEAF_FLAG != 0 {
         return slot & !LEAF_FLAG;
     }
     let mut node = slot as usize;
-    let mut off = d;
+    let mut off = fam.direct_bits;
     // Child indices strictly increase (invariant 15), so this loop ends.
     while let Some(n) = fam.nodes.get(node) {
         let bit = 1u64 << F::slot(key, off, STRIDE);
@@ -328,6 +489,56 @@ fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
     }
     debug_assert!(false, "validated trie walk left the node table");
     0
+}
+
+/// How many lookups a batch interleaves: enough independent memory accesses in flight to
+/// hide a cache miss, few enough to stay in registers and L1.
+const BATCH: usize = 16;
+
+/// [`find`] for up to [`BATCH`] keys at once, in passes: every key's direct slot and a
+/// first read of both its host buckets; then a first read of each slot's node or tuple;
+/// then the trie walks and the probes. The first passes issue independent loads only, so
+/// their cache misses overlap instead of queueing behind one another.
+#[inline(always)]
+fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
+    let mut slots = [0u32; BATCH];
+    let mut buckets = [(0usize, 0usize); BATCH];
+    let has_hosts = !fam.hosts.is_empty();
+    let mut touched = 0u32;
+    for ((key, slot), bucket) in keys.iter().zip(&mut slots).zip(&mut buckets) {
+        *slot = direct_slot(fam, *key);
+        if has_hosts {
+            *bucket = F::buckets(*key, fam.seed, fam.hosts.len());
+            // Reading one key of each bucket pulls its cache line in; the probes below
+            // then hit the cache.
+            for b in [bucket.0, bucket.1] {
+                if let Some(k) = fam.hosts.get(b).and_then(|b| F::bucket_keys(b).first()) {
+                    touched ^= u32::from(F::key(k) == *key);
+                }
+            }
+        }
+    }
+    // Second pass: the first trie node or the tuple of each direct slot.
+    for slot in &slots {
+        if slot & LEAF_FLAG == 0 {
+            if let Some(n) = fam.nodes.get(*slot as usize) {
+                touched ^= n.base_leaf.get();
+            }
+        } else if let Some(t) = fam.tuples.get((slot & !LEAF_FLAG) as usize) {
+            touched ^= t.0[2].get();
+        }
+    }
+    std::hint::black_box(touched);
+    for (((key, slot), &(b1, b2)), hits) in keys.iter().zip(&slots).zip(&buckets).zip(out) {
+        let tuple = walk(fam, *key, *slot);
+        *hits = fam
+            .tuples
+            .get(tuple as usize)
+            .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
+        if has_hosts {
+            probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
+        }
+    }
 }
 
 /// What a lookup found: per list, the longest covering entry.
@@ -357,26 +568,30 @@ impl<'t> Hits<'t> {
 
     /// The longest entry of `list` covering the address, if any.
     pub fn get(&self, list: List) -> Option<EntryRef<'t>> {
-        let hit = self.hits.get(list.index()).copied().unwrap_or(Hit::None);
+        let hit = self.hits.get(list.index()).copied().unwrap_or(NO_HIT);
         let l = self.layout;
-        match (hit, self.addr) {
-            (Hit::None, _) => None,
-            (Hit::Host(attr), IpAddr::V4(a)) => Some(EntryRef {
+        if hit == NO_HIT {
+            return None;
+        }
+        if hit & HOST_HIT != 0 {
+            let attr = hit & ATTR_MASK;
+            let prefix = match self.addr {
+                IpAddr::V4(a) => IpNet::V4(v4_net(a.into(), 32)),
+                IpAddr::V6(a) => IpNet::V6(v6_net(a.into(), 128)),
+            };
+            return Some(EntryRef {
                 layout: l,
-                prefix: IpNet::V4(v4_net(a.into(), 32)),
+                prefix,
                 attr,
-            }),
-            (Hit::Host(attr), IpAddr::V6(a)) => Some(EntryRef {
-                layout: l,
-                prefix: IpNet::V6(v6_net(a.into(), 128)),
-                attr,
-            }),
-            (Hit::Entry(i), IpAddr::V4(_)) => l.v4.entries.get(i as usize).map(|e| EntryRef {
+            });
+        }
+        match self.addr {
+            IpAddr::V4(_) => l.v4.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
                 attr: V4::entry_attr(e),
             }),
-            (Hit::Entry(i), IpAddr::V6(_)) => l.v6.entries.get(i as usize).map(|e| EntryRef {
+            IpAddr::V6(_) => l.v6.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
                 attr: V6::entry_attr(e),
@@ -386,12 +601,12 @@ impl<'t> Hits<'t> {
 
     /// Whether `list` has an entry covering the address.
     pub fn contains(&self, list: List) -> bool {
-        self.hits.get(list.index()).is_some_and(|h| *h != Hit::None)
+        self.hits.get(list.index()).is_some_and(|h| *h != NO_HIT)
     }
 
     /// Whether no list covers the address.
     pub fn is_empty(&self) -> bool {
-        self.hits.iter().all(|h| *h == Hit::None)
+        self.hits.iter().all(|h| *h == NO_HIT)
     }
 }
 

@@ -5,7 +5,7 @@
 use c2trie::{Compiler, List, LoadErrorKind, LoadOptions, Meta, Table};
 
 const HEADER: usize = 64;
-const SECTIONS: usize = 17;
+const SECTIONS: usize = 15;
 const DATA: usize = HEADER + SECTIONS * 16;
 
 /// A table taken apart: the fixed header and each section's bytes.
@@ -72,15 +72,14 @@ impl Parts {
 }
 
 // Section numbers (FORMAT.md, "Layout").
-const STRING_OFFSETS: usize = 0;
-const ATTRS: usize = 2;
-const V4_ENTRIES: usize = 3;
-const V4_TUPLES: usize = 4;
-const V4_DIRECT: usize = 5;
-const V4_NODES: usize = 6;
-const V4_LEAVES: usize = 7;
-const V4_BUCKETS: usize = 8;
-const V4_HOSTS: usize = 9;
+const V4_HOSTS: usize = 0;
+const STRING_OFFSETS: usize = 2;
+const ATTRS: usize = 4;
+const V4_ENTRIES: usize = 5;
+const V4_TUPLES: usize = 6;
+const V4_DIRECT: usize = 7;
+const V4_NODES: usize = 8;
+const V4_LEAVES: usize = 9;
 
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
@@ -212,6 +211,10 @@ fn inv09_parameters() {
     bytes[56] = 3; // v4_direct_bits below 4
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
+    let mut bytes = valid();
+    bytes[58] = 1; // a reserved header byte
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
     // A direct table of the wrong size for its bits.
     corrupt(9, |p| {
         p.sections[V4_DIRECT].extend_from_slice(&[0, 0, 0, 0x80])
@@ -299,29 +302,42 @@ fn inv17_leaves() {
     corrupt(17, |p| put_u32(&mut p.sections[V4_LEAVES], 0, 1_000_000));
 }
 
-#[test]
-fn inv18_buckets() {
-    corrupt(18, |p| {
-        let b = &mut p.sections[V4_BUCKETS];
-        let last = b.len() - 4;
-        let v = u32_at(b, last);
-        put_u32(b, last, v + 1);
-    });
+/// The IPv4 host slots as (byte offset of the key, byte offset of the value).
+fn v4_slots(p: &Parts) -> Vec<(usize, usize)> {
+    (0..p.sections[V4_HOSTS].len() / 16)
+        .flat_map(|b| [(b * 16, b * 16 + 8), (b * 16 + 4, b * 16 + 12)])
+        .collect()
+}
+
+fn first_slot(p: &Parts, empty: bool) -> (usize, usize) {
+    let h = &p.sections[V4_HOSTS];
+    v4_slots(p)
+        .into_iter()
+        .find(|&(_, v)| (u32_at(h, v) == u32::MAX) == empty)
+        .unwrap()
 }
 
 #[test]
-fn inv19_host_slots() {
-    corrupt(19, |p| {
+fn inv18_host_slots() {
+    corrupt(18, |p| {
         // Flip the slot's list bits: its attribute is of another list.
+        let (_, v) = first_slot(p, false);
         let h = &mut p.sections[V4_HOSTS];
-        let v = u32_at(h, 4);
-        put_u32(h, 4, v ^ (1 << 30));
+        let x = u32_at(h, v);
+        put_u32(h, v, x ^ (1 << 30));
     });
-    corrupt(19, |p| {
-        // A key that does not hash to its bucket.
+    corrupt(18, |p| {
+        // Another key in the slot: in this fixed table, it hashes to neither of the two
+        // buckets it could be in (the test would fail with a different error otherwise).
+        let (k, _) = first_slot(p, false);
         let h = &mut p.sections[V4_HOSTS];
-        let k = u32_at(h, 0);
-        put_u32(h, 0, k ^ 0x00ff_0000);
+        let x = u32_at(h, k);
+        put_u32(h, k, x ^ 0x00ff_0000);
+    });
+    corrupt(18, |p| {
+        // An empty slot with a key.
+        let (k, _) = first_slot(p, true);
+        put_u32(&mut p.sections[V4_HOSTS], k, 7);
     });
 }
 

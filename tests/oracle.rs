@@ -38,11 +38,70 @@ fn build(entries: &[(List, IpNet)]) -> Table {
 }
 
 fn check(table: &Table, entries: &[(List, IpNet)], addr: IpAddr) -> Result<(), TestCaseError> {
+    check_hits(entries, addr, table.lookup(addr), "single")
+}
+
+fn check_hits(
+    entries: &[(List, IpNet)],
+    addr: IpAddr,
+    hits: c2trie::Hits<'_>,
+    how: &str,
+) -> Result<(), TestCaseError> {
     let want = oracle(entries, addr);
-    let hits = table.lookup(addr);
+    prop_assert_eq!(hits.addr(), addr);
     for list in List::ALL {
         let got = hits.get(list).map(|e| e.prefix());
-        prop_assert_eq!(got, want[list.index()], "list {} addr {}", list, addr);
+        prop_assert_eq!(
+            got,
+            want[list.index()],
+            "{} list {} addr {}",
+            how,
+            list,
+            addr
+        );
+        prop_assert_eq!(hits.contains(list), got.is_some());
+    }
+    Ok(())
+}
+
+/// Every query, one by one and through each batch API.
+fn check_all(
+    table: &Table,
+    entries: &[(List, IpNet)],
+    queries: &[IpAddr],
+) -> Result<(), TestCaseError> {
+    for q in queries {
+        check(table, entries, *q)?;
+    }
+    let mut out = Vec::new();
+    table.lookup_batch(queries, &mut out);
+    prop_assert_eq!(out.len(), queries.len());
+    for (q, h) in queries.iter().zip(&out) {
+        check_hits(entries, *q, *h, "batch")?;
+    }
+    let v4: Vec<Ipv4Addr> = queries
+        .iter()
+        .filter_map(|q| match q {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    table.lookup_v4_batch(&v4, &mut out);
+    prop_assert_eq!(out.len(), v4.len());
+    for (q, h) in v4.iter().zip(&out) {
+        check_hits(entries, IpAddr::V4(*q), *h, "v4 batch")?;
+    }
+    let v6: Vec<Ipv6Addr> = queries
+        .iter()
+        .filter_map(|q| match q {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    table.lookup_v6_batch(&v6, &mut out);
+    prop_assert_eq!(out.len(), v6.len());
+    for (q, h) in v6.iter().zip(&out) {
+        check_hits(entries, IpAddr::V6(*q), *h, "v6 batch")?;
     }
     Ok(())
 }
@@ -121,7 +180,7 @@ proptest! {
         queries.extend(extra.into_iter().map(|a| IpAddr::V4(a.into())));
         queries.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         queries.push(IpAddr::V4(Ipv4Addr::BROADCAST));
-        for q in queries { check(&table, &dedup, q)?; }
+        check_all(&table, &dedup, &queries)?;
     }
 
     #[test]
@@ -136,7 +195,7 @@ proptest! {
         queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
         queries.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         queries.push(IpAddr::V6(Ipv6Addr::from(u128::MAX)));
-        for q in queries { check(&table, &dedup, q)?; }
+        check_all(&table, &dedup, &queries)?;
     }
 
     #[test]
@@ -149,7 +208,10 @@ proptest! {
         let table = build(&entries);
         let mut dedup = Vec::new();
         for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
-        for q in edge_queries(&dedup) { check(&table, &dedup, q)?; }
+        let mut queries = edge_queries(&dedup);
+        let third = queries.len() / 3;
+        queries.rotate_left(third);
+        check_all(&table, &dedup, &queries)?;
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! The compiler never reads compiled tables; [`Table`](crate::Table) never writes them.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,9 +15,11 @@ use crate::feed::Feed;
 use crate::format::writer::{FamilyParts, Parts};
 use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
 
+mod hash;
 mod limits;
 mod trie;
 
+use hash::{Keyed, Map};
 pub use limits::{Breach, LimitKind, Limits, ListLimits, ParseLimitError, parse_share};
 use trie::Pfx;
 
@@ -72,7 +74,34 @@ struct Record {
     net: IpNet,
     source: u32,
     line: u64,
-    meta: Meta,
+    /// Index into `Compiler::metas`.
+    meta: u32,
+}
+
+/// The (list, prefix) pairs already added, for the duplicate check. IPv4 pairs pack into
+/// one `u64` (`addr | len << 32 | list << 40`), which keeps the set small and fast.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    v4: HashSet<u64, Keyed>,
+    v6: HashSet<(u128, u16), Keyed>,
+}
+
+impl Seen {
+    /// Records the pair; `false` if it was already there.
+    fn insert(&mut self, list: List, net: IpNet) -> bool {
+        let list = list.index() as u8;
+        match net {
+            IpNet::V4(n) => self.v4.insert(
+                u64::from(u32::from(n.addr()))
+                    | u64::from(n.prefix_len()) << 32
+                    | u64::from(list) << 40,
+            ),
+            IpNet::V6(n) => self.v6.insert((
+                u128::from(n.addr()),
+                u16::from(n.prefix_len()) | u16::from(list) << 8,
+            )),
+        }
+    }
 }
 
 /// Builds a table from the entries of the three lists.
@@ -109,9 +138,12 @@ pub struct Compiler {
     list_version: u64,
     created_unix: Option<u64>,
     records: Vec<Record>,
-    seen: HashMap<(List, IpNet), ()>,
+    seen: Seen,
     sources: Vec<String>,
-    source_ids: HashMap<String, u32>,
+    source_ids: Map<String, u32>,
+    /// Distinct metadata, in order of first use by a kept record.
+    metas: Vec<Meta>,
+    meta_ids: Map<Meta, u32>,
     report: CompileReport,
     limits: Limits,
 }
@@ -162,7 +194,7 @@ impl Compiler {
         source: &str,
         meta: Meta,
     ) -> Result<bool, CompileError> {
-        self.insert(list, net, source, 0, meta)
+        self.insert(list, net, source, 0, Cow::Owned(meta))
     }
 
     /// Adds one parsed entry to `list`, keeping its line number so that errors (such as a
@@ -177,7 +209,13 @@ impl Compiler {
         entry: &Entry,
         source: &str,
     ) -> Result<bool, CompileError> {
-        self.insert(list, entry.net, source, entry.line, entry.meta.clone())
+        self.insert(
+            list,
+            entry.net,
+            source,
+            entry.line,
+            Cow::Borrowed(&entry.meta),
+        )
     }
 
     fn insert(
@@ -186,7 +224,7 @@ impl Compiler {
         net: IpNet,
         source: &str,
         line: u64,
-        meta: Meta,
+        meta: Cow<'_, Meta>,
     ) -> Result<bool, CompileError> {
         if let Some(risk) = meta.risk.filter(|r| *r > Meta::MAX_RISK) {
             return Err(CompileError::invalid(format!(
@@ -196,28 +234,46 @@ impl Compiler {
         }
         let net = canonical(net);
         let report = self.report.list_mut(list);
-        match self.seen.entry((list, net)) {
-            MapEntry::Occupied(_) => {
-                report.duplicates += 1;
-                return Ok(false);
-            }
-            MapEntry::Vacant(v) => {
-                v.insert(());
-            }
+        if !self.seen.insert(list, net) {
+            report.duplicates += 1;
+            return Ok(false);
         }
         report.entries += 1;
         match net {
             IpNet::V4(_) => report.ipv4 += 1,
             IpNet::V6(_) => report.ipv6 += 1,
         }
-        let source = match self.source_ids.get(source) {
-            Some(&id) => id,
-            None => {
-                let id = self.sources.len() as u32;
-                self.sources.push(source.to_owned());
-                self.source_ids.insert(source.to_owned(), id);
-                id
-            }
+        // Feeds add runs of entries with one source and often one metadata: check the last
+        // record's before hashing.
+        let last = self.records.last();
+        let source = match last.filter(|r| {
+            self.sources
+                .get(r.source as usize)
+                .is_some_and(|s| s == source)
+        }) {
+            Some(r) => r.source,
+            None => match self.source_ids.get(source) {
+                Some(&id) => id,
+                None => {
+                    let id = self.sources.len() as u32;
+                    self.sources.push(source.to_owned());
+                    self.source_ids.insert(source.to_owned(), id);
+                    id
+                }
+            },
+        };
+        let meta = match last.filter(|r| self.metas.get(r.meta as usize) == Some(&*meta)) {
+            Some(r) => r.meta,
+            None => match self.meta_ids.get(&*meta) {
+                Some(&id) => id,
+                None => {
+                    let id = self.metas.len() as u32;
+                    let meta = meta.into_owned();
+                    self.metas.push(meta.clone());
+                    self.meta_ids.insert(meta, id);
+                    id
+                }
+            },
         };
         self.records.push(Record {
             list,
@@ -309,48 +365,64 @@ impl Compiler {
         self.check_limits()?;
         // Strings: sources first, then tags, each once.
         let mut strings: Vec<&str> = self.sources.iter().map(String::as_str).collect();
-        let mut string_ids: HashMap<&str, u32> = HashMap::new();
+        let mut string_ids: Map<&str, u32> = Map::default();
         for (i, s) in self.sources.iter().enumerate() {
             string_ids.entry(s.as_str()).or_insert(i as u32);
         }
+        // Per distinct metadata, its tag's string id once assigned (tags get ids in order of
+        // first use, after the sources).
+        let mut meta_tags: Vec<Option<u32>> = vec![None; self.metas.len()];
         let mut attrs: Vec<RawAttr> = Vec::new();
-        let mut attr_ids: HashMap<(List, u32, u32, u8, u64), u32> = HashMap::new();
+        let mut attr_ids: Map<(List, u32, u32), u32> = Map::default();
+        let mut last_attr: Option<((List, u32, u32), u32)> = None;
         let mut v4_pfx = Vec::new();
         let mut v6_pfx = Vec::new();
         let mut v4_hosts = Vec::new();
         let mut v6_hosts = Vec::new();
         for r in &self.records {
-            let tag = match &r.meta.tag {
-                None => NONE,
-                Some(t) => *string_ids.entry(t.as_str()).or_insert_with(|| {
-                    strings.push(t.as_str());
-                    (strings.len() - 1) as u32
-                }),
-            };
-            let risk = r.meta.risk.unwrap_or(NO_RISK);
-            let expires = r.meta.expires.unwrap_or(0);
-            let key = (r.list, r.source, tag, risk, expires);
-            let attr = match attr_ids.get(&key) {
-                Some(&a) => a,
-                None => {
-                    let a = attrs.len() as u32;
-                    if a > ATTR_MASK {
-                        return Err(CompileError::too_large(
-                            "more than 2^30 distinct attributes",
-                        ));
+            let key = (r.list, r.source, r.meta);
+            let attr = match last_attr.filter(|(k, _)| *k == key) {
+                Some((_, a)) => a,
+                None => match attr_ids.get(&key) {
+                    Some(&a) => a,
+                    None => {
+                        let meta = self.metas.get(r.meta as usize);
+                        let tag = match meta.and_then(|m| m.tag.as_deref()) {
+                            None => NONE,
+                            Some(t) => match meta_tags.get(r.meta as usize).copied().flatten() {
+                                Some(id) => id,
+                                None => {
+                                    let id = *string_ids.entry(t).or_insert_with(|| {
+                                        strings.push(t);
+                                        (strings.len() - 1) as u32
+                                    });
+                                    if let Some(slot) = meta_tags.get_mut(r.meta as usize) {
+                                        *slot = Some(id);
+                                    }
+                                    id
+                                }
+                            },
+                        };
+                        let a = attrs.len() as u32;
+                        if a > ATTR_MASK {
+                            return Err(CompileError::too_large(
+                                "more than 2^30 distinct attributes",
+                            ));
+                        }
+                        attrs.push(RawAttr {
+                            list: r.list.index() as u8,
+                            risk: meta.and_then(|m| m.risk).unwrap_or(NO_RISK),
+                            reserved: [0; 2],
+                            source: r.source.into(),
+                            tag: tag.into(),
+                            expires: meta.and_then(|m| m.expires).unwrap_or(0).into(),
+                        });
+                        attr_ids.insert(key, a);
+                        a
                     }
-                    attrs.push(RawAttr {
-                        list: r.list.index() as u8,
-                        risk,
-                        reserved: [0; 2],
-                        source: r.source.into(),
-                        tag: tag.into(),
-                        expires: expires.into(),
-                    });
-                    attr_ids.insert(key, a);
-                    a
-                }
+                },
             };
+            last_attr = Some((key, attr));
             let list = r.list.index() as u8;
             match r.net {
                 IpNet::V4(n) if n.prefix_len() == 32 => {
@@ -386,21 +458,19 @@ impl Compiler {
 
         let mut v4 = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
         let mut v6 = family::<V6>(v6_pfx, |a| a);
-        v4_hosts.sort_unstable();
-        v6_hosts.sort_unstable();
-        // One seed for both families: the first that keeps every bucket small. A good mixer
-        // makes the first seed work on any realistic input; the loop only guards against
-        // crafted ones, and each try is a linear pass.
+        // One seed for both families: the first with which cuckoo placement succeeds at
+        // most twice the target size. A good mixer makes the first seed work on any
+        // realistic input; the loop only guards against crafted ones.
         let mut seed = 0u32;
-        loop {
-            if trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
-                && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some()
-            {
-                break;
+        while !(trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
+            && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some())
+        {
+            seed += 1;
+            if seed == MAX_SEEDS {
+                return Err(CompileError::too_large(
+                    "no hash seed places every host in the host table",
+                ));
             }
-            seed = seed.checked_add(1).ok_or_else(|| {
-                CompileError::too_large("no hash seed keeps host buckets within bounds")
-            })?;
         }
         let parts = Parts {
             list_version: self.list_version,
@@ -432,6 +502,9 @@ fn canonical(net: IpNet) -> IpNet {
     net.trunc()
 }
 
+/// Hash seeds tried before giving up on placing the hosts.
+const MAX_SEEDS: u32 = 64;
+
 fn host_value(list: u8, attr: u32) -> u32 {
     (u32::from(list) << 30) | attr
 }
@@ -447,8 +520,6 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         direct: Vec::new(),
         nodes: Vec::new(),
         leaves: Vec::new(),
-        bucket_bits: 0,
-        buckets: Vec::new(),
         hosts: Vec::new(),
     };
     for (i, p) in pfx.iter_mut().enumerate() {

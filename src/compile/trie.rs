@@ -5,11 +5,12 @@
 //! the leaf's addresses, computed here once so that a lookup reads it in one step. Hosts
 //! (`/32`, `/128`) live in a bucketed hash table instead, where they cost a few bytes each.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ops::Range;
 
+use super::hash::Map;
 use crate::format::writer::FamilyParts;
-use crate::format::{Family, LEAF_FLAG, MAX_BUCKET, NONE, RawNode, RawTuple, STRIDE};
+use crate::format::{Family, HOST_EMPTY, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE};
 
 /// A non-host prefix, address left-aligned in a `u128`.
 #[derive(Debug, Clone, Copy)]
@@ -24,15 +25,10 @@ pub(crate) struct Pfx {
 pub(crate) fn direct_bits(n: usize) -> u8 {
     match n {
         0..64 => 8,
-        64..4096 => 12,
-        _ => 16,
+        64..512 => 12,
+        512..8192 => 16,
+        _ => 18,
     }
-}
-
-/// The bucket-count exponent for `n` hosts: an average of one to two hosts a bucket.
-pub(crate) fn bucket_bits(n: usize) -> u8 {
-    let ceil_log2 = usize::BITS - n.saturating_sub(1).leading_zeros();
-    ceil_log2.saturating_sub(1) as u8
 }
 
 /// Painted state of one slot: per list, (prefix length + 1, entry), 0 meaning inherited.
@@ -52,12 +48,19 @@ struct Job {
 pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
     let d = u32::from(direct_bits(pfx.len()));
     parts.direct_bits = d as u8;
-    let mut tuples: HashMap<[u32; 3], u32> = HashMap::new();
+    let mut tuples: Map<[u32; 3], u32> = Map::default();
+    // Neighbouring slots mostly repeat a tuple: check the last one before hashing.
+    let mut last = ([NONE; 3], 0u32);
     let mut tuple_id = |t: [u32; 3], out: &mut Vec<RawTuple>| -> u32 {
-        *tuples.entry(t).or_insert_with(|| {
+        if last.0 == t && !out.is_empty() {
+            return last.1;
+        }
+        let id = *tuples.entry(t).or_insert_with(|| {
             out.push(RawTuple(t.map(Into::into)));
             (out.len() - 1) as u32
-        })
+        });
+        last = (t, id);
+        id
     };
     // Tuple 0 is always "no match anywhere".
     tuple_id([NONE; 3], &mut parts.tuples);
@@ -183,38 +186,86 @@ fn expand(
     }
 }
 
-/// Builds the host hash table for `hosts` (sorted by key, then list) with `seed`; returns
-/// `None` when some bucket would exceed [`MAX_BUCKET`].
+/// The host table's target load: slots filled per slot allocated.
+const HOST_LOAD: f64 = 0.8;
+
+/// Cuckoo displacements tried for one insertion before the build gives up on a size.
+const MAX_KICKS: u32 = 500;
+
+/// Builds the host table for `hosts` (distinct `(key, value)` pairs) with `seed`: buckets
+/// of `F::BUCKET` slots, each key in one of its two candidate buckets (cuckoo hashing), so
+/// a lookup reads two fixed-size buckets and nothing else. Returns `None` when `hosts`
+/// could not be placed at any size up to twice the target; the caller then tries another
+/// seed.
 pub(crate) fn build_hosts<F: Family>(
     hosts: &[(F::Int, u32)],
     seed: u32,
     parts: &mut FamilyParts<F>,
 ) -> Option<()> {
-    let bits = bucket_bits(hosts.len());
-    let nb = 1usize << bits;
-    let mut counts = vec![0u32; nb + 1];
-    let buckets: Vec<usize> = hosts
-        .iter()
-        .map(|(k, _)| F::bucket(*k, seed, u32::from(bits)))
-        .collect();
-    for &b in &buckets {
-        counts[b + 1] += 1;
-        if counts[b + 1] > MAX_BUCKET {
+    if hosts.is_empty() {
+        parts.hosts = Vec::new();
+        return Some(());
+    }
+    let target = (hosts.len() as f64 / (F::BUCKET as f64 * HOST_LOAD)).ceil() as usize;
+    let mut n = target.max(1);
+    while n <= target.saturating_mul(2) {
+        if let Some((keys, values)) = cuckoo::<F>(hosts, seed, n) {
+            parts.hosts = keys
+                .chunks(F::BUCKET)
+                .zip(values.chunks(F::BUCKET))
+                .map(|(k, v)| {
+                    let slots: Vec<_> = k.iter().copied().zip(v.iter().copied()).collect();
+                    F::make_bucket(&slots)
+                })
+                .collect();
+            return Some(());
+        }
+        n += n / 16 + 1;
+    }
+    None
+}
+
+/// Places every host in `n` buckets, or `None` if a displacement chain runs too long.
+fn cuckoo<F: Family>(
+    hosts: &[(F::Int, u32)],
+    seed: u32,
+    n: usize,
+) -> Option<(Vec<F::Int>, Vec<u32>)> {
+    let empty = F::Int::default();
+    let mut keys = vec![empty; n * F::BUCKET];
+    let mut values = vec![HOST_EMPTY; n * F::BUCKET];
+    // A fixed xorshift stream picks victims, so the output is deterministic.
+    let mut rng = 0x2545_f491_4f6c_dd1du64 ^ u64::from(seed);
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for &(key, value) in hosts {
+        let (mut key, mut value) = (key, value);
+        let mut placed = false;
+        for _ in 0..MAX_KICKS {
+            let (b1, b2) = F::buckets(key, seed, n);
+            let free = [b1, b2].into_iter().find_map(|b| {
+                (b * F::BUCKET..(b + 1) * F::BUCKET).find(|&i| values[i] == HOST_EMPTY)
+            });
+            if let Some(i) = free {
+                keys[i] = key;
+                values[i] = value;
+                placed = true;
+                break;
+            }
+            // Both full: evict a pseudo-random slot of one of them and re-place its host.
+            let r = next();
+            let b = if r & 1 == 0 { b1 } else { b2 };
+            let i = b * F::BUCKET + (r >> 1) as usize % F::BUCKET;
+            std::mem::swap(&mut keys[i], &mut key);
+            std::mem::swap(&mut values[i], &mut value);
+        }
+        if !placed {
             return None;
         }
     }
-    for i in 1..=nb {
-        counts[i] += counts[i - 1];
-    }
-    // A stable sort keeps each bucket in (key, list) order.
-    let mut order: Vec<usize> = (0..hosts.len()).collect();
-    order.sort_by_key(|&i| buckets[i]);
-    let slots = order
-        .iter()
-        .map(|&i| F::make_host(hosts[i].0, hosts[i].1))
-        .collect();
-    parts.bucket_bits = bits;
-    parts.buckets = counts;
-    parts.hosts = slots;
-    Some(())
+    Some((keys, values))
 }

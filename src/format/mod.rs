@@ -23,7 +23,7 @@ pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
 pub(crate) const FIXED_HEADER_LEN: usize = 64;
 
 /// Number of sections in a version-1 table.
-pub(crate) const SECTION_COUNT: usize = 17;
+pub(crate) const SECTION_COUNT: usize = 15;
 
 /// Header plus section table, in bytes.
 pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
@@ -46,11 +46,8 @@ pub(crate) const STRIDE: u32 = 6;
 /// Bounds for the direct table's width, in bits.
 pub(crate) const DIRECT_BITS: std::ops::RangeInclusive<u8> = 4..=24;
 
-/// Bounds for the host hash table's bucket-count exponent.
-pub(crate) const BUCKET_BITS: std::ops::RangeInclusive<u8> = 0..=28;
-
-/// The most host slots one bucket may hold; bounds the work of a lookup.
-pub(crate) const MAX_BUCKET: u32 = 32;
+/// The value of an empty host slot (its key is 0). Its list bits (3) name no list.
+pub(crate) const HOST_EMPTY: u32 = u32::MAX;
 
 /// Host slot values keep the list in their top two bits and the attribute index below.
 pub(crate) const ATTR_MASK: u32 = (1 << 30) - 1;
@@ -62,7 +59,9 @@ pub(crate) const NO_RISK: u8 = 0xFF;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Section {
-    StringOffsets = 0,
+    V4Hosts = 0,
+    V6Hosts,
+    StringOffsets,
     StringBytes,
     Attrs,
     V4Entries,
@@ -70,19 +69,17 @@ pub(crate) enum Section {
     V4Direct,
     V4Nodes,
     V4Leaves,
-    V4Buckets,
-    V4Hosts,
     V6Entries,
     V6Tuples,
     V6Direct,
     V6Nodes,
     V6Leaves,
-    V6Buckets,
-    V6Hosts,
 }
 
 impl Section {
     pub(crate) const ALL: [Section; SECTION_COUNT] = [
+        Section::V4Hosts,
+        Section::V6Hosts,
         Section::StringOffsets,
         Section::StringBytes,
         Section::Attrs,
@@ -91,15 +88,11 @@ impl Section {
         Section::V4Direct,
         Section::V4Nodes,
         Section::V4Leaves,
-        Section::V4Buckets,
-        Section::V4Hosts,
         Section::V6Entries,
         Section::V6Tuples,
         Section::V6Direct,
         Section::V6Nodes,
         Section::V6Leaves,
-        Section::V6Buckets,
-        Section::V6Hosts,
     ];
 
     /// The size of one record of this section.
@@ -109,14 +102,12 @@ impl Section {
             Section::StringOffsets
             | Section::V4Direct
             | Section::V4Leaves
-            | Section::V4Buckets
             | Section::V6Direct
-            | Section::V6Leaves
-            | Section::V6Buckets => 4,
-            Section::V4Hosts => 8,
+            | Section::V6Leaves => 4,
             Section::V4Entries | Section::V4Tuples | Section::V6Tuples => 12,
             Section::Attrs => 20,
-            Section::V6Hosts => 20,
+            Section::V4Hosts => 16,
+            Section::V6Hosts => 40,
             Section::V4Nodes | Section::V6Nodes | Section::V6Entries => 24,
         }
     }
@@ -131,15 +122,13 @@ impl Section {
             Section::V4Direct => "IPv4 direct table",
             Section::V4Nodes => "IPv4 nodes",
             Section::V4Leaves => "IPv4 leaves",
-            Section::V4Buckets => "IPv4 host buckets",
-            Section::V4Hosts => "IPv4 host slots",
+            Section::V4Hosts => "IPv4 host buckets",
             Section::V6Entries => "IPv6 entries",
             Section::V6Tuples => "IPv6 tuples",
             Section::V6Direct => "IPv6 direct table",
             Section::V6Nodes => "IPv6 nodes",
             Section::V6Leaves => "IPv6 leaves",
-            Section::V6Buckets => "IPv6 host buckets",
-            Section::V6Hosts => "IPv6 host slots",
+            Section::V6Hosts => "IPv6 host buckets",
         }
     }
 }
@@ -159,8 +148,7 @@ pub(crate) struct RawHeader {
     pub(crate) created_unix: U64,
     pub(crate) v4_direct_bits: u8,
     pub(crate) v6_direct_bits: u8,
-    pub(crate) v4_bucket_bits: u8,
-    pub(crate) v6_bucket_bits: u8,
+    pub(crate) reserved: [u8; 2],
     pub(crate) hash_seed: U32,
 }
 
@@ -219,20 +207,21 @@ pub(crate) struct RawEntry6 {
     pub(crate) attr: U32,
 }
 
-/// An IPv4 host slot.
+/// An IPv4 host bucket: 2 slots, keys then values (16 bytes, so a bucket never straddles
+/// a cache line when the table starts 16-byte aligned).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
-pub(crate) struct RawHost4 {
-    pub(crate) key: U32,
-    pub(crate) value: U32,
+pub(crate) struct RawBucket4 {
+    pub(crate) keys: [U32; 2],
+    pub(crate) values: [U32; 2],
 }
 
-/// An IPv6 host slot.
+/// An IPv6 host bucket: 2 slots, keys then values (40 bytes).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
-pub(crate) struct RawHost6 {
-    pub(crate) key: U128,
-    pub(crate) value: U32,
+pub(crate) struct RawBucket6 {
+    pub(crate) keys: [U128; 2],
+    pub(crate) values: [U32; 2],
 }
 
 /// What differs between the IPv4 and the IPv6 half of a table.
@@ -242,27 +231,44 @@ pub(crate) trait Family: 'static {
     /// The family's name in error messages.
     const NAME: &'static str;
     /// The address as an integer.
-    type Int: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug;
+    type Int: Copy + Eq + Ord + Default + std::hash::Hash + std::fmt::Debug;
     /// The on-disk entry record.
     type RawEntry: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
-    /// The on-disk host slot.
-    type RawHost: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
+    /// The on-disk host key.
+    type RawKey: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
+    /// The on-disk host bucket: `BUCKET` keys, then `BUCKET` values.
+    type RawBucket: FromBytes + IntoBytes + KnownLayout + Immutable + Unaligned + Copy;
+    /// Slots per host bucket.
+    const BUCKET: usize;
 
     fn entry_addr(e: &Self::RawEntry) -> Self::Int;
     fn entry_len(e: &Self::RawEntry) -> u8;
     fn entry_attr(e: &Self::RawEntry) -> u32;
     fn entry_reserved(e: &Self::RawEntry) -> [u8; 3];
     fn make_entry(addr: Self::Int, len: u8, attr: u32) -> Self::RawEntry;
-    fn host_key(h: &Self::RawHost) -> Self::Int;
-    fn host_value(h: &Self::RawHost) -> u32;
-    fn make_host(key: Self::Int, value: u32) -> Self::RawHost;
+    fn key(k: &Self::RawKey) -> Self::Int;
+    fn bucket_keys(b: &Self::RawBucket) -> &[Self::RawKey];
+    fn bucket_values(b: &Self::RawBucket) -> &[U32];
+    /// A bucket from `BUCKET` keys and values (missing ones are empty slots).
+    fn make_bucket(slots: &[(Self::Int, u32)]) -> Self::RawBucket;
     /// The address, left-aligned in a `u128` (IPv4 in the top 32 bits).
     fn to_u128(a: Self::Int) -> u128;
     /// Bits `[off, off + stride)` of the left-aligned address (zeros past the address).
     /// Requires `off < BITS` and `1 <= stride <= 24`.
     fn slot(a: Self::Int, off: u32, stride: u32) -> usize;
-    /// The host hash bucket of `a` for a table with `2^bits` buckets.
-    fn bucket(a: Self::Int, seed: u32, bits: u32) -> usize;
+    /// The 64-bit host hash of `a`.
+    fn hash(a: Self::Int, seed: u32) -> u64;
+    /// The two candidate buckets of `a` in a table of `n` buckets (`n` below 2^32; both
+    /// are 0 when `n` is 0).
+    #[inline(always)]
+    fn buckets(a: Self::Int, seed: u32, n: usize) -> (usize, usize) {
+        let h = Self::hash(a, seed);
+        let n = n as u64;
+        // Fast range reduction: (x * n) >> 32 maps a uniform 32-bit x onto 0..n.
+        let b1 = ((h & 0xffff_ffff).wrapping_mul(n) >> 32) as usize;
+        let b2 = ((h >> 32).wrapping_mul(n) >> 32) as usize;
+        (b1, b2)
+    }
 }
 
 /// Marker type for IPv4.
@@ -280,22 +286,14 @@ const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[inline(always)]
-fn top_bits(h: u64, bits: u32) -> usize {
-    // `bits` is at most 28 (validated), so the shift is in range; 0 bits means one bucket.
-    if bits == 0 {
-        0
-    } else {
-        h.wrapping_shr(64u32.wrapping_sub(bits)) as usize
-    }
-}
-
 impl Family for V4 {
     const BITS: u32 = 32;
     const NAME: &'static str = "IPv4";
     type Int = u32;
     type RawEntry = RawEntry4;
-    type RawHost = RawHost4;
+    type RawKey = U32;
+    type RawBucket = RawBucket4;
+    const BUCKET: usize = 2;
 
     #[inline(always)]
     fn entry_addr(e: &RawEntry4) -> u32 {
@@ -321,18 +319,27 @@ impl Family for V4 {
         }
     }
     #[inline(always)]
-    fn host_key(h: &RawHost4) -> u32 {
-        h.key.get()
+    fn key(k: &U32) -> u32 {
+        k.get()
     }
     #[inline(always)]
-    fn host_value(h: &RawHost4) -> u32 {
-        h.value.get()
+    fn bucket_keys(b: &RawBucket4) -> &[U32] {
+        &b.keys
     }
-    fn make_host(key: u32, value: u32) -> RawHost4 {
-        RawHost4 {
-            key: key.into(),
-            value: value.into(),
+    #[inline(always)]
+    fn bucket_values(b: &RawBucket4) -> &[U32] {
+        &b.values
+    }
+    fn make_bucket(slots: &[(u32, u32)]) -> RawBucket4 {
+        let mut b = RawBucket4 {
+            keys: [U32::ZERO; 2],
+            values: [U32::new(HOST_EMPTY); 2],
+        };
+        for ((k, v), (key, value)) in b.keys.iter_mut().zip(&mut b.values).zip(slots) {
+            *k = (*key).into();
+            *v = (*value).into();
         }
+        b
     }
     #[inline(always)]
     fn to_u128(a: u32) -> u128 {
@@ -347,8 +354,8 @@ impl Family for V4 {
             .wrapping_shr(64u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
-    fn bucket(a: u32, seed: u32, bits: u32) -> usize {
-        top_bits(mix64(u64::from(a) ^ (u64::from(seed) << 32)), bits)
+    fn hash(a: u32, seed: u32) -> u64 {
+        mix64(u64::from(a) ^ (u64::from(seed) << 32))
     }
 }
 
@@ -357,7 +364,9 @@ impl Family for V6 {
     const NAME: &'static str = "IPv6";
     type Int = u128;
     type RawEntry = RawEntry6;
-    type RawHost = RawHost6;
+    type RawKey = U128;
+    type RawBucket = RawBucket6;
+    const BUCKET: usize = 2;
 
     #[inline(always)]
     fn entry_addr(e: &RawEntry6) -> u128 {
@@ -383,18 +392,27 @@ impl Family for V6 {
         }
     }
     #[inline(always)]
-    fn host_key(h: &RawHost6) -> u128 {
-        h.key.get()
+    fn key(k: &U128) -> u128 {
+        k.get()
     }
     #[inline(always)]
-    fn host_value(h: &RawHost6) -> u32 {
-        h.value.get()
+    fn bucket_keys(b: &RawBucket6) -> &[U128] {
+        &b.keys
     }
-    fn make_host(key: u128, value: u32) -> RawHost6 {
-        RawHost6 {
-            key: key.into(),
-            value: value.into(),
+    #[inline(always)]
+    fn bucket_values(b: &RawBucket6) -> &[U32] {
+        &b.values
+    }
+    fn make_bucket(slots: &[(u128, u32)]) -> RawBucket6 {
+        let mut b = RawBucket6 {
+            keys: [U128::ZERO; 2],
+            values: [U32::new(HOST_EMPTY); 2],
+        };
+        for ((k, v), (key, value)) in b.keys.iter_mut().zip(&mut b.values).zip(slots) {
+            *k = (*key).into();
+            *v = (*value).into();
         }
+        b
     }
     #[inline(always)]
     fn to_u128(a: u128) -> u128 {
@@ -407,14 +425,11 @@ impl Family for V6 {
             .wrapping_shr(128u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
-    fn bucket(a: u128, seed: u32, bits: u32) -> usize {
+    fn hash(a: u128, seed: u32) -> u64 {
         let s = u64::from(seed);
         let hi = (a >> 64) as u64;
         let lo = a as u64;
-        top_bits(
-            mix64(lo ^ s) ^ mix64(hi ^ (s << 32) ^ 0x9e37_79b9_7f4a_7c15),
-            bits,
-        )
+        mix64(lo ^ s) ^ mix64(hi ^ (s << 32) ^ 0x9e37_79b9_7f4a_7c15)
     }
 }
 

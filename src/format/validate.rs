@@ -8,9 +8,9 @@ use zerocopy::FromBytes;
 use zerocopy::byteorder::little_endian::U32;
 
 use super::{
-    ATTR_MASK, BUCKET_BITS, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, LEAF_FLAG, MAGIC,
-    MAX_BUCKET, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple,
-    SECTION_COUNT, STRIDE, SUPPORTED_VERSIONS, Section, V4, V6, checksum,
+    ATTR_MASK, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, HOST_EMPTY, LEAF_FLAG, MAGIC,
+    MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple, SECTION_COUNT,
+    STRIDE, SUPPORTED_VERSIONS, Section, V4, V6, checksum,
 };
 use crate::error::{LoadError, LoadErrorKind};
 
@@ -49,10 +49,11 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) direct: &'a [U32],
     pub(crate) nodes: &'a [RawNode],
     pub(crate) leaves: &'a [U32],
-    pub(crate) bucket_bits: u32,
     pub(crate) seed: u32,
-    pub(crate) buckets: &'a [U32],
-    pub(crate) hosts: &'a [F::RawHost],
+    /// Host buckets of `F::BUCKET` slots; empty slots hold `HOST_EMPTY`.
+    pub(crate) hosts: &'a [F::RawBucket],
+    /// The number of filled host slots.
+    pub(crate) host_count: usize,
 }
 
 /// A validated view of a whole table.
@@ -214,13 +215,14 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     let params = [
         ("IPv4 direct bits", header.v4_direct_bits, DIRECT_BITS),
         ("IPv6 direct bits", header.v6_direct_bits, DIRECT_BITS),
-        ("IPv4 bucket bits", header.v4_bucket_bits, BUCKET_BITS),
-        ("IPv6 bucket bits", header.v6_bucket_bits, BUCKET_BITS),
     ];
     for (what, value, range) in params {
         if !range.contains(&value) {
             return Err(corrupt(9, format!("{what} is {value}, outside {range:?}")));
         }
+    }
+    if header.reserved != [0; 2] {
+        return Err(corrupt(9, "reserved header bytes are not zero".to_owned()));
     }
 
     // 10. Strings.
@@ -285,7 +287,6 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
         V4_SECTIONS.map(sec),
         V4_SECTIONS,
         header.v4_direct_bits,
-        header.v4_bucket_bits,
         header.hash_seed.get(),
         attrs,
     )?;
@@ -293,7 +294,6 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
         V6_SECTIONS.map(sec),
         V6_SECTIONS,
         header.v6_direct_bits,
-        header.v6_bucket_bits,
         header.hash_seed.get(),
         attrs,
     )?;
@@ -312,67 +312,57 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
 }
 
 /// One family's sections, in the order `family` takes them.
-const V4_SECTIONS: [Section; 7] = [
+const V4_SECTIONS: [Section; 6] = [
     Section::V4Entries,
     Section::V4Tuples,
     Section::V4Direct,
     Section::V4Nodes,
     Section::V4Leaves,
-    Section::V4Buckets,
     Section::V4Hosts,
 ];
-const V6_SECTIONS: [Section; 7] = [
+const V6_SECTIONS: [Section; 6] = [
     Section::V6Entries,
     Section::V6Tuples,
     Section::V6Direct,
     Section::V6Nodes,
     Section::V6Leaves,
-    Section::V6Buckets,
     Section::V6Hosts,
 ];
+
+impl<F: Family> Fam<'_, F> {
+    /// The filled host slots: (key, value).
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = (F::Int, u32)> + '_ {
+        self.hosts
+            .iter()
+            .flat_map(|b| F::bucket_keys(b).iter().zip(F::bucket_values(b)))
+            .map(|(k, v)| (F::key(k), v.get()))
+            .filter(|(_, v)| *v != HOST_EMPTY)
+    }
+}
 
 fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
     attrs.get(attr as usize).map(|a| a.list)
 }
 
 fn family<'a, F: Family>(
-    bytes: [&'a [u8]; 7],
-    names: [Section; 7],
+    bytes: [&'a [u8]; 6],
+    names: [Section; 6],
     direct_bits: u8,
-    bucket_bits: u8,
     seed: u32,
     attrs: &[RawAttr],
 ) -> Result<Fam<'a, F>, LoadError> {
-    let [
-        b_entries,
-        b_tuples,
-        b_direct,
-        b_nodes,
-        b_leaves,
-        b_buckets,
-        b_hosts,
-    ] = bytes;
-    let [
-        s_entries,
-        s_tuples,
-        s_direct,
-        s_nodes,
-        s_leaves,
-        s_buckets,
-        s_hosts,
-    ] = names;
+    let [b_entries, b_tuples, b_direct, b_nodes, b_leaves, b_hosts] = bytes;
+    let [s_entries, s_tuples, s_direct, s_nodes, s_leaves, s_hosts] = names;
     let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
     let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
     let direct: &[U32] = records(b_direct, s_direct)?;
     let nodes: &[RawNode] = records(b_nodes, s_nodes)?;
     let leaves: &[U32] = records(b_leaves, s_leaves)?;
-    let buckets: &[U32] = records(b_buckets, s_buckets)?;
-    let hosts: &[F::RawHost] = records(b_hosts, s_hosts)?;
+    let hosts: &[F::RawBucket] = records(b_hosts, s_hosts)?;
     let fam = F::NAME;
 
     // 9 (continued): table sizes follow from the parameters.
     let d = u32::from(direct_bits);
-    let b = u32::from(bucket_bits);
     if d >= F::BITS {
         return Err(corrupt(
             9,
@@ -383,12 +373,6 @@ fn family<'a, F: Family>(
         return Err(corrupt(
             9,
             format!("{fam} direct table has {} slots, not 2^{d}", direct.len()),
-        ));
-    }
-    if Some(buckets.len()) != (1usize << b).checked_add(1) {
-        return Err(corrupt(
-            9,
-            format!("{fam} has {} bucket offsets, not 2^{b}+1", buckets.len()),
         ));
     }
 
@@ -546,55 +530,29 @@ fn family<'a, F: Family>(
         ));
     }
 
-    // 18. Host buckets tile the host slots, none larger than MAX_BUCKET.
-    let mut start = 0u32;
-    for (i, o) in buckets.iter().enumerate() {
-        let o = o.get();
-        let ok = if i == 0 {
-            o == 0
-        } else {
-            o.checked_sub(start).is_some_and(|n| n <= MAX_BUCKET)
-        };
-        if !ok {
-            return Err(corrupt(
-                18,
-                format!("{fam} bucket offset {i} is {o} after {start}"),
-            ));
-        }
-        start = o;
-    }
-    if start as usize != hosts.len() {
-        return Err(corrupt(
-            18,
-            format!("{fam} buckets end at {start}, not {}", hosts.len()),
-        ));
-    }
-    // 19. Host slots: in their hash bucket, sorted, naming attributes of their list.
-    for (bucket, w) in buckets.windows(2).enumerate() {
-        let (Some(lo), Some(hi)) = (w.first(), w.get(1)) else {
-            continue;
-        };
-        let slots = hosts
-            .get(lo.get() as usize..hi.get() as usize)
-            .unwrap_or(&[]);
-        let mut prev: Option<(F::Int, u32)> = None;
-        for h in slots {
-            let (key, value) = (F::host_key(h), F::host_value(h));
-            let list = value >> 30;
-            let attr = value & ATTR_MASK;
-            let bad = if attr_list(attrs, attr).map(u32::from) != Some(list) {
-                Some(format!("attribute {attr} is missing or of another list"))
-            } else if F::bucket(key, seed, b) != bucket {
-                Some(format!("key {key:?} is not in its hash bucket"))
-            } else if prev.is_some_and(|p| p >= (key, list)) {
-                Some(format!("key {key:?} is out of order or repeated"))
+    let mut host_count = 0usize;
+    // 18. Host slots: empty, or in one of their key's two buckets and naming an attribute
+    // of their list.
+    for (bucket, b) in hosts.iter().enumerate() {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+            let (key, value) = (F::key(k), v.get());
+            let bad = if value == HOST_EMPTY {
+                (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
             } else {
-                None
+                let (list, attr) = (value >> 30, value & ATTR_MASK);
+                let (b1, b2) = F::buckets(key, seed, hosts.len());
+                if attr_list(attrs, attr).map(u32::from) != Some(list) {
+                    Some(format!("attribute {attr} is missing or of another list"))
+                } else if bucket != b1 && bucket != b2 {
+                    Some(format!("key {key:?} is in neither of its buckets"))
+                } else {
+                    host_count = host_count.saturating_add(1);
+                    None
+                }
             };
             if let Some(bad) = bad {
-                return Err(corrupt(19, format!("{fam} host in bucket {bucket}: {bad}")));
+                return Err(corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")));
             }
-            prev = Some((key, list));
         }
     }
 
@@ -605,9 +563,8 @@ fn family<'a, F: Family>(
         direct,
         nodes,
         leaves,
-        bucket_bits: b,
         seed,
-        buckets,
         hosts,
+        host_count,
     })
 }

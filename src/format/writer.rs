@@ -21,9 +21,7 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) direct: Vec<u32>,
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
-    pub(crate) bucket_bits: u8,
-    pub(crate) buckets: Vec<u32>,
-    pub(crate) hosts: Vec<F::RawHost>,
+    pub(crate) hosts: Vec<F::RawBucket>,
 }
 
 /// Everything a table holds, ready to be written.
@@ -52,6 +50,8 @@ impl Parts {
     fn sections(&self) -> [std::borrow::Cow<'_, [u8]>; SECTION_COUNT] {
         use std::borrow::Cow::{Borrowed, Owned};
         [
+            Borrowed(self.v4.hosts.as_bytes()),
+            Borrowed(self.v6.hosts.as_bytes()),
             Owned(u32s(&self.string_offsets)),
             Borrowed(&self.string_bytes),
             Borrowed(self.attrs.as_bytes()),
@@ -60,15 +60,11 @@ impl Parts {
             Owned(u32s(&self.v4.direct)),
             Borrowed(self.v4.nodes.as_bytes()),
             Owned(u32s(&self.v4.leaves)),
-            Owned(u32s(&self.v4.buckets)),
-            Borrowed(self.v4.hosts.as_bytes()),
             Borrowed(self.v6.entries.as_bytes()),
             Borrowed(self.v6.tuples.as_bytes()),
             Owned(u32s(&self.v6.direct)),
             Borrowed(self.v6.nodes.as_bytes()),
             Owned(u32s(&self.v6.leaves)),
-            Owned(u32s(&self.v6.buckets)),
-            Borrowed(self.v6.hosts.as_bytes()),
         ]
     }
 
@@ -88,8 +84,7 @@ impl Parts {
             created_unix: self.created_unix.into(),
             v4_direct_bits: self.v4.direct_bits,
             v6_direct_bits: self.v6.direct_bits,
-            v4_bucket_bits: self.v4.bucket_bits,
-            v6_bucket_bits: self.v6.bucket_bits,
+            reserved: [0; 2],
             hash_seed: self.hash_seed.into(),
         };
         let mut out = Vec::with_capacity(file_len);

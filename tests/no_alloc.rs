@@ -1,0 +1,130 @@
+//! Lookups never allocate: a counting global allocator sees zero allocations across many
+//! single and batched lookups (the batch output vector is allocated before counting).
+#![allow(unsafe_code)] // The counting allocator only; it forwards to `System`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use c2trie::{Compiler, List, Meta, Table};
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so tests running in parallel do not count each other's allocations.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to `System` unchanged and only bumps a thread-local counter
+// (a `const` thread-local `Cell` never allocates).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+/// A table with hosts and prefixes of both families in all three lists.
+fn table() -> Table {
+    let mut c = Compiler::new();
+    c.created_unix(0);
+    let mut x = 0x9e37_79b9u32;
+    for i in 0..3000u32 {
+        x = x.wrapping_mul(0x0019_660d).wrapping_add(0x3c6e_f35f);
+        let list = List::ALL[(i % 3) as usize];
+        let len = [32u8, 32, 32, 24, 16][(i % 5) as usize];
+        let v4 = ipnet::Ipv4Net::new(Ipv4Addr::from(x), len).unwrap();
+        c.add(list, v4.into(), "a", Meta::tagged("t")).unwrap();
+        let v6 = ipnet::Ipv6Net::new(Ipv6Addr::from(u128::from(x) << 96), len * 4).unwrap();
+        c.add(list, v6.into(), "b", Meta::default()).unwrap();
+    }
+    Table::from_bytes(c.to_vec().unwrap()).unwrap()
+}
+
+fn queries() -> Vec<IpAddr> {
+    let mut x = 1u32;
+    (0..20_000)
+        .map(|i| {
+            x = x.wrapping_mul(0x0019_660d).wrapping_add(0x3c6e_f35f);
+            if i % 2 == 0 {
+                IpAddr::V4(Ipv4Addr::from(x))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(u128::from(x) << 96))
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn single_lookups_do_not_allocate() {
+    let t = table();
+    let qs = queries();
+    let before = allocs();
+    let mut found = 0usize;
+    for q in &qs {
+        let h = t.lookup(*q);
+        found += List::ALL.iter().filter(|l| h.contains(**l)).count();
+        if let Some(e) = h.get(List::Global) {
+            found += usize::from(e.prefix().prefix_len() > 0) + e.source().len();
+            found += usize::from(e.tag().is_some());
+        }
+    }
+    let after = allocs();
+    assert!(found > 0, "the queries should hit something");
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in {} lookups",
+        after - before,
+        qs.len()
+    );
+}
+
+#[test]
+fn batch_lookups_do_not_allocate_once_the_output_has_capacity() {
+    let t = table();
+    let qs = queries();
+    let v4: Vec<Ipv4Addr> = qs
+        .iter()
+        .filter_map(|q| match q {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = qs
+        .iter()
+        .filter_map(|q| match q {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(qs.len());
+    let before = allocs();
+    let mut found = 0usize;
+    t.lookup_batch(&qs, &mut out);
+    found += out.iter().filter(|h| !h.is_empty()).count();
+    t.lookup_v4_batch(&v4, &mut out);
+    found += out.iter().filter(|h| !h.is_empty()).count();
+    t.lookup_v6_batch(&v6, &mut out);
+    found += out.iter().filter(|h| !h.is_empty()).count();
+    let after = allocs();
+    assert!(found > 0, "the queries should hit something");
+    assert_eq!(after - before, 0);
+}
