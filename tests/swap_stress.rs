@@ -148,6 +148,7 @@ fn a_held_guard_keeps_its_table_until_dropped() {
 /// current file is still mapped.
 #[cfg(all(feature = "mmap", target_os = "linux"))]
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot map files")]
 #[allow(unsafe_code)]
 fn mapped_reloads_release_old_mappings() {
     use c2trie::publish;
