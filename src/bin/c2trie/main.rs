@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod compile;
 mod demo;
 mod diff;
@@ -106,6 +107,10 @@ enum Command {
     /// log-only and block, hot-swap to an updated list, print match events.
     #[command(after_help = demo::HELP)]
     Demo(DemoArgs),
+    /// Measure lookup speed on a table: single and batch, uniform and hit-heavy queries,
+    /// in million lookups per second.
+    #[command(after_help = bench::HELP)]
+    Bench(bench::BenchArgs),
 }
 
 /// A command that reads one table.
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
         Command::Sign { .. } | Command::Keygen { .. } => false,
         Command::Diff(a) => a.json,
         Command::Demo(a) => a.json,
+        Command::Bench(a) => a.json,
     };
     let result = match cli.command {
         Command::Compile(args) => compile::run(*args).map(Outcome::from),
@@ -177,6 +183,7 @@ fn main() -> ExitCode {
         Command::Keygen { out } => sign::keygen(&out).map(Outcome::from),
         Command::Diff(args) => diff::run(args),
         Command::Demo(args) => demo::run(args).map(Outcome::from),
+        Command::Bench(args) => bench::run(args).map(Outcome::from),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

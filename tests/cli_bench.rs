@@ -1,0 +1,51 @@
+//! `c2trie bench`: runs on a user's table and reports single and batch figures per family
+//! and query set, with hit counts that show the lookups really ran.
+#![cfg(feature = "cli")]
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn bench_reports_every_family_set_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.c2t");
+    let global = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/global.txt");
+    let bin = env!("CARGO_BIN_EXE_c2trie");
+    let out = Command::new(bin)
+        .args(["compile", "--global"])
+        .arg(&global)
+        .arg("-o")
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin)
+        .arg("bench")
+        .arg(&table)
+        .args(["--queries", "2000", "--rounds", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 8, "2 families x 2 query sets x 2 modes");
+    for r in results {
+        assert!(r["mlps"].as_f64().unwrap() > 0.0);
+        // Every entry is global, so every hit-heavy query matches the global list.
+        if r["queries"] == "hit-heavy" {
+            assert_eq!(r["global_hits"], 2000, "{r}");
+        }
+    }
+    // Single and batch agree on what they found.
+    for pair in results.chunks(2) {
+        assert_eq!(pair[0]["global_hits"], pair[1]["global_hits"]);
+    }
+    // The readable form names the columns.
+    let out = Command::new(bin)
+        .arg("bench")
+        .arg(&table)
+        .args(["--queries", "100", "--rounds", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mlps"));
+}
