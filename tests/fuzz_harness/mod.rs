@@ -279,6 +279,15 @@ impl RtEntry {
             };
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), self.len % 33).unwrap_or_default())
         };
+        // The compiler stores an IPv4-mapped prefix (`::ffff:a.b.c.d/96+n`) as the IPv4
+        // prefix it names; the model does the same.
+        if let IpNet::V6(v6) = net
+            && v6.prefix_len() >= 96
+            && let Some(v4) = v6.addr().to_ipv4_mapped()
+        {
+            let n = Ipv4Net::new(v4, v6.prefix_len() - 96).unwrap_or_default();
+            return (list, IpNet::V4(n.trunc()));
+        }
         (list, net.trunc())
     }
 }
