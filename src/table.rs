@@ -147,28 +147,9 @@ impl Table {
     /// The number of entries in `list` of the given family (`false` for IPv4, `true` for
     /// IPv6).
     pub fn count(&self, list: List, ipv6: bool) -> usize {
-        let l = self.layout();
-        let code = list.index() as u8;
-        let attr_is = |a: u32| l.attrs.get(a as usize).is_some_and(|x| x.list == code);
-        if ipv6 {
-            l.v6.entries
-                .iter()
-                .filter(|e| attr_is(V6::entry_attr(e)))
-                .count()
-                + l.v6
-                    .hosts()
-                    .filter(|(_, v)| v >> 30 == u32::from(code))
-                    .count()
-        } else {
-            l.v4.entries
-                .iter()
-                .filter(|e| attr_is(V4::entry_attr(e)))
-                .count()
-                + l.v4
-                    .hosts()
-                    .filter(|(_, v)| v >> 30 == u32::from(code))
-                    .count()
-        }
+        self.entries()
+            .filter(|e| e.list() == list && e.prefix().addr().is_ipv6() == ipv6)
+            .count()
     }
 
     /// The total number of entries, all lists and families.
