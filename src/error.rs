@@ -90,7 +90,8 @@ impl fmt::Display for LoadError {
                 ..
             } => write!(
                 f,
-                "unsupported table format version {found} (this build reads {:?})",
+                "unsupported table format version {found} (this build reads {:?}); \
+                 recompile the feeds with this version's compiler",
                 crate::format::SUPPORTED_VERSIONS
             ),
             Repr::Format {

@@ -9,7 +9,9 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
-use crate::format::{ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6};
+use crate::format::{
+    ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
+};
 
 /// Where a table's bytes live.
 enum Storage {
@@ -195,6 +197,7 @@ impl Table {
     ///
     /// IPv6 addresses are looked up as IPv6 only; the [`Policy`](crate::Policy) also
     /// checks the IPv4 address an IPv6 address may embed.
+    #[inline(always)]
     pub fn lookup(&self, addr: IpAddr) -> Hits<'_> {
         match addr {
             IpAddr::V4(a) => self.lookup_v4(a),
@@ -203,7 +206,7 @@ impl Table {
     }
 
     /// [`Table::lookup`] for an IPv4 address.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4(&self, addr: Ipv4Addr) -> Hits<'_> {
         let l = self.layout();
         let key = u32::from(addr);
@@ -215,7 +218,7 @@ impl Table {
     }
 
     /// [`Table::lookup`] for an IPv6 address.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v6(&self, addr: Ipv6Addr) -> Hits<'_> {
         let l = self.layout();
         let key = u128::from(addr);
@@ -363,26 +366,59 @@ const NO_HIT: Hit = NONE;
 /// Marks a host match; the low 30 bits are its attribute index.
 const HOST_HIT: Hit = 1 << 31;
 
+/// For each list, the longest entry covering `key`.
+///
+/// Most addresses are on no list, so a lookup first reads two words that usually settle it:
+/// the summary bit of the address's block (clear: no prefix meets the block, invariant 20)
+/// and the host filter word (a bit of the address's mask clear: no host has this address,
+/// invariant 19). Only when either says "maybe" does it walk the trie or probe the host
+/// buckets.
 #[inline(always)]
 fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
-    let tuple = trie_tuple(fam, key);
-    // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
-    let mut hits = fam
-        .tuples
-        .get(tuple as usize)
-        .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-    probe_hosts(fam, key, &mut hits);
-    hits
+    let block = F::slot(key, 0, fam.summary_bits);
+    let covered = fam
+        .summary
+        .get(block >> 6)
+        .is_some_and(|w| (w.get() >> (block & 63)) & 1 != 0);
+    if fam.filter.is_empty() {
+        // No hosts in this family: the summary alone decides.
+        if !covered {
+            return [NO_HIT; 3];
+        }
+        return find_slow(fam, key, 0, true, false);
+    }
+    let h = F::hash(key, fam.seed);
+    let (word, mask) = filter_probe(h, fam.filter.len());
+    let maybe_host = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+    if !covered && !maybe_host {
+        return [NO_HIT; 3];
+    }
+    find_slow(fam, key, h, covered, maybe_host)
 }
 
-/// Overrides `hits` with the host slots matching `key`: a host is the longest match.
-#[inline(always)]
-fn probe_hosts<F: Family>(fam: &Fam<'_, F>, key: F::Int, hits: &mut [Hit; 3]) {
-    if fam.hosts.is_empty() {
-        return;
+/// [`find`] past the summary and the filter.
+#[inline(never)]
+fn find_slow<F: Family>(
+    fam: &Fam<'_, F>,
+    key: F::Int,
+    h: u64,
+    covered: bool,
+    maybe_host: bool,
+) -> [Hit; 3] {
+    let mut hits = [NO_HIT; 3];
+    if covered {
+        let tuple = walk(fam, key, direct_slot(fam, key));
+        // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
+        hits = fam
+            .tuples
+            .get(tuple as usize)
+            .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
     }
-    let (b1, b2) = F::buckets(key, fam.seed, fam.hosts.len());
-    probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
+    if maybe_host {
+        let (b1, b2) = buckets_of(h, fam.hosts.len());
+        probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2), &mut hits);
+    }
+    hits
 }
 
 /// Matches `key` against every slot of its two buckets.
@@ -429,12 +465,6 @@ fn probe<F: Family>(
     }
 }
 
-/// Walks the trie to the leaf covering `key` and returns its tuple id.
-#[inline(always)]
-fn trie_tuple<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
-    walk(fam, key, direct_slot(fam, key))
-}
-
 /// The direct-table slot of `key`.
 #[inline(always)]
 fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
@@ -476,47 +506,61 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
 /// hide a cache miss, few enough to stay in registers and L1.
 const BATCH: usize = 16;
 
-/// [`find`] for up to [`BATCH`] keys at once, in passes: every key's direct slot and a
-/// first read of both its host buckets; then a first read of each slot's node or tuple;
-/// then the trie walks and the probes. The first passes issue independent loads only, so
-/// their cache misses overlap instead of queueing behind one another.
+/// [`find`] for up to [`BATCH`] keys at once, in passes. The first reads every key's
+/// summary word and host-filter word: independent loads whose cache misses overlap, and
+/// for most addresses the whole answer. The second starts the work the survivors need (the
+/// direct slot of a covered key, the buckets of a possible host); the third finishes it.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
-    let mut slots = [0u32; BATCH];
-    let mut buckets = [(0usize, 0usize); BATCH];
-    let has_hosts = !fam.hosts.is_empty();
-    let mut touched = 0u32;
-    for ((key, slot), bucket) in keys.iter().zip(&mut slots).zip(&mut buckets) {
-        *slot = direct_slot(fam, *key);
+    // Per key: bit 0 covered by the summary, bit 1 a possible host.
+    let mut need = [0u8; BATCH];
+    let mut hashes = [0u64; BATCH];
+    let has_hosts = !fam.filter.is_empty();
+    for ((key, need), hash) in keys.iter().zip(&mut need).zip(&mut hashes) {
+        let block = F::slot(*key, 0, fam.summary_bits);
+        let covered = fam
+            .summary
+            .get(block >> 6)
+            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as u8;
+        let mut host = 0u8;
         if has_hosts {
-            *bucket = F::buckets(*key, fam.seed, fam.hosts.len());
-            // Reading one key of each bucket pulls its cache line in; the probes below
-            // then hit the cache.
-            for b in [bucket.0, bucket.1] {
+            let h = F::hash(*key, fam.seed);
+            let (word, mask) = filter_probe(h, fam.filter.len());
+            host = u8::from(fam.filter.get(word).is_some_and(|w| w.get() & mask == mask));
+            *hash = h;
+        }
+        *need = covered | (host << 1);
+    }
+    // Second pass: pull in the direct slot or the buckets of the keys that need them.
+    let mut slots = [LEAF_FLAG; BATCH];
+    let mut touched = 0u32;
+    for (((key, need), hash), slot) in keys.iter().zip(&need).zip(&hashes).zip(&mut slots) {
+        if need & 1 != 0 {
+            *slot = direct_slot(fam, *key);
+        }
+        if need & 2 != 0 {
+            let (b1, b2) = buckets_of(*hash, fam.hosts.len());
+            for b in [b1, b2] {
                 if let Some(k) = fam.hosts.get(b).and_then(|b| F::bucket_keys(b).first()) {
                     touched ^= u32::from(F::key(k) == *key);
                 }
             }
         }
     }
-    // Second pass: the first trie node or the tuple of each direct slot.
-    for slot in &slots {
-        if slot & LEAF_FLAG == 0 {
-            if let Some(n) = fam.nodes.get(*slot as usize) {
-                touched ^= n.base_leaf.get();
-            }
-        } else if let Some(t) = fam.tuples.get((slot & !LEAF_FLAG) as usize) {
-            touched ^= t.0[2].get();
-        }
-    }
     std::hint::black_box(touched);
-    for (((key, slot), &(b1, b2)), hits) in keys.iter().zip(&slots).zip(&buckets).zip(out) {
-        let tuple = walk(fam, *key, *slot);
-        *hits = fam
-            .tuples
-            .get(tuple as usize)
-            .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-        if has_hosts {
+    for ((((key, need), hash), slot), hits) in
+        keys.iter().zip(&need).zip(&hashes).zip(&slots).zip(out)
+    {
+        *hits = [NO_HIT; 3];
+        if need & 1 != 0 {
+            let tuple = walk(fam, *key, *slot);
+            *hits = fam
+                .tuples
+                .get(tuple as usize)
+                .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
+        }
+        if need & 2 != 0 {
+            let (b1, b2) = buckets_of(*hash, fam.hosts.len());
             probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
         }
     }

@@ -296,7 +296,7 @@ fn verify_json_and_json_errors() {
     assert!(out.status.success());
     let v = stdout_json(&out);
     assert_eq!(v["valid"], true);
-    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["format_version"], 2);
 
     let mut bytes = std::fs::read(&table).unwrap();
     let last = bytes.len() - 1;

@@ -5,7 +5,7 @@
 use c2trie::{Compiler, List, LoadErrorKind, LoadOptions, Meta, Table};
 
 const HEADER: usize = 64;
-const SECTIONS: usize = 15;
+const SECTIONS: usize = 19;
 const DATA: usize = HEADER + SECTIONS * 16;
 
 /// A table taken apart: the fixed header and each section's bytes.
@@ -73,13 +73,16 @@ impl Parts {
 
 // Section numbers (FORMAT.md, "Layout").
 const V4_HOSTS: usize = 0;
-const STRING_OFFSETS: usize = 2;
-const ATTRS: usize = 4;
-const V4_ENTRIES: usize = 5;
-const V4_TUPLES: usize = 6;
-const V4_DIRECT: usize = 7;
-const V4_NODES: usize = 8;
-const V4_LEAVES: usize = 9;
+const V4_FILTER: usize = 2;
+const V4_SUMMARY: usize = 4;
+const V6_SUMMARY: usize = 5;
+const STRING_OFFSETS: usize = 6;
+const ATTRS: usize = 8;
+const V4_ENTRIES: usize = 9;
+const V4_TUPLES: usize = 10;
+const V4_DIRECT: usize = 11;
+const V4_NODES: usize = 12;
+const V4_LEAVES: usize = 13;
 
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
@@ -147,9 +150,14 @@ fn inv02_magic() {
 #[test]
 fn inv03_version() {
     let mut bytes = valid();
-    put_u32(&mut bytes, 8, 2);
+    put_u32(&mut bytes, 8, 3);
     seal(&mut bytes);
-    expect(bytes, 3, LoadErrorKind::UnsupportedVersion { found: 2 });
+    expect(bytes, 3, LoadErrorKind::UnsupportedVersion { found: 3 });
+    // Version 1 (without summary and host filter) is refused the same way.
+    let mut bytes = valid();
+    put_u32(&mut bytes, 8, 1);
+    seal(&mut bytes);
+    expect(bytes, 3, LoadErrorKind::UnsupportedVersion { found: 1 });
 }
 
 #[test]
@@ -212,13 +220,19 @@ fn inv09_parameters() {
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
     let mut bytes = valid();
-    bytes[58] = 1; // a reserved header byte
+    bytes[58] = 5; // v4_summary_bits below 6
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
+    let mut bytes = valid();
+    bytes[59] = 25; // v6_summary_bits above 24
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
     // A direct table of the wrong size for its bits.
     corrupt(9, |p| {
         p.sections[V4_DIRECT].extend_from_slice(&[0, 0, 0, 0x80])
     });
+    // A summary of the wrong size for its bits.
+    corrupt(9, |p| p.sections[V6_SUMMARY].extend_from_slice(&[0; 8]));
 }
 
 #[test]
@@ -244,7 +258,13 @@ fn inv12_entries() {
 
 #[test]
 fn inv13_tuples() {
-    corrupt(13, |p| put_u32(&mut p.sections[V4_TUPLES], 0, 1_000));
+    // An entry out of range in tuple 1.
+    corrupt(13, |p| put_u32(&mut p.sections[V4_TUPLES], 12, 1_000));
+    // Tuple 0 naming an entry (of the right list): tuple 0 must be "no list".
+    corrupt(13, |p| {
+        let t1 = p.sections[V4_TUPLES][12..24].to_vec();
+        p.sections[V4_TUPLES][..12].copy_from_slice(&t1);
+    });
 }
 
 #[test]
@@ -389,4 +409,45 @@ fn every_single_byte_change_is_refused_or_harmless() {
             }
         }
     }
+}
+
+#[test]
+fn inv19_host_filter() {
+    // A bit no host sets.
+    corrupt(19, |p| {
+        let f = &mut p.sections[V4_FILTER];
+        let (i, w) = (0..f.len() / 8)
+            .map(|i| (i, u64_at(f, i * 8)))
+            .find(|(_, w)| *w != u64::MAX)
+            .unwrap();
+        put_u64(f, i * 8, w | (!w & (!w).wrapping_neg()));
+    });
+    // A bit a host needs, cleared: that host could never be found.
+    corrupt(19, |p| {
+        let f = &mut p.sections[V4_FILTER];
+        let (i, w) = (0..f.len() / 8)
+            .map(|i| (i, u64_at(f, i * 8)))
+            .find(|(_, w)| *w != 0)
+            .unwrap();
+        put_u64(f, i * 8, w & (w - 1));
+    });
+    // No filter for a family that has hosts.
+    corrupt(19, |p| p.sections[V4_FILTER].clear());
+}
+
+#[test]
+fn inv20_summary() {
+    // The summary word of 198.51.100.0/24 loses its bits: lookups there would skip the
+    // prefixes.
+    corrupt(20, |p| {
+        let s = &mut p.sections[V4_SUMMARY];
+        let i = (0..s.len() / 8).find(|i| u64_at(s, i * 8) != 0).unwrap();
+        put_u64(s, i * 8, 0);
+    });
+    // A block marked where no prefix lies.
+    corrupt(20, |p| {
+        let s = &mut p.sections[V4_SUMMARY];
+        let w = u64_at(s, 0);
+        put_u64(s, 0, w | 1);
+    });
 }

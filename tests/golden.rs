@@ -1,7 +1,8 @@
-//! Golden tables: compiled files committed under `tests/data/v1/` must keep loading and
+//! Golden tables: compiled files committed under `tests/data/v2/` must keep loading and
 //! answering the same way, and today's compiler must still produce them byte for byte while
-//! the format version is 1. To regenerate after an intended change to the compiler's
-//! output (never to version-1 layout), run with `C2TRIE_BLESS=1`.
+//! the format version is 2. To regenerate after an intended change to the compiler's
+//! output (never to version-2 layout), run with `C2TRIE_BLESS=1`. The version-1 table under
+//! `tests/data/v1/` must be refused with a clear format-version error.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,20 @@ use c2trie::feed::{self, FeedOptions};
 use c2trie::{Compiler, List, Table};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v2")
+}
+
+#[test]
+fn version_1_tables_are_refused_with_a_version_error() {
+    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1/sample.c2t");
+    let err = Table::read_file(&v1).expect_err("version 1 is no longer read");
+    assert_eq!(
+        err.kind(),
+        c2trie::LoadErrorKind::UnsupportedVersion { found: 1 }
+    );
+    assert_eq!(err.invariant(), Some(3));
+    let msg = err.to_string();
+    assert!(msg.contains("version 1"), "{msg}");
 }
 
 /// The sample lists shipped in `examples/data/`, compiled with fixed version and time.
@@ -38,17 +52,17 @@ fn sample_table_is_reproduced_byte_for_byte() {
         std::fs::create_dir_all(dir()).unwrap();
         std::fs::write(&path, &fresh).unwrap();
     }
-    let golden = std::fs::read(&path).expect("tests/data/v1/sample.c2t (C2TRIE_BLESS=1 writes it)");
+    let golden = std::fs::read(&path).expect("tests/data/v2/sample.c2t (C2TRIE_BLESS=1 writes it)");
     assert!(
         golden == fresh,
-        "the compiler's output changed; version-1 readers must still read it"
+        "the compiler's output changed; version-2 readers must still read it"
     );
 }
 
 #[test]
 fn sample_table_answers_as_specified() {
     let table = Table::read_file(dir().join("sample.c2t")).unwrap();
-    assert_eq!(table.format_version(), 1);
+    assert_eq!(table.format_version(), 2);
     assert_eq!(table.list_version(), 1);
     assert_eq!(table.created_unix(), 1_767_225_600);
     // (addr, approved, blocked, global)

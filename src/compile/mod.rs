@@ -472,6 +472,8 @@ impl Compiler {
                 ));
             }
         }
+        trie::build_filter(seed, &mut v4);
+        trie::build_filter(seed, &mut v6);
         let parts = Parts {
             list_version: self.list_version,
             created_unix: self.created_unix.unwrap_or_else(now_unix),
@@ -521,6 +523,9 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         nodes: Vec::new(),
         leaves: Vec::new(),
         hosts: Vec::new(),
+        filter: Vec::new(),
+        summary_bits: 0,
+        summary: Vec::new(),
     };
     for (i, p) in pfx.iter_mut().enumerate() {
         parts
@@ -529,6 +534,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         p.entry = i as u32;
     }
     trie::build_trie(&pfx, &mut parts);
+    trie::build_summary(&pfx, &mut parts);
     parts
 }
 

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use super::hash::Map;
 use crate::format::writer::FamilyParts;
-use crate::format::{Family, HOST_EMPTY, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE};
+use crate::format::{Family, HOST_EMPTY, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE, filter_probe};
 
 /// A non-host prefix, address left-aligned in a `u128`.
 #[derive(Debug, Clone, Copy)]
@@ -268,4 +268,65 @@ fn cuckoo<F: Family>(
         }
     }
     Some((keys, values))
+}
+
+/// The summary's width for a family with `n` trie prefixes: about 64 blocks per prefix, at
+/// most 2^20 bits (128 KiB), so that it stays in a core's cache.
+pub(crate) fn summary_bits(n: usize) -> u8 {
+    let log = usize::BITS - n.max(1).saturating_sub(1).leading_zeros();
+    (log + 6).clamp(10, 20) as u8
+}
+
+/// Fills `parts.summary`: bit `i` is set when some prefix meets block `i` (the top
+/// `summary_bits` address bits), which is exactly when some trie leaf of the block has a
+/// tuple other than 0. `pfx` holds left-aligned addresses.
+pub(crate) fn build_summary<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
+    let s = summary_bits(pfx.len());
+    parts.summary_bits = s;
+    let s = u32::from(s);
+    let mut words = vec![0u64; 1 << (s - 6)];
+    for p in pfx {
+        let first = (p.addr >> (128 - s)) as usize;
+        let count = 1usize << s.saturating_sub(u32::from(p.len));
+        let mut b = first;
+        while b < first + count {
+            // Whole words at once where the run covers them.
+            if b.is_multiple_of(64) && first + count - b >= 64 {
+                words[b / 64] = u64::MAX;
+                b += 64;
+            } else {
+                words[b / 64] |= 1 << (b % 64);
+                b += 1;
+            }
+        }
+    }
+    parts.summary = words;
+}
+
+/// Filter bits per host: with 3 bits set per host, a false positive rate near 2 %.
+const FILTER_BITS_PER_HOST: usize = 10;
+
+/// Fills `parts.filter` from the hosts placed by [`build_hosts`] with `seed`.
+pub(crate) fn build_filter<F: Family>(seed: u32, parts: &mut FamilyParts<F>) {
+    let n_hosts = parts
+        .hosts
+        .iter()
+        .flat_map(|b| F::bucket_values(b))
+        .filter(|v| v.get() != HOST_EMPTY)
+        .count();
+    if n_hosts == 0 {
+        parts.filter = Vec::new();
+        return;
+    }
+    let n = (n_hosts * FILTER_BITS_PER_HOST).div_ceil(64);
+    let mut words = vec![0u64; n];
+    for b in &parts.hosts {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+            if v.get() != HOST_EMPTY {
+                let (w, mask) = filter_probe(F::hash(F::key(k), seed), n);
+                words[w] |= mask;
+            }
+        }
+    }
+    parts.filter = words;
 }

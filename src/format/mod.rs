@@ -11,10 +11,12 @@ pub(crate) mod writer;
 pub const MAGIC: [u8; 8] = *b"C2TRIE\0\0";
 
 /// The format version this crate writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// The format versions this crate reads.
-pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+/// The format versions this crate reads. Version 1 tables are refused with
+/// [`LoadErrorKind::UnsupportedVersion`](crate::LoadErrorKind::UnsupportedVersion): recompile
+/// the feeds.
+pub const SUPPORTED_VERSIONS: &[u32] = &[2];
 
 /// The largest table this crate writes or reads, in bytes (4 GiB - 1).
 pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
@@ -22,8 +24,8 @@ pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
 /// The fixed part of the header, in bytes.
 pub(crate) const FIXED_HEADER_LEN: usize = 64;
 
-/// Number of sections in a version-1 table.
-pub(crate) const SECTION_COUNT: usize = 15;
+/// Number of sections in a version-2 table.
+pub(crate) const SECTION_COUNT: usize = 19;
 
 /// Header plus section table, in bytes.
 pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
@@ -46,6 +48,9 @@ pub(crate) const STRIDE: u32 = 6;
 /// Bounds for the direct table's width, in bits.
 pub(crate) const DIRECT_BITS: std::ops::RangeInclusive<u8> = 4..=24;
 
+/// Bounds for the summary's width, in bits: the summary has `2^s` bits, at least one word.
+pub(crate) const SUMMARY_BITS: std::ops::RangeInclusive<u8> = 6..=24;
+
 /// The value of an empty host slot (its key is 0). Its list bits (3) name no list.
 pub(crate) const HOST_EMPTY: u32 = u32::MAX;
 
@@ -55,12 +60,16 @@ pub(crate) const ATTR_MASK: u32 = (1 << 30) - 1;
 /// Risk value meaning "no risk given".
 pub(crate) const NO_RISK: u8 = 0xFF;
 
-/// Sections of a version-1 table, in file order.
+/// Sections of a version-2 table, in file order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Section {
     V4Hosts = 0,
     V6Hosts,
+    V4Filter,
+    V6Filter,
+    V4Summary,
+    V6Summary,
     StringOffsets,
     StringBytes,
     Attrs,
@@ -80,6 +89,10 @@ impl Section {
     pub(crate) const ALL: [Section; SECTION_COUNT] = [
         Section::V4Hosts,
         Section::V6Hosts,
+        Section::V4Filter,
+        Section::V6Filter,
+        Section::V4Summary,
+        Section::V6Summary,
         Section::StringOffsets,
         Section::StringBytes,
         Section::Attrs,
@@ -104,6 +117,7 @@ impl Section {
             | Section::V4Leaves
             | Section::V6Direct
             | Section::V6Leaves => 4,
+            Section::V4Filter | Section::V6Filter | Section::V4Summary | Section::V6Summary => 8,
             Section::V4Entries | Section::V4Tuples | Section::V6Tuples => 12,
             Section::Attrs => 20,
             Section::V4Hosts => 16,
@@ -129,6 +143,10 @@ impl Section {
             Section::V6Nodes => "IPv6 nodes",
             Section::V6Leaves => "IPv6 leaves",
             Section::V6Hosts => "IPv6 host buckets",
+            Section::V4Filter => "IPv4 host filter",
+            Section::V6Filter => "IPv6 host filter",
+            Section::V4Summary => "IPv4 summary",
+            Section::V6Summary => "IPv6 summary",
         }
     }
 }
@@ -148,7 +166,8 @@ pub(crate) struct RawHeader {
     pub(crate) created_unix: U64,
     pub(crate) v4_direct_bits: u8,
     pub(crate) v6_direct_bits: u8,
-    pub(crate) reserved: [u8; 2],
+    pub(crate) v4_summary_bits: u8,
+    pub(crate) v6_summary_bits: u8,
     pub(crate) hash_seed: U32,
 }
 
@@ -262,13 +281,31 @@ pub(crate) trait Family: 'static {
     /// are 0 when `n` is 0).
     #[inline(always)]
     fn buckets(a: Self::Int, seed: u32, n: usize) -> (usize, usize) {
-        let h = Self::hash(a, seed);
+        buckets_of(Self::hash(a, seed), n)
+    }
+}
+
+/// The two candidate buckets of a key with host hash `h` in a table of `n` buckets.
+#[inline(always)]
+pub(crate) fn buckets_of(h: u64, n: usize) -> (usize, usize) {
+    {
         let n = n as u64;
         // Fast range reduction: (x * n) >> 32 maps a uniform 32-bit x onto 0..n.
         let b1 = ((h & 0xffff_ffff).wrapping_mul(n) >> 32) as usize;
         let b2 = ((h >> 32).wrapping_mul(n) >> 32) as usize;
         (b1, b2)
     }
+}
+
+/// The host-filter word and mask of a key with host hash `h`, in a filter of `n` words (`n`
+/// below 2^32): the word is `(((h >> 16) & 0xffff_ffff) * n) >> 32`, the mask has bits
+/// `h & 63`, `(h >> 6) & 63` and `(h >> 12) & 63` set. A filled host's mask bits are all set
+/// in its word; an address whose bits are not all set is no host.
+#[inline(always)]
+pub(crate) fn filter_probe(h: u64, n: usize) -> (usize, u64) {
+    let word = (((h >> 16) & 0xffff_ffff).wrapping_mul(n as u64) >> 32) as usize;
+    let mask = (1u64 << (h & 63)) | (1u64 << ((h >> 6) & 63)) | (1u64 << ((h >> 12) & 63));
+    (word, mask)
 }
 
 /// Marker type for IPv4.

@@ -5,12 +5,12 @@
 //! invariants of `FORMAT.md`.
 
 use zerocopy::FromBytes;
-use zerocopy::byteorder::little_endian::U32;
+use zerocopy::byteorder::little_endian::{U32, U64};
 
 use super::{
     ATTR_MASK, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, HOST_EMPTY, LEAF_FLAG, MAGIC,
     MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple, SECTION_COUNT,
-    STRIDE, SUPPORTED_VERSIONS, Section, V4, V6, checksum,
+    STRIDE, SUMMARY_BITS, SUPPORTED_VERSIONS, Section, V4, V6, buckets_of, checksum, filter_probe,
 };
 use crate::error::{LoadError, LoadErrorKind};
 
@@ -54,6 +54,12 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) hosts: &'a [F::RawBucket],
     /// The number of filled host slots.
     pub(crate) host_count: usize,
+    /// The host filter: every filled host's mask is set in its word.
+    pub(crate) filter: &'a [U64],
+    /// Width of the summary in bits (`2^summary_bits` blocks).
+    pub(crate) summary_bits: u32,
+    /// Bit `i` clear: every address of block `i` maps to tuple 0.
+    pub(crate) summary: &'a [U64],
 }
 
 /// A validated view of a whole table.
@@ -215,14 +221,13 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     let params = [
         ("IPv4 direct bits", header.v4_direct_bits, DIRECT_BITS),
         ("IPv6 direct bits", header.v6_direct_bits, DIRECT_BITS),
+        ("IPv4 summary bits", header.v4_summary_bits, SUMMARY_BITS),
+        ("IPv6 summary bits", header.v6_summary_bits, SUMMARY_BITS),
     ];
     for (what, value, range) in params {
         if !range.contains(&value) {
             return Err(corrupt(9, format!("{what} is {value}, outside {range:?}")));
         }
-    }
-    if header.reserved != [0; 2] {
-        return Err(corrupt(9, "reserved header bytes are not zero".to_owned()));
     }
 
     // 10. Strings.
@@ -286,14 +291,14 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     let v4 = family::<V4>(
         V4_SECTIONS.map(sec),
         V4_SECTIONS,
-        header.v4_direct_bits,
+        [header.v4_direct_bits, header.v4_summary_bits],
         header.hash_seed.get(),
         attrs,
     )?;
     let v6 = family::<V6>(
         V6_SECTIONS.map(sec),
         V6_SECTIONS,
-        header.v6_direct_bits,
+        [header.v6_direct_bits, header.v6_summary_bits],
         header.hash_seed.get(),
         attrs,
     )?;
@@ -312,21 +317,25 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
 }
 
 /// One family's sections, in the order `family` takes them.
-const V4_SECTIONS: [Section; 6] = [
+const V4_SECTIONS: [Section; 8] = [
     Section::V4Entries,
     Section::V4Tuples,
     Section::V4Direct,
     Section::V4Nodes,
     Section::V4Leaves,
     Section::V4Hosts,
+    Section::V4Filter,
+    Section::V4Summary,
 ];
-const V6_SECTIONS: [Section; 6] = [
+const V6_SECTIONS: [Section; 8] = [
     Section::V6Entries,
     Section::V6Tuples,
     Section::V6Direct,
     Section::V6Nodes,
     Section::V6Leaves,
     Section::V6Hosts,
+    Section::V6Filter,
+    Section::V6Summary,
 ];
 
 impl<F: Family> Fam<'_, F> {
@@ -345,20 +354,40 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
 }
 
 fn family<'a, F: Family>(
-    bytes: [&'a [u8]; 6],
-    names: [Section; 6],
-    direct_bits: u8,
+    bytes: [&'a [u8]; 8],
+    names: [Section; 8],
+    [direct_bits, summary_bits]: [u8; 2],
     seed: u32,
     attrs: &[RawAttr],
 ) -> Result<Fam<'a, F>, LoadError> {
-    let [b_entries, b_tuples, b_direct, b_nodes, b_leaves, b_hosts] = bytes;
-    let [s_entries, s_tuples, s_direct, s_nodes, s_leaves, s_hosts] = names;
+    let [
+        b_entries,
+        b_tuples,
+        b_direct,
+        b_nodes,
+        b_leaves,
+        b_hosts,
+        b_filter,
+        b_summary,
+    ] = bytes;
+    let [
+        s_entries,
+        s_tuples,
+        s_direct,
+        s_nodes,
+        s_leaves,
+        s_hosts,
+        s_filter,
+        s_summary,
+    ] = names;
     let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
     let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
     let direct: &[U32] = records(b_direct, s_direct)?;
     let nodes: &[RawNode] = records(b_nodes, s_nodes)?;
     let leaves: &[U32] = records(b_leaves, s_leaves)?;
     let hosts: &[F::RawBucket] = records(b_hosts, s_hosts)?;
+    let filter: &[U64] = records(b_filter, s_filter)?;
+    let summary: &[U64] = records(b_summary, s_summary)?;
     let fam = F::NAME;
 
     // 9 (continued): table sizes follow from the parameters.
@@ -373,6 +402,14 @@ fn family<'a, F: Family>(
         return Err(corrupt(
             9,
             format!("{fam} direct table has {} slots, not 2^{d}", direct.len()),
+        ));
+    }
+    // `summary_bits` is in 6..=24 (checked with the header), below every address width.
+    let s = u32::from(summary_bits);
+    if summary.len() != 1usize << s.saturating_sub(6) {
+        return Err(corrupt(
+            9,
+            format!("{fam} summary has {} words, not 2^{s} bits", summary.len()),
         ));
     }
 
@@ -411,8 +448,13 @@ fn family<'a, F: Family>(
     }
 
     // 13. Tuples.
-    if tuples.is_empty() {
-        return Err(corrupt(13, format!("{fam} tuple table is empty")));
+    match tuples.first() {
+        None => return Err(corrupt(13, format!("{fam} tuple table is empty"))),
+        // Tuple 0 is "no list": what a lookup reports when the summary rules out a prefix.
+        Some(t) if t.0.iter().any(|e| e.get() != NONE) => {
+            return Err(corrupt(13, format!("{fam} tuple 0 names an entry")));
+        }
+        Some(_) => {}
     }
     for (i, t) in tuples.iter().enumerate() {
         for (pos, e) in t.0.iter().enumerate() {
@@ -531,6 +573,9 @@ fn family<'a, F: Family>(
     }
 
     let mut host_count = 0usize;
+    // The host filter the hosts call for (checked as invariant 19, after 18), gathered in
+    // the same pass: one hash per host.
+    let mut want_filter = vec![0u64; filter.len()];
     // 18. Host slots: empty, or in one of their key's two buckets and naming an attribute
     // of their list.
     for (bucket, b) in hosts.iter().enumerate() {
@@ -540,13 +585,18 @@ fn family<'a, F: Family>(
                 (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
             } else {
                 let (list, attr) = (value >> 30, value & ATTR_MASK);
-                let (b1, b2) = F::buckets(key, seed, hosts.len());
+                let h = F::hash(key, seed);
+                let (b1, b2) = buckets_of(h, hosts.len());
                 if attr_list(attrs, attr).map(u32::from) != Some(list) {
                     Some(format!("attribute {attr} is missing or of another list"))
                 } else if bucket != b1 && bucket != b2 {
                     Some(format!("key {key:?} is in neither of its buckets"))
                 } else {
                     host_count = host_count.saturating_add(1);
+                    let (w, mask) = filter_probe(h, want_filter.len());
+                    if let Some(w) = want_filter.get_mut(w) {
+                        *w |= mask;
+                    }
                     None
                 }
             };
@@ -554,6 +604,36 @@ fn family<'a, F: Family>(
                 return Err(corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")));
             }
         }
+    }
+
+    // 19. The host filter is exactly the union of the filled hosts' masks.
+    if filter.len() > u32::MAX as usize || (filter.is_empty() != (host_count == 0)) {
+        return Err(corrupt(
+            19,
+            format!(
+                "{fam} host filter has {} words for {host_count} hosts",
+                filter.len()
+            ),
+        ));
+    }
+    if let Some(i) = want_filter
+        .iter()
+        .zip(filter)
+        .position(|(a, b)| *a != b.get())
+    {
+        return Err(corrupt(
+            19,
+            format!("{fam} host filter word {i} differs from its hosts' bits"),
+        ));
+    }
+
+    // 20. The summary marks exactly the blocks where some leaf names a tuple other than 0.
+    let want = trie_blocks(direct, d, nodes, leaves, s);
+    if let Some(i) = want.iter().zip(summary).position(|(a, b)| *a != b.get()) {
+        return Err(corrupt(
+            20,
+            format!("{fam} summary word {i} differs from the trie"),
+        ));
     }
 
     Ok(Fam {
@@ -566,5 +646,84 @@ fn family<'a, F: Family>(
         seed,
         hosts,
         host_count,
+        filter,
+        summary_bits: s,
+        summary,
     })
+}
+
+/// Sets the bits of the blocks (top `s` bits) that the left-aligned prefix `addr/len` meets.
+fn mark(words: &mut [u64], addr: u128, len: u32, s: u32) {
+    let first = (addr >> 128u32.saturating_sub(s)) as usize;
+    let count = 1usize << s.saturating_sub(len);
+    let mut b = first;
+    let end = first.saturating_add(count);
+    while b < end {
+        let full = b.is_multiple_of(64) && end.saturating_sub(b) >= 64;
+        if let Some(w) = words.get_mut(b / 64) {
+            *w |= if full { u64::MAX } else { 1 << (b % 64) };
+        }
+        b = b.saturating_add(if full { 64 } else { 1 });
+    }
+}
+
+/// The summary a validated trie (invariants 14–17) calls for: every leaf naming a tuple
+/// other than 0 marks the blocks its slot's addresses fall in. A node at or below the
+/// summary's depth lies in one block, so only its leaves are read. Linear in the trie plus
+/// the summary.
+fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32) -> Vec<u64> {
+    let mut words = vec![0u64; 1usize << s.saturating_sub(6)];
+    // Each node's left-aligned prefix and length; nodes come in breadth-first order and
+    // every parent precedes its children (invariant 15).
+    let mut at: Vec<(u128, u32)> = Vec::with_capacity(nodes.len());
+    for (slot, v) in direct.iter().enumerate() {
+        let v = v.get();
+        let addr = (slot as u128)
+            .checked_shl(128u32.saturating_sub(d))
+            .unwrap_or(0);
+        if v & LEAF_FLAG != 0 {
+            if v & !LEAF_FLAG != 0 {
+                mark(&mut words, addr, d, s);
+            }
+        } else {
+            at.push((addr, d));
+        }
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let Some(&(addr, len)) = at.get(i) else { break };
+        let children = n.children.get();
+        let runs = n.leaf_runs.get();
+        let base = n.base_leaf.get() as usize;
+        let sub_len = len.saturating_add(STRIDE);
+        if len >= s {
+            // One block: marked if any of the node's leaves names a tuple other than 0;
+            // the children inherit the block.
+            let count = runs.count_ones() as usize;
+            let own = leaves.get(base..base.saturating_add(count)).unwrap_or(&[]);
+            if own.iter().any(|l| l.get() != 0) {
+                mark(&mut words, addr, len, s);
+            }
+            at.extend(std::iter::repeat_n(
+                (addr, sub_len),
+                children.count_ones() as usize,
+            ));
+            continue;
+        }
+        let mut leaf = base.wrapping_sub(1);
+        for v in 0..64u32 {
+            let shift = 128u32.saturating_sub(sub_len);
+            let sub = addr | u128::from(v).checked_shl(shift).unwrap_or(0);
+            if children & (1 << v) != 0 {
+                at.push((sub, sub_len));
+                continue;
+            }
+            if runs & (1 << v) != 0 {
+                leaf = leaf.wrapping_add(1);
+            }
+            if leaves.get(leaf).is_some_and(|l| l.get() != 0) {
+                mark(&mut words, sub, sub_len, s);
+            }
+        }
+    }
+    words
 }

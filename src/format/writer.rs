@@ -22,6 +22,12 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
     pub(crate) hosts: Vec<F::RawBucket>,
+    /// The host filter: one word per group of hosts (see `filter_probe`).
+    pub(crate) filter: Vec<u64>,
+    pub(crate) summary_bits: u8,
+    /// `2^summary_bits` bits: bit `i` is set when some trie leaf in block `i` has a tuple
+    /// other than 0.
+    pub(crate) summary: Vec<u64>,
 }
 
 /// Everything a table holds, ready to be written.
@@ -41,6 +47,10 @@ fn u32s(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+fn u64s(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
 impl Parts {
     /// The total file length this would serialize to.
     pub(crate) fn file_len(&self) -> u64 {
@@ -52,6 +62,10 @@ impl Parts {
         [
             Borrowed(self.v4.hosts.as_bytes()),
             Borrowed(self.v6.hosts.as_bytes()),
+            Owned(u64s(&self.v4.filter)),
+            Owned(u64s(&self.v6.filter)),
+            Owned(u64s(&self.v4.summary)),
+            Owned(u64s(&self.v6.summary)),
             Owned(u32s(&self.string_offsets)),
             Borrowed(&self.string_bytes),
             Borrowed(self.attrs.as_bytes()),
@@ -84,7 +98,8 @@ impl Parts {
             created_unix: self.created_unix.into(),
             v4_direct_bits: self.v4.direct_bits,
             v6_direct_bits: self.v6.direct_bits,
-            reserved: [0; 2],
+            v4_summary_bits: self.v4.summary_bits,
+            v6_summary_bits: self.v6.summary_bits,
             hash_seed: self.hash_seed.into(),
         };
         let mut out = Vec::with_capacity(file_len);

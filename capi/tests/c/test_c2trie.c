@@ -350,7 +350,7 @@ static int same_info(const c2trie_table_info *a, const c2trie_table_info *b) {
 static void test_open_ways(const c2trie_table *t, const char *path) {
     c2trie_table_info a, b, c;
     CHECK_OK(c2trie_table_get_info(t, &a));
-    CHECK(a.list_version == 1 && a.format_version == 1, "header");
+    CHECK(a.list_version == 1 && a.format_version == 2, "header");
     CHECK(a.counts[C2TRIE_LIST_APPROVED][0] == 2, "approved IPv4: %llu",
           (unsigned long long)a.counts[C2TRIE_LIST_APPROVED][0]);
     CHECK(a.counts[C2TRIE_LIST_BLOCKED][0] == 1 && a.counts[C2TRIE_LIST_BLOCKED][1] == 1,
