@@ -1,6 +1,7 @@
 //! The read side: a validated, immutable table and its lookups.
 
 use std::fmt;
+use std::hint::select_unpredictable;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
@@ -438,9 +439,11 @@ fn probe<F: Family>(
     let mut matches = 0u32;
     for b in [b1, b2].into_iter().flatten() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
-            let m = u32::from(F::key(k) == key);
-            value |= v.get() & m.wrapping_neg();
-            matches += m;
+            let m = F::key(k) == key;
+            // A conditional move: which slot matches is unpredictable, and a branch here
+            // costs more than the whole probe.
+            value |= select_unpredictable(m, v.get(), 0);
+            matches += u32::from(m);
         }
     }
     let one = u32::from(matches == 1);
@@ -506,61 +509,65 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
 /// hide a cache miss, few enough to stay in registers and L1.
 const BATCH: usize = 16;
 
-/// [`find`] for up to [`BATCH`] keys at once, in passes. The first reads every key's
-/// summary word and host-filter word: independent loads whose cache misses overlap, and
-/// for most addresses the whole answer. The second starts the work the survivors need (the
-/// direct slot of a covered key, the buckets of a possible host); the third finishes it.
+/// [`find`] for up to [`BATCH`] keys at once, in passes with no data-dependent branch
+/// outside the trie walk. The first reads every key's summary word and host-filter word
+/// (independent loads whose cache misses overlap; for most addresses the whole answer) and
+/// lists, without branching, the keys that need a walk and those that may be hosts. The
+/// next passes load the direct slots of the first list, walk them, and probe the buckets
+/// of the second: loops over short lists, so a stream mixing hits and misses does not
+/// mispredict once per address as single lookups do.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
-    // Per key: bit 0 covered by the summary, bit 1 a possible host.
-    let mut need = [0u8; BATCH];
     let mut hashes = [0u64; BATCH];
+    let mut walks = [0u8; BATCH];
+    let mut hosts = [0u8; BATCH];
+    let (mut n_walks, mut n_hosts) = (0usize, 0usize);
     let has_hosts = !fam.filter.is_empty();
-    for ((key, need), hash) in keys.iter().zip(&mut need).zip(&mut hashes) {
+    for (((i, key), hash), hits) in (0u8..).zip(keys).zip(&mut hashes).zip(out.iter_mut()) {
+        *hits = [NO_HIT; 3];
         let block = F::slot(*key, 0, fam.summary_bits);
         let covered = fam
             .summary
             .get(block >> 6)
-            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as u8;
-        let mut host = 0u8;
+            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as usize;
+        // Written unconditionally, kept by advancing the count: a list without a branch.
+        if let Some(w) = walks.get_mut(n_walks) {
+            *w = i;
+        }
+        n_walks += covered;
         if has_hosts {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
-            host = u8::from(fam.filter.get(word).is_some_and(|w| w.get() & mask == mask));
+            let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
+            if let Some(x) = hosts.get_mut(n_hosts) {
+                *x = i;
+            }
+            n_hosts += usize::from(maybe);
         }
-        *need = covered | (host << 1);
     }
-    // Second pass: pull in the direct slot or the buckets of the keys that need them.
+    let walks = walks.get(..n_walks).unwrap_or(&[]);
+    let hosts = hosts.get(..n_hosts).unwrap_or(&[]);
+    // The direct slots of the covered keys: independent loads.
     let mut slots = [LEAF_FLAG; BATCH];
-    let mut touched = 0u32;
-    for (((key, need), hash), slot) in keys.iter().zip(&need).zip(&hashes).zip(&mut slots) {
-        if need & 1 != 0 {
+    for (&i, slot) in walks.iter().zip(&mut slots) {
+        if let Some(key) = keys.get(usize::from(i)) {
             *slot = direct_slot(fam, *key);
         }
-        if need & 2 != 0 {
-            let (b1, b2) = buckets_of(*hash, fam.hosts.len());
-            for b in [b1, b2] {
-                if let Some(k) = fam.hosts.get(b).and_then(|b| F::bucket_keys(b).first()) {
-                    touched ^= u32::from(F::key(k) == *key);
-                }
-            }
-        }
     }
-    std::hint::black_box(touched);
-    for ((((key, need), hash), slot), hits) in
-        keys.iter().zip(&need).zip(&hashes).zip(&slots).zip(out)
-    {
-        *hits = [NO_HIT; 3];
-        if need & 1 != 0 {
-            let tuple = walk(fam, *key, *slot);
+    for (&i, &slot) in walks.iter().zip(&slots) {
+        if let (Some(key), Some(hits)) = (keys.get(usize::from(i)), out.get_mut(usize::from(i))) {
+            let tuple = walk(fam, *key, slot);
             *hits = fam
                 .tuples
                 .get(tuple as usize)
                 .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
         }
-        if need & 2 != 0 {
-            let (b1, b2) = buckets_of(*hash, fam.hosts.len());
+    }
+    for &i in hosts {
+        let i = usize::from(i);
+        if let (Some(key), Some(h), Some(hits)) = (keys.get(i), hashes.get(i), out.get_mut(i)) {
+            let (b1, b2) = buckets_of(*h, fam.hosts.len());
             probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
         }
     }
