@@ -11,7 +11,8 @@ use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
 use crate::format::{
-    ATTR_MASK, Family, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
+    ATTR_MASK, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6,
+    buckets_of, filter_probe,
 };
 
 /// Where a table's bytes live.
@@ -50,8 +51,9 @@ self_cell::self_cell!(
 /// | operation | cost |
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section |
-/// | lookup, IPv4 | two 2-slot host buckets + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
-/// | lookup, IPv6 | two 2-slot host buckets + at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | lookup, address on no list (most) | one summary word + one host-filter word, usually cached |
+/// | lookup, IPv4 otherwise | the above + two 2-slot host buckets and/or at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
+/// | lookup, IPv6 otherwise | the above + two 2-slot host buckets and/or at most 1 + ⌈(128 − d) / 6⌉ trie steps |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
@@ -176,20 +178,20 @@ impl Table {
             prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
             attr: V4::entry_attr(e),
         });
-        let v4h = l.v4.hosts().map(move |(k, v)| EntryRef {
+        let v4h = l.v4.hosts().map(move |(k, attr)| EntryRef {
             layout: l,
             prefix: IpNet::V4(v4_net(k, 32)),
-            attr: v & ATTR_MASK,
+            attr,
         });
         let v6 = l.v6.entries.iter().map(move |e| EntryRef {
             layout: l,
             prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
             attr: V6::entry_attr(e),
         });
-        let v6h = l.v6.hosts().map(move |(k, v)| EntryRef {
+        let v6h = l.v6.hosts().map(move |(k, attr)| EntryRef {
             layout: l,
             prefix: IpNet::V6(v6_net(k, 128)),
-            attr: v & ATTR_MASK,
+            attr,
         });
         v4.chain(v4h).chain(v6).chain(v6h)
     }
@@ -365,7 +367,7 @@ type Hit = u32;
 const NO_HIT: Hit = NONE;
 
 /// Marks a host match; the low 30 bits are its attribute index.
-const HOST_HIT: Hit = 1 << 31;
+const HOST_HIT: Hit = HOST_FLAG;
 
 /// For each list, the longest entry covering `key`.
 ///
@@ -406,66 +408,46 @@ fn find_slow<F: Family>(
     covered: bool,
     maybe_host: bool,
 ) -> [Hit; 3] {
-    let mut hits = [NO_HIT; 3];
-    if covered {
-        let tuple = walk(fam, key, direct_slot(fam, key));
-        // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
-        hits = fam
-            .tuples
-            .get(tuple as usize)
-            .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-    }
     if maybe_host {
+        // A host's tuple holds every list's answer for its address: no walk needed.
         let (b1, b2) = buckets_of(h, fam.hosts.len());
-        probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2), &mut hits);
+        if let Some(t) = probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2))
+            .and_then(|i| fam.host_tuples.get(i as usize))
+        {
+            return t.0.map(|e| e.get());
+        }
     }
-    hits
+    if !covered {
+        return [NO_HIT; 3];
+    }
+    let tuple = walk(fam, key, direct_slot(fam, key));
+    // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
+    fam.tuples
+        .get(tuple as usize)
+        .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()))
 }
 
-/// Matches `key` against every slot of its two buckets.
+/// The host tuple index `key` holds in its two buckets, if it is there.
 ///
-/// Branch-free in the common cases (no match, or one): every slot is compared, the matching
-/// value is gathered with masks, and the list's hit is selected without a jump, so mixed
-/// hits and misses do not stall on mispredictions. Only a key present in several lists
-/// (or the all-zero key meeting empty slots) takes the loop at the end.
+/// Every slot is compared and the matching value kept with conditional moves: which slot
+/// holds a host is random, and a branch per slot would mispredict on most host hits. A key
+/// in several slots (the compiler never writes one) yields the highest of their values.
 #[inline(always)]
 fn probe<F: Family>(
     key: F::Int,
     b1: Option<&F::RawBucket>,
     b2: Option<&F::RawBucket>,
-    hits: &mut [Hit; 3],
-) {
-    let mut value = 0u32;
-    let mut matches = 0u32;
+) -> Option<u32> {
+    let mut best = 0u32;
     for b in [b1, b2].into_iter().flatten() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
-            let m = F::key(k) == key;
-            // A conditional move: which slot matches is unpredictable, and a branch here
-            // costs more than the whole probe.
-            value |= select_unpredictable(m, v.get(), 0);
-            matches += u32::from(m);
+            let v = v.get();
+            let m = (F::key(k) == key) & (v != HOST_EMPTY);
+            // `v` is below `HOST_EMPTY` when `m` holds, so `v + 1` does not wrap.
+            best = best.max(select_unpredictable(m, v.wrapping_add(1), 0));
         }
     }
-    let one = u32::from(matches == 1);
-    let list = value >> 30;
-    let hit = HOST_HIT | (value & ATTR_MASK);
-    for (l, h) in (0u32..).zip(hits.iter_mut()) {
-        let sel = (one & u32::from(list == l)).wrapping_neg();
-        *h = (hit & sel) | (*h & !sel);
-    }
-    if matches > 1 {
-        for b in [b1, b2].into_iter().flatten() {
-            for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
-                let v = v.get();
-                if F::key(k) == key {
-                    // An empty slot names list 3, which `get_mut` skips.
-                    if let Some(h) = hits.get_mut((v >> 30) as usize) {
-                        *h = HOST_HIT | (v & ATTR_MASK);
-                    }
-                }
-            }
-        }
-    }
+    best.checked_sub(1)
 }
 
 /// The direct-table slot of `key`.
@@ -512,43 +494,63 @@ const BATCH: usize = 16;
 /// [`find`] for up to [`BATCH`] keys at once, in passes with no data-dependent branch
 /// outside the trie walk. The first reads every key's summary word and host-filter word
 /// (independent loads whose cache misses overlap; for most addresses the whole answer) and
-/// lists, without branching, the keys that need a walk and those that may be hosts. The
-/// next passes load the direct slots of the first list, walk them, and probe the buckets
-/// of the second: loops over short lists, so a stream mixing hits and misses does not
-/// mispredict once per address as single lookups do.
+/// lists, without branching, the keys that may be hosts and those the summary covers. The
+/// next probes the possible hosts (a host's tuple is its whole answer); the last walks the
+/// covered keys that were no host. Loops over short lists, so a stream mixing hits and
+/// misses does not mispredict once per address as single lookups do.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
     let mut hashes = [0u64; BATCH];
-    let mut walks = [0u8; BATCH];
+    let mut covered = [0u8; BATCH];
     let mut hosts = [0u8; BATCH];
-    let (mut n_walks, mut n_hosts) = (0usize, 0usize);
+    let mut n_hosts = 0usize;
     let has_hosts = !fam.filter.is_empty();
-    for (((i, key), hash), hits) in (0u8..).zip(keys).zip(&mut hashes).zip(out.iter_mut()) {
+    for ((((i, key), hash), cov), hits) in (0u8..)
+        .zip(keys)
+        .zip(&mut hashes)
+        .zip(&mut covered)
+        .zip(out.iter_mut())
+    {
         *hits = [NO_HIT; 3];
         let block = F::slot(*key, 0, fam.summary_bits);
-        let covered = fam
+        *cov = fam
             .summary
             .get(block >> 6)
-            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as usize;
-        // Written unconditionally, kept by advancing the count: a list without a branch.
-        if let Some(w) = walks.get_mut(n_walks) {
-            *w = i;
-        }
-        n_walks += covered;
+            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as u8;
         if has_hosts {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
             let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
+            // Written unconditionally, kept by advancing the count: a list, no branch.
             if let Some(x) = hosts.get_mut(n_hosts) {
                 *x = i;
             }
             n_hosts += usize::from(maybe);
         }
     }
+    for &i in hosts.get(..n_hosts).unwrap_or(&[]) {
+        let i = usize::from(i);
+        if let (Some(key), Some(h)) = (keys.get(i), hashes.get(i)) {
+            let (b1, b2) = buckets_of(*h, fam.hosts.len());
+            let found = probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2))
+                .and_then(|t| fam.host_tuples.get(t as usize));
+            if let (Some(t), Some(hits), Some(c)) = (found, out.get_mut(i), covered.get_mut(i)) {
+                *hits = t.0.map(|e| e.get());
+                *c = 0; // answered: no walk
+            }
+        }
+    }
+    let mut walks = [0u8; BATCH];
+    let mut n_walks = 0usize;
+    for (i, c) in (0u8..).zip(&covered).take(keys.len()) {
+        if let Some(w) = walks.get_mut(n_walks) {
+            *w = i;
+        }
+        n_walks += usize::from(*c);
+    }
     let walks = walks.get(..n_walks).unwrap_or(&[]);
-    let hosts = hosts.get(..n_hosts).unwrap_or(&[]);
-    // The direct slots of the covered keys: independent loads.
+    // The direct slots of the keys to walk: independent loads.
     let mut slots = [LEAF_FLAG; BATCH];
     for (&i, slot) in walks.iter().zip(&mut slots) {
         if let Some(key) = keys.get(usize::from(i)) {
@@ -562,13 +564,6 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
                 .tuples
                 .get(tuple as usize)
                 .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
-        }
-    }
-    for &i in hosts {
-        let i = usize::from(i);
-        if let (Some(key), Some(h), Some(hits)) = (keys.get(i), hashes.get(i), out.get_mut(i)) {
-            let (b1, b2) = buckets_of(*h, fam.hosts.len());
-            probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2), hits);
         }
     }
 }

@@ -5,7 +5,7 @@
 use c2trie::{Compiler, List, LoadErrorKind, LoadOptions, Meta, Table};
 
 const HEADER: usize = 64;
-const SECTIONS: usize = 19;
+const SECTIONS: usize = 21;
 const DATA: usize = HEADER + SECTIONS * 16;
 
 /// A table taken apart: the fixed header and each section's bytes.
@@ -76,13 +76,14 @@ const V4_HOSTS: usize = 0;
 const V4_FILTER: usize = 2;
 const V4_SUMMARY: usize = 4;
 const V6_SUMMARY: usize = 5;
-const STRING_OFFSETS: usize = 6;
-const ATTRS: usize = 8;
-const V4_ENTRIES: usize = 9;
-const V4_TUPLES: usize = 10;
-const V4_DIRECT: usize = 11;
-const V4_NODES: usize = 12;
-const V4_LEAVES: usize = 13;
+const V4_HOST_TUPLES: usize = 6;
+const STRING_OFFSETS: usize = 8;
+const ATTRS: usize = 10;
+const V4_ENTRIES: usize = 11;
+const V4_TUPLES: usize = 12;
+const V4_DIRECT: usize = 13;
+const V4_NODES: usize = 14;
+const V4_LEAVES: usize = 15;
 
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
@@ -340,11 +341,26 @@ fn first_slot(p: &Parts, empty: bool) -> (usize, usize) {
 #[test]
 fn inv18_host_slots() {
     corrupt(18, |p| {
-        // Flip the slot's list bits: its attribute is of another list.
+        // A slot naming a host tuple past the end.
         let (_, v) = first_slot(p, false);
-        let h = &mut p.sections[V4_HOSTS];
-        let x = u32_at(h, v);
-        put_u32(h, v, x ^ (1 << 30));
+        let n = (p.sections[V4_HOST_TUPLES].len() / 12) as u32;
+        put_u32(&mut p.sections[V4_HOSTS], v, n);
+    });
+    corrupt(18, |p| {
+        // A host tuple's host entry moved to another list's element.
+        let t = &mut p.sections[V4_HOST_TUPLES];
+        let global = u32_at(t, 8);
+        assert_ne!(global & 0x8000_0000, 0, "the base table's hosts are global");
+        put_u32(t, 4, global);
+        put_u32(t, 8, u32::MAX);
+    });
+    corrupt(18, |p| {
+        // A host tuple that names no host.
+        put_u32(&mut p.sections[V4_HOST_TUPLES], 8, u32::MAX);
+    });
+    corrupt(18, |p| {
+        // A host tuple naming a prefix entry of another list.
+        put_u32(&mut p.sections[V4_HOST_TUPLES], 0, 0);
     });
     corrupt(18, |p| {
         // Another key in the slot: in this fixed table, it hashes to neither of the two

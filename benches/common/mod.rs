@@ -94,30 +94,68 @@ fn canonical<A: Addr>(a: A, len: u8) -> A {
     A::from_u128(a.to_u128() & !host_mask::<A>(len))
 }
 
-/// A seeded host-heavy list of `n` distinct prefixes: 90 % hosts (/32, /128), 8 % /24
-/// (IPv6: /48), 2 % shorter blocks (IPv4 /8–/23, IPv6 /16–/47) where each length covers
-/// about the same share of the address space (so short blocks are rare, as in real feeds).
+/// A seeded host-heavy list of `n` distinct prefixes, shaped like real C&C and abuse lists.
+///
+/// IPv4: 90 % hosts, 8 % /24, 2 % shorter blocks (/8–/12 rare, most of them /21–/23, as in
+/// DROP). Half of the hosts and /24s sit in a pool of "hosting" /16s (one per 200 entries,
+/// at least 64), the way C&C servers cluster at a few providers; the rest are spread over
+/// routable space (no private, loopback, link-local, multicast or documentation ranges).
+///
+/// IPv6: 60 % /128, 25 % /64, 10 % /48, 5 % /32, in 2000::/3. 70 % of the entries longer
+/// than /32 sit under a pool of "hosting" /32s (one per 100 entries, at least 32).
 pub fn host_heavy<A: Addr>(n: usize, seed: u64) -> Vec<(A, u8)> {
     let mut rng = Rng::new(seed);
-    let (mid, lo, hi) = if A::BITS == 32 {
-        (24, 8, 23)
-    } else {
-        (48, 16, 47)
-    };
     let mut set = BTreeSet::new();
-    while set.len() < n {
-        let r = rng.below(100);
-        let len = if r < 90 {
-            A::BITS
-        } else if r < 98 {
-            mid
-        } else {
-            // P(len) proportional to 2^(len - lo): floor(log2) of a uniform draw.
-            let span = u32::from(hi - lo);
-            let x = rng.below(1u64 << (span + 1)).max(1);
-            lo + (63 - x.leading_zeros()) as u8
-        };
-        set.insert((canonical(A::random(&mut rng), len), len));
+    if A::BITS == 32 {
+        let pool: Vec<u32> = (0..(n / 200).max(64))
+            .map(|_| routable_v4(&mut rng) & 0xffff_0000)
+            .collect();
+        while set.len() < n {
+            let r = rng.below(1000);
+            let hosted = rng.below(2) == 0;
+            let (addr, len) = if r < 980 {
+                let len = if r < 900 { 32 } else { 24 };
+                let addr = if hosted {
+                    pool[rng.below(pool.len() as u64) as usize] | (rng.next_u64() as u32 & 0xffff)
+                } else {
+                    routable_v4(&mut rng)
+                };
+                (addr, len)
+            } else {
+                let w = rng.below(1000);
+                let len = match w {
+                    0..2 => 8 + rng.below(5),
+                    2..52 => 13 + rng.below(4),
+                    52..302 => 17 + rng.below(4),
+                    _ => 21 + rng.below(3),
+                } as u8;
+                (routable_v4(&mut rng), len)
+            };
+            let a = canonical(A::from_u128(u128::from(addr)), len);
+            if routable(a.to_u128() as u32) {
+                set.insert((a, len));
+            }
+        }
+    } else {
+        let global = |rng: &mut Rng| (rng.next_u128() >> 3) | (1u128 << 125);
+        let pool: Vec<u128> = (0..(n / 100).max(32))
+            .map(|_| global(&mut rng) & !host_mask::<u128>(32))
+            .collect();
+        while set.len() < n {
+            let len = match rng.below(100) {
+                0..60 => 128,
+                60..85 => 64,
+                85..95 => 48,
+                _ => 32,
+            };
+            let addr = if len > 32 && rng.below(10) < 7 {
+                pool[rng.below(pool.len() as u64) as usize]
+                    | (rng.next_u128() & host_mask::<u128>(32))
+            } else {
+                global(&mut rng)
+            };
+            set.insert((canonical(A::from_u128(addr), len), len));
+        }
     }
     let mut v: Vec<_> = set.into_iter().collect();
     // Insertion order should not be sorted: shuffle so no structure benefits from it.
@@ -126,6 +164,34 @@ pub fn host_heavy<A: Addr>(n: usize, seed: u64) -> Vec<(A, u8)> {
         v.swap(i, j);
     }
     v
+}
+
+/// Whether an IPv4 address is ordinary routable unicast: not 0/8, 10/8, 100.64/10, 127/8,
+/// 169.254/16, 172.16/12, 192.168/16, the documentation and benchmarking ranges, or
+/// 224/3.
+fn routable(a: u32) -> bool {
+    let [o1, o2, o3, _] = a.to_be_bytes();
+    !matches!(
+        (o1, o2, o3),
+        (0 | 10 | 127 | 224..=255, _, _)
+            | (100, 64..=127, _)
+            | (169, 254, _)
+            | (172, 16..=31, _)
+            | (192, 168, _)
+            | (198, 18..=19, _)
+            | (192, 0, 2)
+            | (198, 51, 100)
+            | (203, 0, 113)
+    )
+}
+
+fn routable_v4(rng: &mut Rng) -> u32 {
+    loop {
+        let a = rng.next_u64() as u32;
+        if routable(a) {
+            return a;
+        }
+    }
 }
 
 /// `QUERIES` random addresses (IPv6: in 2000::/3).

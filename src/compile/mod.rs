@@ -426,10 +426,10 @@ impl Compiler {
             let list = r.list.index() as u8;
             match r.net {
                 IpNet::V4(n) if n.prefix_len() == 32 => {
-                    v4_hosts.push((u32::from(n.addr()), host_value(list, attr)));
+                    v4_hosts.push((u32::from(n.addr()), list, attr));
                 }
                 IpNet::V6(n) if n.prefix_len() == 128 => {
-                    v6_hosts.push((u128::from(n.addr()), host_value(list, attr)));
+                    v6_hosts.push((u128::from(n.addr()), list, attr));
                 }
                 IpNet::V4(n) => v4_pfx.push(Pfx {
                     addr: V4::to_u128(u32::from(n.addr())),
@@ -458,6 +458,8 @@ impl Compiler {
 
         let mut v4 = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
         let mut v6 = family::<V6>(v6_pfx, |a| a);
+        let v4_hosts = trie::host_tuples(&mut v4_hosts, &mut v4);
+        let v6_hosts = trie::host_tuples(&mut v6_hosts, &mut v6);
         // One seed for both families: the first with which cuckoo placement succeeds at
         // most twice the target size. A good mixer makes the first seed work on any
         // realistic input; the loop only guards against crafted ones.
@@ -507,10 +509,6 @@ fn canonical(net: IpNet) -> IpNet {
 /// Hash seeds tried before giving up on placing the hosts.
 const MAX_SEEDS: u32 = 64;
 
-fn host_value(list: u8, attr: u32) -> u32 {
-    (u32::from(list) << 30) | attr
-}
-
 /// Sorts a family's prefixes, writes its entry records and builds its trie. On entry,
 /// `Pfx::entry` holds the attribute index; on exit, the entry index.
 fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyParts<F> {
@@ -523,6 +521,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         nodes: Vec::new(),
         leaves: Vec::new(),
         hosts: Vec::new(),
+        host_tuples: Vec::new(),
         filter: Vec::new(),
         summary_bits: 0,
         summary: Vec::new(),

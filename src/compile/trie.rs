@@ -10,7 +10,9 @@ use std::ops::Range;
 
 use super::hash::Map;
 use crate::format::writer::FamilyParts;
-use crate::format::{Family, HOST_EMPTY, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE, filter_probe};
+use crate::format::{
+    Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE, filter_probe,
+};
 
 /// A non-host prefix, address left-aligned in a `u128`.
 #[derive(Debug, Clone, Copy)]
@@ -329,4 +331,56 @@ pub(crate) fn build_filter<F: Family>(seed: u32, parts: &mut FamilyParts<F>) {
         }
     }
     parts.filter = words;
+}
+
+/// The trie's tuple at the left-aligned address `addr`: the compiler's own walk over the
+/// parts it just built (as the reader's, without the validation it does not need).
+fn tuple_at<F: Family>(parts: &FamilyParts<F>, addr: u128) -> [u32; 3] {
+    let d = u32::from(parts.direct_bits);
+    let mut v = parts.direct[(addr >> (128 - d)) as usize];
+    let mut off = d;
+    let tuple = loop {
+        if v & LEAF_FLAG != 0 {
+            break v & !LEAF_FLAG;
+        }
+        let n = &parts.nodes[v as usize];
+        let bit = 1u64 << ((addr << off) >> (128 - STRIDE)) as u32;
+        let children = n.children.get();
+        if children & bit != 0 {
+            v = n.base_child.get() + (children & (bit - 1)).count_ones();
+            off += STRIDE;
+        } else {
+            let rank = (n.leaf_runs.get() & (bit | (bit - 1))).count_ones();
+            break parts.leaves[(n.base_leaf.get() + rank - 1) as usize];
+        }
+    };
+    parts.tuples[tuple as usize].0.map(|e| e.get())
+}
+
+/// Groups `hosts` (key, list, attribute) by address into host tuples: per list the host's
+/// own entry (`HOST_FLAG | attr`) where it has one, else the trie's longest prefix entry
+/// for the address. Fills `parts.host_tuples` (shared tuples stored once) and returns the
+/// (key, host tuple index) pairs for the host table, one per distinct address.
+pub(crate) fn host_tuples<F: Family>(
+    hosts: &mut [(F::Int, u8, u32)],
+    parts: &mut FamilyParts<F>,
+) -> Vec<(F::Int, u32)> {
+    hosts.sort_unstable_by_key(|h| (h.0, h.1));
+    let mut ids: Map<[u32; 3], u32> = Map::default();
+    let mut out = Vec::with_capacity(hosts.len());
+    let mut i = 0;
+    while i < hosts.len() {
+        let key = hosts[i].0;
+        let mut t = tuple_at(parts, F::to_u128(key));
+        while i < hosts.len() && hosts[i].0 == key {
+            t[usize::from(hosts[i].1)] = HOST_FLAG | hosts[i].2;
+            i += 1;
+        }
+        let id = *ids.entry(t).or_insert_with(|| {
+            parts.host_tuples.push(RawTuple(t.map(Into::into)));
+            (parts.host_tuples.len() - 1) as u32
+        });
+        out.push((key, id));
+    }
+    out
 }

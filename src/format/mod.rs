@@ -25,7 +25,7 @@ pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
 pub(crate) const FIXED_HEADER_LEN: usize = 64;
 
 /// Number of sections in a version-2 table.
-pub(crate) const SECTION_COUNT: usize = 19;
+pub(crate) const SECTION_COUNT: usize = 21;
 
 /// Header plus section table, in bytes.
 pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
@@ -54,8 +54,12 @@ pub(crate) const SUMMARY_BITS: std::ops::RangeInclusive<u8> = 6..=24;
 /// The value of an empty host slot (its key is 0). Its list bits (3) name no list.
 pub(crate) const HOST_EMPTY: u32 = u32::MAX;
 
-/// Host slot values keep the list in their top two bits and the attribute index below.
+/// The attribute index below 2^30.
 pub(crate) const ATTR_MASK: u32 = (1 << 30) - 1;
+
+/// Set in a host tuple's element that names a host entry (its attribute in the low 30 bits)
+/// rather than a prefix entry.
+pub(crate) const HOST_FLAG: u32 = 1 << 31;
 
 /// Risk value meaning "no risk given".
 pub(crate) const NO_RISK: u8 = 0xFF;
@@ -70,6 +74,8 @@ pub(crate) enum Section {
     V6Filter,
     V4Summary,
     V6Summary,
+    V4HostTuples,
+    V6HostTuples,
     StringOffsets,
     StringBytes,
     Attrs,
@@ -93,6 +99,8 @@ impl Section {
         Section::V6Filter,
         Section::V4Summary,
         Section::V6Summary,
+        Section::V4HostTuples,
+        Section::V6HostTuples,
         Section::StringOffsets,
         Section::StringBytes,
         Section::Attrs,
@@ -118,7 +126,11 @@ impl Section {
             | Section::V6Direct
             | Section::V6Leaves => 4,
             Section::V4Filter | Section::V6Filter | Section::V4Summary | Section::V6Summary => 8,
-            Section::V4Entries | Section::V4Tuples | Section::V6Tuples => 12,
+            Section::V4Entries
+            | Section::V4Tuples
+            | Section::V6Tuples
+            | Section::V4HostTuples
+            | Section::V6HostTuples => 12,
             Section::Attrs => 20,
             Section::V4Hosts => 16,
             Section::V6Hosts => 40,
@@ -147,6 +159,8 @@ impl Section {
             Section::V6Filter => "IPv6 host filter",
             Section::V4Summary => "IPv4 summary",
             Section::V6Summary => "IPv6 summary",
+            Section::V4HostTuples => "IPv4 host tuples",
+            Section::V6HostTuples => "IPv6 host tuples",
         }
     }
 }

@@ -8,9 +8,10 @@ use zerocopy::FromBytes;
 use zerocopy::byteorder::little_endian::{U32, U64};
 
 use super::{
-    ATTR_MASK, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, HOST_EMPTY, LEAF_FLAG, MAGIC,
-    MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple, SECTION_COUNT,
-    STRIDE, SUMMARY_BITS, SUPPORTED_VERSIONS, Section, V4, V6, buckets_of, checksum, filter_probe,
+    ATTR_MASK, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, HOST_EMPTY, HOST_FLAG, LEAF_FLAG,
+    MAGIC, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple,
+    SECTION_COUNT, STRIDE, SUMMARY_BITS, SUPPORTED_VERSIONS, Section, V4, V6, buckets_of, checksum,
+    filter_probe,
 };
 use crate::error::{LoadError, LoadErrorKind};
 
@@ -52,7 +53,10 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) seed: u32,
     /// Host buckets of `F::BUCKET` slots; empty slots hold `HOST_EMPTY`.
     pub(crate) hosts: &'a [F::RawBucket],
-    /// The number of filled host slots.
+    /// Per filled host slot's value: the address's entry per list (`HOST_FLAG | attr` for
+    /// its own host entries, else a prefix entry or `NONE`).
+    pub(crate) host_tuples: &'a [RawTuple],
+    /// The number of host entries (the `HOST_FLAG` elements of the filled slots' tuples).
     pub(crate) host_count: usize,
     /// The host filter: every filled host's mask is set in its word.
     pub(crate) filter: &'a [U64],
@@ -317,7 +321,7 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
 }
 
 /// One family's sections, in the order `family` takes them.
-const V4_SECTIONS: [Section; 8] = [
+const V4_SECTIONS: [Section; 9] = [
     Section::V4Entries,
     Section::V4Tuples,
     Section::V4Direct,
@@ -326,8 +330,9 @@ const V4_SECTIONS: [Section; 8] = [
     Section::V4Hosts,
     Section::V4Filter,
     Section::V4Summary,
+    Section::V4HostTuples,
 ];
-const V6_SECTIONS: [Section; 8] = [
+const V6_SECTIONS: [Section; 9] = [
     Section::V6Entries,
     Section::V6Tuples,
     Section::V6Direct,
@@ -336,16 +341,26 @@ const V6_SECTIONS: [Section; 8] = [
     Section::V6Hosts,
     Section::V6Filter,
     Section::V6Summary,
+    Section::V6HostTuples,
 ];
 
 impl<F: Family> Fam<'_, F> {
-    /// The filled host slots: (key, value).
+    /// The host entries: (key, attribute), slot by slot, lists in order.
     pub(crate) fn hosts(&self) -> impl Iterator<Item = (F::Int, u32)> + '_ {
         self.hosts
             .iter()
             .flat_map(|b| F::bucket_keys(b).iter().zip(F::bucket_values(b)))
-            .map(|(k, v)| (F::key(k), v.get()))
-            .filter(|(_, v)| *v != HOST_EMPTY)
+            .filter(|(_, v)| v.get() != HOST_EMPTY)
+            .flat_map(move |(k, v)| {
+                let t = self
+                    .host_tuples
+                    .get(v.get() as usize)
+                    .map_or([NONE; 3], |t| t.0.map(|e| e.get()));
+                let key = F::key(k);
+                t.into_iter()
+                    .filter(|e| *e != NONE && *e & HOST_FLAG != 0)
+                    .map(move |e| (key, e & !HOST_FLAG))
+            })
     }
 }
 
@@ -354,8 +369,8 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
 }
 
 fn family<'a, F: Family>(
-    bytes: [&'a [u8]; 8],
-    names: [Section; 8],
+    bytes: [&'a [u8]; 9],
+    names: [Section; 9],
     [direct_bits, summary_bits]: [u8; 2],
     seed: u32,
     attrs: &[RawAttr],
@@ -369,6 +384,7 @@ fn family<'a, F: Family>(
         b_hosts,
         b_filter,
         b_summary,
+        b_host_tuples,
     ] = bytes;
     let [
         s_entries,
@@ -379,6 +395,7 @@ fn family<'a, F: Family>(
         s_hosts,
         s_filter,
         s_summary,
+        s_host_tuples,
     ] = names;
     let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
     let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
@@ -388,6 +405,7 @@ fn family<'a, F: Family>(
     let hosts: &[F::RawBucket] = records(b_hosts, s_hosts)?;
     let filter: &[U64] = records(b_filter, s_filter)?;
     let summary: &[U64] = records(b_summary, s_summary)?;
+    let host_tuples: &[RawTuple] = records(b_host_tuples, s_host_tuples)?;
     let fam = F::NAME;
 
     // 9 (continued): table sizes follow from the parameters.
@@ -572,32 +590,68 @@ fn family<'a, F: Family>(
         ));
     }
 
+    // 18. Host tuples: each element is `NONE`, an entry of its list, or a host entry
+    // (`HOST_FLAG | attr`) of its list, and each tuple has a host entry. The count of host
+    // entries per tuple is kept for the slots below.
+    let mut host_entries: Vec<u8> = Vec::with_capacity(host_tuples.len());
+    for (i, t) in host_tuples.iter().enumerate() {
+        let mut own = 0u8;
+        for (pos, e) in t.0.iter().enumerate() {
+            let e = e.get();
+            let ok = if e == NONE {
+                true
+            } else if e & HOST_FLAG != 0 {
+                own = own.saturating_add(1);
+                e & !HOST_FLAG <= ATTR_MASK
+                    && attr_list(attrs, e & !HOST_FLAG).map(usize::from) == Some(pos)
+            } else {
+                entries
+                    .get(e as usize)
+                    .and_then(|x| attr_list(attrs, F::entry_attr(x)))
+                    .map(usize::from)
+                    == Some(pos)
+            };
+            if !ok {
+                return Err(corrupt(
+                    18,
+                    format!(
+                        "{fam} host tuple {i}: slot {pos} names {e:#x}, not an entry of its list"
+                    ),
+                ));
+            }
+        }
+        if own == 0 {
+            return Err(corrupt(18, format!("{fam} host tuple {i} names no host")));
+        }
+        host_entries.push(own);
+    }
     let mut host_count = 0usize;
     // The host filter the hosts call for (checked as invariant 19, after 18), gathered in
     // the same pass: one hash per host.
     let mut want_filter = vec![0u64; filter.len()];
-    // 18. Host slots: empty, or in one of their key's two buckets and naming an attribute
-    // of their list.
+    // 18 (continued). Host slots: empty, or naming a host tuple and in one of their key's
+    // two buckets.
     for (bucket, b) in hosts.iter().enumerate() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
             let bad = if value == HOST_EMPTY {
                 (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
             } else {
-                let (list, attr) = (value >> 30, value & ATTR_MASK);
                 let h = F::hash(key, seed);
                 let (b1, b2) = buckets_of(h, hosts.len());
-                if attr_list(attrs, attr).map(u32::from) != Some(list) {
-                    Some(format!("attribute {attr} is missing or of another list"))
-                } else if bucket != b1 && bucket != b2 {
-                    Some(format!("key {key:?} is in neither of its buckets"))
-                } else {
-                    host_count = host_count.saturating_add(1);
-                    let (w, mask) = filter_probe(h, want_filter.len());
-                    if let Some(w) = want_filter.get_mut(w) {
-                        *w |= mask;
+                if let Some(own) = host_entries.get(value as usize) {
+                    if bucket != b1 && bucket != b2 {
+                        Some(format!("key {key:?} is in neither of its buckets"))
+                    } else {
+                        host_count = host_count.saturating_add(usize::from(*own));
+                        let (w, mask) = filter_probe(h, want_filter.len());
+                        if let Some(w) = want_filter.get_mut(w) {
+                            *w |= mask;
+                        }
+                        None
                     }
-                    None
+                } else {
+                    Some(format!("host tuple {value} out of range"))
                 }
             };
             if let Some(bad) = bad {
@@ -608,6 +662,8 @@ fn family<'a, F: Family>(
 
     // 19. The host filter is exactly the union of the filled hosts' masks.
     if filter.len() > u32::MAX as usize || (filter.is_empty() != (host_count == 0)) {
+        // (Every filled slot names a tuple with a host entry, so no host entry means no
+        // filled slot.)
         return Err(corrupt(
             19,
             format!(
@@ -645,6 +701,7 @@ fn family<'a, F: Family>(
         leaves,
         seed,
         hosts,
+        host_tuples,
         host_count,
         filter,
         summary_bits: s,
@@ -709,19 +766,40 @@ fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32
             ));
             continue;
         }
-        let mut leaf = base.wrapping_sub(1);
-        for v in 0..64u32 {
-            let shift = 128u32.saturating_sub(sub_len);
-            let sub = addr | u128::from(v).checked_shl(shift).unwrap_or(0);
-            if children & (1 << v) != 0 {
-                at.push((sub, sub_len));
+        // Here `len < s <= 24`, so `sub_len` is below 30 and the shifts stay in range.
+        let shift = 128u32.saturating_sub(sub_len);
+        let slot_addr = |v: u32| addr | u128::from(v).checked_shl(shift).unwrap_or(0);
+        let mut c = children;
+        while c != 0 {
+            at.push((slot_addr(c.trailing_zeros()), sub_len));
+            c &= c.wrapping_sub(1);
+        }
+        // The leaf index of leaf slot `v`.
+        let leaf_of = |v: u32| {
+            let upto = u64::MAX >> 63u32.saturating_sub(v);
+            base.wrapping_add((runs & upto).count_ones() as usize)
+                .wrapping_sub(1)
+        };
+        // Slots per block: 1 when a slot covers whole blocks, else 2^(sub_len - s).
+        let group = 1u32 << sub_len.saturating_sub(s).min(6);
+        for a in (0..64u32).step_by(group as usize) {
+            let span = if group == 64 {
+                u64::MAX
+            } else {
+                (1u64 << group).wrapping_sub(1) << a
+            };
+            let leaf_slots = !children & span;
+            if leaf_slots == 0 {
                 continue;
             }
-            if runs & (1 << v) != 0 {
-                leaf = leaf.wrapping_add(1);
-            }
-            if leaves.get(leaf).is_some_and(|l| l.get() != 0) {
-                mark(&mut words, sub, sub_len, s);
+            let (first, last) = (
+                leaf_slots.trailing_zeros(),
+                63u32.saturating_sub(leaf_slots.leading_zeros()),
+            );
+            let (lo, hi) = (leaf_of(first), leaf_of(last));
+            let own = leaves.get(lo..hi.saturating_add(1)).unwrap_or(&[]);
+            if own.iter().any(|l| l.get() != 0) {
+                mark(&mut words, slot_addr(a), sub_len.min(s), s);
             }
         }
     }

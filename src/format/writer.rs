@@ -22,6 +22,9 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
     pub(crate) hosts: Vec<F::RawBucket>,
+    /// Per distinct host address: per list, its host entry (`HOST_FLAG | attr`), else the
+    /// longest prefix entry covering it, else `NONE`.
+    pub(crate) host_tuples: Vec<RawTuple>,
     /// The host filter: one word per group of hosts (see `filter_probe`).
     pub(crate) filter: Vec<u64>,
     pub(crate) summary_bits: u8,
@@ -66,6 +69,8 @@ impl Parts {
             Owned(u64s(&self.v6.filter)),
             Owned(u64s(&self.v4.summary)),
             Owned(u64s(&self.v6.summary)),
+            Borrowed(self.v4.host_tuples.as_bytes()),
+            Borrowed(self.v6.host_tuples.as_bytes()),
             Owned(u32s(&self.string_offsets)),
             Borrowed(&self.string_bytes),
             Borrowed(self.attrs.as_bytes()),
