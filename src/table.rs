@@ -371,32 +371,40 @@ const HOST_HIT: Hit = HOST_FLAG;
 
 /// For each list, the longest entry covering `key`.
 ///
-/// Most addresses are on no list, so a lookup first reads two words that usually settle it:
-/// the summary bit of the address's block (clear: no prefix meets the block, invariant 20)
-/// and the host filter word (a bit of the address's mask clear: no host has this address,
-/// invariant 19). Only when either says "maybe" does it walk the trie or probe the host
-/// buckets.
+/// Most addresses are on no list, so a lookup first reads the summary's two bits for the
+/// address's block (invariant 20): both clear, no prefix meets the block and no host lies in
+/// it, and that is the answer. With the host bit set it reads the host filter word (a bit
+/// of the address's mask clear: no host has this address, invariant 19). Only when the
+/// prefix bit or the filter says "maybe" does it walk the trie or probe the host buckets.
 #[inline(always)]
 fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
-    let block = F::slot(key, 0, fam.summary_bits);
-    let covered = fam
-        .summary
-        .get(block >> 6)
-        .is_some_and(|w| (w.get() >> (block & 63)) & 1 != 0);
-    if fam.filter.is_empty() {
-        // No hosts in this family: the summary alone decides.
-        if !covered {
-            return [NO_HIT; 3];
-        }
-        return find_slow(fam, key, 0, true, false);
+    let bits = summary_bits(fam, key);
+    if bits == 0 {
+        // No prefix meets the block and no host lies in it.
+        return [NO_HIT; 3];
     }
-    let h = F::hash(key, fam.seed);
-    let (word, mask) = filter_probe(h, fam.filter.len());
-    let maybe_host = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+    let covered = bits & 1 != 0;
+    let mut h = 0;
+    let mut maybe_host = false;
+    if bits & 2 != 0 {
+        h = F::hash(key, fam.seed);
+        let (word, mask) = filter_probe(h, fam.filter.len());
+        maybe_host = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+    }
     if !covered && !maybe_host {
         return [NO_HIT; 3];
     }
     find_slow(fam, key, h, covered, maybe_host)
+}
+
+/// The summary's two bits for `key`'s block: bit 0 set when a prefix meets the block
+/// (invariant 20), bit 1 when a host lies in it.
+#[inline(always)]
+fn summary_bits<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u64 {
+    let block = F::slot(key, 0, fam.summary_bits);
+    fam.summary
+        .get(block >> 5)
+        .map_or(0, |w| (w.get() >> ((block & 31) << 1)) & 3)
 }
 
 /// [`find`] past the summary and the filter.
@@ -512,15 +520,13 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
         .zip(out.iter_mut())
     {
         *hits = [NO_HIT; 3];
-        let block = F::slot(*key, 0, fam.summary_bits);
-        *cov = fam
-            .summary
-            .get(block >> 6)
-            .map_or(0, |w| (w.get() >> (block & 63)) & 1) as u8;
+        let bits = summary_bits(fam, *key);
+        *cov = (bits & 1) as u8;
         if has_hosts {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
-            let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+            let maybe =
+                bits & 2 != 0 && fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
             // Written unconditionally, kept by advancing the count: a list, no branch.
             if let Some(x) = hosts.get_mut(n_hosts) {

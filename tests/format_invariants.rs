@@ -453,17 +453,38 @@ fn inv19_host_filter() {
 
 #[test]
 fn inv20_summary() {
-    // The summary word of 198.51.100.0/24 loses its bits: lookups there would skip the
-    // prefixes.
+    // Per block, bit 2i: a prefix meets it; bit 2i + 1: a host lies in it.
+    const PREFIX_BITS: u64 = 0x5555_5555_5555_5555;
+    // A prefix bit cleared: lookups there would skip the prefixes.
     corrupt(20, |p| {
         let s = &mut p.sections[V4_SUMMARY];
-        let i = (0..s.len() / 8).find(|i| u64_at(s, i * 8) != 0).unwrap();
-        put_u64(s, i * 8, 0);
+        let i = (0..s.len() / 8)
+            .find(|i| u64_at(s, i * 8) & PREFIX_BITS != 0)
+            .unwrap();
+        let w = u64_at(s, i * 8);
+        let bit = (w & PREFIX_BITS).trailing_zeros();
+        put_u64(s, i * 8, w & !(1 << bit));
+    });
+    // A host bit cleared: lookups there would skip the hosts.
+    corrupt(20, |p| {
+        let s = &mut p.sections[V4_SUMMARY];
+        let i = (0..s.len() / 8)
+            .find(|i| u64_at(s, i * 8) & !PREFIX_BITS != 0)
+            .unwrap();
+        let w = u64_at(s, i * 8);
+        let bit = (w & !PREFIX_BITS).trailing_zeros();
+        put_u64(s, i * 8, w & !(1 << bit));
     });
     // A block marked where no prefix lies.
     corrupt(20, |p| {
         let s = &mut p.sections[V4_SUMMARY];
         let w = u64_at(s, 0);
         put_u64(s, 0, w | 1);
+    });
+    // A block marked where no host lies.
+    corrupt(20, |p| {
+        let s = &mut p.sections[V4_SUMMARY];
+        let w = u64_at(s, 0);
+        put_u64(s, 0, w | 2);
     });
 }

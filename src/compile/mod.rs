@@ -456,10 +456,12 @@ impl Compiler {
             return Err(CompileError::too_large("strings exceed 4 GiB"));
         }
 
-        let mut v4 = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
-        let mut v6 = family::<V6>(v6_pfx, |a| a);
+        let (mut v4, v4_pfx) = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
+        let (mut v6, v6_pfx) = family::<V6>(v6_pfx, |a| a);
         let v4_hosts = trie::host_tuples(&mut v4_hosts, &mut v4);
         let v6_hosts = trie::host_tuples(&mut v6_hosts, &mut v6);
+        trie::build_summary(&v4_pfx, &v4_hosts, &mut v4);
+        trie::build_summary(&v6_pfx, &v6_hosts, &mut v6);
         // One seed for both families: the first with which cuckoo placement succeeds at
         // most twice the target size. A good mixer makes the first seed work on any
         // realistic input; the loop only guards against crafted ones.
@@ -511,7 +513,10 @@ const MAX_SEEDS: u32 = 64;
 
 /// Sorts a family's prefixes, writes its entry records and builds its trie. On entry,
 /// `Pfx::entry` holds the attribute index; on exit, the entry index.
-fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyParts<F> {
+fn family<F: Family>(
+    mut pfx: Vec<Pfx>,
+    int: impl Fn(u128) -> F::Int,
+) -> (FamilyParts<F>, Vec<Pfx>) {
     pfx.sort_unstable_by_key(|p| (p.addr, p.len, p.list));
     let mut parts = FamilyParts::<F> {
         entries: Vec::with_capacity(pfx.len()),
@@ -533,8 +538,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> FamilyP
         p.entry = i as u32;
     }
     trie::build_trie(&pfx, &mut parts);
-    trie::build_summary(&pfx, &mut parts);
-    parts
+    (parts, pfx)
 }
 
 fn now_unix() -> u64 {

@@ -189,7 +189,7 @@ fn expand(
 }
 
 /// The host table's target load: slots filled per slot allocated.
-const HOST_LOAD: f64 = 0.8;
+const HOST_LOAD: f64 = 0.85;
 
 /// Cuckoo displacements tried for one insertion before the build gives up on a size.
 const MAX_KICKS: u32 = 500;
@@ -272,35 +272,45 @@ fn cuckoo<F: Family>(
     Some((keys, values))
 }
 
-/// The summary's width for a family with `n` trie prefixes: about 64 blocks per prefix, at
-/// most 2^20 bits (128 KiB), so that it stays in a core's cache.
+/// The summary's width for a family with `n` prefixes and hosts: about 64 blocks per entry,
+/// at most 2^20 blocks (256 KiB), so that it stays in a core's cache.
 pub(crate) fn summary_bits(n: usize) -> u8 {
     let log = usize::BITS - n.max(1).saturating_sub(1).leading_zeros();
     (log + 6).clamp(10, 20) as u8
 }
 
-/// Fills `parts.summary`: bit `i` is set when some prefix meets block `i` (the top
-/// `summary_bits` address bits), which is exactly when some trie leaf of the block has a
-/// tuple other than 0. `pfx` holds left-aligned addresses.
-pub(crate) fn build_summary<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
-    let s = summary_bits(pfx.len());
+/// Fills `parts.summary`: two bits per block (the top `summary_bits` address bits), bit
+/// `2i` set when some prefix meets block `i` (exactly when some trie leaf of the block has
+/// a tuple other than 0), bit `2i + 1` when some host lies in it. `pfx` holds left-aligned
+/// addresses.
+pub(crate) fn build_summary<F: Family>(
+    pfx: &[Pfx],
+    hosts: &[(F::Int, u32)],
+    parts: &mut FamilyParts<F>,
+) {
+    let s = summary_bits(pfx.len() + hosts.len());
     parts.summary_bits = s;
     let s = u32::from(s);
-    let mut words = vec![0u64; 1 << (s - 6)];
+    let mut words = vec![0u64; 1 << (s - 5)];
+    const PREFIX_BITS: u64 = 0x5555_5555_5555_5555;
     for p in pfx {
         let first = (p.addr >> (128 - s)) as usize;
         let count = 1usize << s.saturating_sub(u32::from(p.len));
         let mut b = first;
         while b < first + count {
             // Whole words at once where the run covers them.
-            if b.is_multiple_of(64) && first + count - b >= 64 {
-                words[b / 64] = u64::MAX;
-                b += 64;
+            if b.is_multiple_of(32) && first + count - b >= 32 {
+                words[b / 32] |= PREFIX_BITS;
+                b += 32;
             } else {
-                words[b / 64] |= 1 << (b % 64);
+                words[b / 32] |= 1 << (2 * (b % 32));
                 b += 1;
             }
         }
+    }
+    for (k, _) in hosts {
+        let b = (F::to_u128(*k) >> (128 - s)) as usize;
+        words[b / 32] |= 2 << (2 * (b % 32));
     }
     parts.summary = words;
 }

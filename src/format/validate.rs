@@ -62,7 +62,8 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) filter: &'a [U64],
     /// Width of the summary in bits (`2^summary_bits` blocks).
     pub(crate) summary_bits: u32,
-    /// Bit `i` clear: every address of block `i` maps to tuple 0.
+    /// Two bits per block: bit `2i` clear, every address of block `i` maps to tuple 0; bit
+    /// `2i + 1` clear, no host lies in block `i`.
     pub(crate) summary: &'a [U64],
 }
 
@@ -424,10 +425,13 @@ fn family<'a, F: Family>(
     }
     // `summary_bits` is in 6..=24 (checked with the header), below every address width.
     let s = u32::from(summary_bits);
-    if summary.len() != 1usize << s.saturating_sub(6) {
+    if summary.len() != 1usize << s.saturating_sub(5) {
         return Err(corrupt(
             9,
-            format!("{fam} summary has {} words, not 2^{s} bits", summary.len()),
+            format!(
+                "{fam} summary has {} words, not 2 bits for each of 2^{s} blocks",
+                summary.len()
+            ),
         ));
     }
 
@@ -629,6 +633,8 @@ fn family<'a, F: Family>(
     // The host filter the hosts call for (checked as invariant 19, after 18), gathered in
     // the same pass: one hash per host.
     let mut want_filter = vec![0u64; filter.len()];
+    // And the host bits of the summary (checked as invariant 20).
+    let mut host_blocks = vec![0u64; summary.len()];
     // 18 (continued). Host slots: empty, or naming a host tuple and in one of their key's
     // two buckets.
     for (bucket, b) in hosts.iter().enumerate() {
@@ -644,6 +650,10 @@ fn family<'a, F: Family>(
                         Some(format!("key {key:?} is in neither of its buckets"))
                     } else {
                         host_count = host_count.saturating_add(usize::from(*own));
+                        let block = (F::to_u128(key) >> 128u32.saturating_sub(s)) as usize;
+                        if let Some(w) = host_blocks.get_mut(block / 32) {
+                            *w |= 2 << ((block % 32) << 1);
+                        }
                         let (w, mask) = filter_probe(h, want_filter.len());
                         if let Some(w) = want_filter.get_mut(w) {
                             *w |= mask;
@@ -683,9 +693,15 @@ fn family<'a, F: Family>(
         ));
     }
 
-    // 20. The summary marks exactly the blocks where some leaf names a tuple other than 0.
+    // 20. The summary marks exactly the blocks where some leaf names a tuple other than 0
+    // (even bits) and those holding a host (odd bits).
     let want = trie_blocks(direct, d, nodes, leaves, s);
-    if let Some(i) = want.iter().zip(summary).position(|(a, b)| *a != b.get()) {
+    if let Some(i) = want
+        .iter()
+        .zip(&host_blocks)
+        .zip(summary)
+        .position(|((a, h), b)| (a | h) != b.get())
+    {
         return Err(corrupt(
             20,
             format!("{fam} summary word {i} differs from the trie"),
@@ -709,18 +725,23 @@ fn family<'a, F: Family>(
     })
 }
 
-/// Sets the bits of the blocks (top `s` bits) that the left-aligned prefix `addr/len` meets.
+/// Sets the prefix bits (bit `2i`) of the blocks (top `s` bits) that the left-aligned
+/// prefix `addr/len` meets.
 fn mark(words: &mut [u64], addr: u128, len: u32, s: u32) {
     let first = (addr >> 128u32.saturating_sub(s)) as usize;
     let count = 1usize << s.saturating_sub(len);
     let mut b = first;
     let end = first.saturating_add(count);
     while b < end {
-        let full = b.is_multiple_of(64) && end.saturating_sub(b) >= 64;
-        if let Some(w) = words.get_mut(b / 64) {
-            *w |= if full { u64::MAX } else { 1 << (b % 64) };
+        let full = b.is_multiple_of(32) && end.saturating_sub(b) >= 32;
+        if let Some(w) = words.get_mut(b / 32) {
+            *w |= if full {
+                0x5555_5555_5555_5555
+            } else {
+                1 << ((b % 32) << 1)
+            };
         }
-        b = b.saturating_add(if full { 64 } else { 1 });
+        b = b.saturating_add(if full { 32 } else { 1 });
     }
 }
 
@@ -729,7 +750,7 @@ fn mark(words: &mut [u64], addr: u128, len: u32, s: u32) {
 /// summary's depth lies in one block, so only its leaves are read. Linear in the trie plus
 /// the summary.
 fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32) -> Vec<u64> {
-    let mut words = vec![0u64; 1usize << s.saturating_sub(6)];
+    let mut words = vec![0u64; 1usize << s.saturating_sub(5)];
     // Each node's left-aligned prefix and length; nodes come in breadth-first order and
     // every parent precedes its children (invariant 15).
     let mut at: Vec<(u128, u32)> = Vec::with_capacity(nodes.len());
