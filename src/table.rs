@@ -428,7 +428,8 @@ fn find_slow<F: Family>(
     if !covered {
         return [NO_HIT; 3];
     }
-    let tuple = walk(fam, key, direct_slot(fam, key));
+    let (slot, off) = start(fam, key);
+    let tuple = walk(fam, key, slot, off);
     // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
     fam.tuples
         .get(tuple as usize)
@@ -467,14 +468,36 @@ fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
         .map_or(LEAF_FLAG, |s| s.get())
 }
 
-/// Walks from `key`'s direct-table slot down to the tuple id covering `key`.
+/// Where a walk for `key` starts: its node in the jump table (at bit offset `J`) when the
+/// key's path reaches that deep, else its direct-table slot (at offset `d`). Both are read,
+/// independently, and the choice is a conditional move.
 #[inline(always)]
-fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32) -> u32 {
+fn start<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> (u32, u32) {
+    let direct = direct_slot(fam, key);
+    if fam.jump_bits == 0 {
+        return (direct, fam.direct_bits);
+    }
+    let path = F::top(key, fam.jump_bits);
+    let (b1, b2) = buckets_of(F::hash(path, fam.seed), fam.jumps.len());
+    let node = probe::<F>(path, fam.jumps.get(b1), fam.jumps.get(b2));
+    // A node index is below 2^31 (nodes are 24 bytes in a table below 4 GiB), so it never
+    // reads as a leaf slot.
+    let jumped = node.is_some();
+    (
+        select_unpredictable(jumped, node.unwrap_or(0), direct),
+        select_unpredictable(jumped, fam.jump_bits, fam.direct_bits),
+    )
+}
+
+/// Walks from `slot` (a direct-table slot's value, or a node index) at bit offset `off`
+/// down to the tuple id covering `key`.
+#[inline(always)]
+fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32, off: u32) -> u32 {
     if slot & LEAF_FLAG != 0 {
         return slot & !LEAF_FLAG;
     }
     let mut node = slot as usize;
-    let mut off = fam.direct_bits;
+    let mut off = off;
     // Child indices strictly increase (invariant 15), so this loop ends.
     while let Some(n) = fam.nodes.get(node) {
         let bit = 1u64 << F::slot(key, off, STRIDE);
@@ -556,16 +579,16 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
         n_walks += usize::from(*c);
     }
     let walks = walks.get(..n_walks).unwrap_or(&[]);
-    // The direct slots of the keys to walk: independent loads.
-    let mut slots = [LEAF_FLAG; BATCH];
-    for (&i, slot) in walks.iter().zip(&mut slots) {
+    // Where the walks start (direct slots, jump buckets): independent loads.
+    let mut starts = [(LEAF_FLAG, 0u32); BATCH];
+    for (&i, start_at) in walks.iter().zip(&mut starts) {
         if let Some(key) = keys.get(usize::from(i)) {
-            *slot = direct_slot(fam, *key);
+            *start_at = start(fam, *key);
         }
     }
-    for (&i, &slot) in walks.iter().zip(&slots) {
+    for (&i, &(slot, off)) in walks.iter().zip(&starts) {
         if let (Some(key), Some(hits)) = (keys.get(usize::from(i)), out.get_mut(usize::from(i))) {
-            let tuple = walk(fam, *key, slot);
+            let tuple = walk(fam, *key, slot, off);
             *hits = fam
                 .tuples
                 .get(tuple as usize)

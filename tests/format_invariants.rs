@@ -4,8 +4,8 @@
 
 use c2trie::{Compiler, List, LoadErrorKind, LoadOptions, Meta, Table};
 
-const HEADER: usize = 64;
-const SECTIONS: usize = 21;
+const HEADER: usize = 80;
+const SECTIONS: usize = 23;
 const DATA: usize = HEADER + SECTIONS * 16;
 
 /// A table taken apart: the fixed header and each section's bytes.
@@ -73,17 +73,18 @@ impl Parts {
 
 // Section numbers (FORMAT.md, "Layout").
 const V4_HOSTS: usize = 0;
-const V4_FILTER: usize = 2;
-const V4_SUMMARY: usize = 4;
-const V6_SUMMARY: usize = 5;
-const V4_HOST_TUPLES: usize = 6;
-const STRING_OFFSETS: usize = 8;
-const ATTRS: usize = 10;
-const V4_ENTRIES: usize = 11;
-const V4_TUPLES: usize = 12;
-const V4_DIRECT: usize = 13;
-const V4_NODES: usize = 14;
-const V4_LEAVES: usize = 15;
+const V6_JUMPS: usize = 3;
+const V4_FILTER: usize = 4;
+const V4_SUMMARY: usize = 6;
+const V6_SUMMARY: usize = 7;
+const V4_HOST_TUPLES: usize = 8;
+const STRING_OFFSETS: usize = 10;
+const ATTRS: usize = 12;
+const V4_ENTRIES: usize = 13;
+const V4_TUPLES: usize = 14;
+const V4_DIRECT: usize = 15;
+const V4_NODES: usize = 16;
+const V4_LEAVES: usize = 17;
 
 /// A small table with strings, attributes, nested IPv4 prefixes deep enough for several
 /// trie levels, hosts in both families, and IPv6 prefixes.
@@ -487,4 +488,90 @@ fn inv20_summary() {
         let w = u64_at(s, 0);
         put_u64(s, 0, w | 2);
     });
+}
+
+/// A table with a jump table: enough /64s under one /32 for 64+ trie nodes at one depth.
+fn jump_table() -> Vec<u8> {
+    let mut c = Compiler::new();
+    c.list_version(1).created_unix(1_700_000_000);
+    for i in 0..200u32 {
+        let net = format!("2001:db8:{:x}:{:x}::/64", i * 331 % 65_536, i * 7);
+        c.add(
+            List::Global,
+            net.parse().unwrap(),
+            "deep.txt",
+            Meta::default(),
+        )
+        .unwrap();
+    }
+    let bytes = c.to_vec().unwrap();
+    assert_ne!(bytes[65], 0, "the IPv6 half has a jump table");
+    Table::from_bytes(bytes.clone()).expect("the jump table is valid");
+    bytes
+}
+
+/// The filled IPv6 jump slots as (byte offset of the key, byte offset of the value).
+fn v6_jump_slots(p: &Parts) -> Vec<(usize, usize)> {
+    let j = &p.sections[V6_JUMPS];
+    (0..j.len() / 40)
+        .flat_map(|b| [(b * 40, b * 40 + 32), (b * 40 + 16, b * 40 + 36)])
+        .filter(|&(_, v)| u32_at(j, v) != u32::MAX)
+        .collect()
+}
+
+#[test]
+fn inv21_jump_slots() {
+    let table = Table::from_bytes(jump_table()).unwrap();
+    // Lookups through the jump table agree with the entries.
+    for i in [0u32, 1, 57, 199] {
+        let a: std::net::IpAddr = format!("2001:db8:{:x}:{:x}::9", i * 331 % 65_536, i * 7)
+            .parse()
+            .unwrap();
+        let hit = table.lookup(a).get(List::Global).expect("inside a /64");
+        assert_eq!(hit.prefix().prefix_len(), 64);
+    }
+    let broken = |f: &dyn Fn(&mut Parts)| {
+        let mut p = Parts::split(&jump_table());
+        f(&mut p);
+        expect(p.join(), 21, LoadErrorKind::Corrupt);
+    };
+    // A slot naming another node.
+    broken(&|p| {
+        let (_, v) = v6_jump_slots(p)[0];
+        let n = u32_at(&p.sections[V6_JUMPS], v);
+        put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
+    });
+    // A slot whose key is not its node's path (a bit below the jump offset set).
+    broken(&|p| {
+        let (k, _) = v6_jump_slots(p)[0];
+        p.sections[V6_JUMPS][k] ^= 1;
+    });
+    // An empty slot with a key.
+    broken(&|p| {
+        let j = &p.sections[V6_JUMPS];
+        let empty = (0..j.len() / 40)
+            .flat_map(|b| [(b * 40, b * 40 + 32), (b * 40 + 16, b * 40 + 36)])
+            .find(|&(_, v)| u32_at(j, v) == u32::MAX)
+            .unwrap();
+        p.sections[V6_JUMPS][empty.0] = 1;
+    });
+}
+
+#[test]
+fn inv09_jump_offset_and_reserved_bytes() {
+    // A jump offset that is no node depth (d6 + 6k).
+    let mut bytes = jump_table();
+    bytes[65] += 1;
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
+    // No jump offset but a jump table.
+    let mut bytes = jump_table();
+    bytes[65] = 0;
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
+    // A reserved header byte.
+    let mut bytes = valid();
+    bytes[70] = 1;
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
 }

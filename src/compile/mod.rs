@@ -456,8 +456,8 @@ impl Compiler {
             return Err(CompileError::too_large("strings exceed 4 GiB"));
         }
 
-        let (mut v4, v4_pfx) = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
-        let (mut v6, v6_pfx) = family::<V6>(v6_pfx, |a| a);
+        let (mut v4, v4_pfx, v4_jumps) = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
+        let (mut v6, v6_pfx, v6_jumps) = family::<V6>(v6_pfx, |a| a);
         let v4_hosts = trie::host_tuples(&mut v4_hosts, &mut v4);
         let v6_hosts = trie::host_tuples(&mut v6_hosts, &mut v6);
         trie::build_summary(&v4_pfx, &v4_hosts, &mut v4);
@@ -467,7 +467,13 @@ impl Compiler {
         // realistic input; the loop only guards against crafted ones.
         let mut seed = 0u32;
         while !(trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
-            && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some())
+            && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some()
+            && trie::place::<V4>(&v4_jumps, seed)
+                .map(|j| v4.jumps = j)
+                .is_some()
+            && trie::place::<V6>(&v6_jumps, seed)
+                .map(|j| v6.jumps = j)
+                .is_some())
         {
             seed += 1;
             if seed == MAX_SEEDS {
@@ -511,12 +517,12 @@ fn canonical(net: IpNet) -> IpNet {
 /// Hash seeds tried before giving up on placing the hosts.
 const MAX_SEEDS: u32 = 64;
 
+/// A family's parts, its sorted prefixes, and its jump entries (node path, node index).
+type Built<F> = (FamilyParts<F>, Vec<Pfx>, Vec<(<F as Family>::Int, u32)>);
+
 /// Sorts a family's prefixes, writes its entry records and builds its trie. On entry,
 /// `Pfx::entry` holds the attribute index; on exit, the entry index.
-fn family<F: Family>(
-    mut pfx: Vec<Pfx>,
-    int: impl Fn(u128) -> F::Int,
-) -> (FamilyParts<F>, Vec<Pfx>) {
+fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> Built<F> {
     pfx.sort_unstable_by_key(|p| (p.addr, p.len, p.list));
     let mut parts = FamilyParts::<F> {
         entries: Vec::with_capacity(pfx.len()),
@@ -526,6 +532,8 @@ fn family<F: Family>(
         nodes: Vec::new(),
         leaves: Vec::new(),
         hosts: Vec::new(),
+        jump_bits: 0,
+        jumps: Vec::new(),
         host_tuples: Vec::new(),
         filter: Vec::new(),
         summary_bits: 0,
@@ -537,8 +545,10 @@ fn family<F: Family>(
             .push(F::make_entry(int(p.addr), p.len, p.entry));
         p.entry = i as u32;
     }
-    trie::build_trie(&pfx, &mut parts);
-    (parts, pfx)
+    let paths = trie::build_trie(&pfx, &mut parts);
+    let (jump_bits, jumps) = trie::jumps::<F>(&paths, parts.direct_bits, &int);
+    parts.jump_bits = jump_bits;
+    (parts, pfx, jumps)
 }
 
 fn now_unix() -> u64 {

@@ -37,6 +37,8 @@ pub(crate) fn direct_bits(n: usize) -> u8 {
 type Paint = [(u8, u32); 3];
 
 struct Job {
+    /// The node's path: the left-aligned address bits above it.
+    addr: u128,
     /// Bits already consumed above this node.
     base_len: u32,
     /// Per list, the entry inherited from above (or `NONE`).
@@ -46,8 +48,9 @@ struct Job {
 }
 
 /// Fills `parts.direct`, `nodes`, `leaves` and `tuples` from `pfx`, sorted by
-/// (address, length, list).
-pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
+/// (address, length, list). Returns each node's path and bit offset, in node order.
+pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) -> Vec<(u128, u32)> {
+    let mut paths = Vec::new();
     let d = u32::from(direct_bits(pfx.len()));
     parts.direct_bits = d as u8;
     let mut tuples: Map<[u32; 3], u32> = Map::default();
@@ -74,6 +77,7 @@ pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
         root_inherited[usize::from(p.list)] = p.entry;
     }
     let root = Job {
+        addr: 0,
         base_len: 0,
         inherited: root_inherited,
         range: 0..pfx.len(),
@@ -90,6 +94,7 @@ pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
             parts.direct.push(next_node);
             next_node += 1;
             queue.push_back(Job {
+                addr: (slot as u128) << (128 - d),
                 base_len: d,
                 inherited: p.map(|x| x.1),
                 range,
@@ -102,6 +107,7 @@ pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
     }
 
     while let Some(job) = queue.pop_front() {
+        paths.push((job.addr, job.base_len));
         expand(&job, STRIDE, pfx, &mut paint, &mut children);
         let mut node = RawNode {
             children: 0.into(),
@@ -118,6 +124,7 @@ pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
                 child_bits |= 1 << slot;
                 next_node += 1;
                 queue.push_back(Job {
+                    addr: job.addr | ((slot as u128) << (128 - job.base_len - STRIDE)),
                     base_len: job.base_len + STRIDE,
                     inherited: p.map(|x| x.1),
                     range,
@@ -138,6 +145,7 @@ pub(crate) fn build_trie<F: Family>(pfx: &[Pfx], parts: &mut FamilyParts<F>) {
         }
         parts.nodes.push(node);
     }
+    paths
 }
 
 /// Paints the `2^stride` slots of `job`'s node and lists the slots that need a child node.
@@ -204,23 +212,30 @@ pub(crate) fn build_hosts<F: Family>(
     seed: u32,
     parts: &mut FamilyParts<F>,
 ) -> Option<()> {
+    parts.hosts = place::<F>(hosts, seed)?;
+    Some(())
+}
+
+/// Places distinct `(key, value)` pairs in buckets of `F::BUCKET` slots, each key in one of
+/// its two candidate buckets, or `None` when they could not be placed at any size up to
+/// twice the target.
+pub(crate) fn place<F: Family>(hosts: &[(F::Int, u32)], seed: u32) -> Option<Vec<F::RawBucket>> {
     if hosts.is_empty() {
-        parts.hosts = Vec::new();
-        return Some(());
+        return Some(Vec::new());
     }
     let target = (hosts.len() as f64 / (F::BUCKET as f64 * HOST_LOAD)).ceil() as usize;
     let mut n = target.max(1);
     while n <= target.saturating_mul(2) {
         if let Some((keys, values)) = cuckoo::<F>(hosts, seed, n) {
-            parts.hosts = keys
-                .chunks(F::BUCKET)
-                .zip(values.chunks(F::BUCKET))
-                .map(|(k, v)| {
-                    let slots: Vec<_> = k.iter().copied().zip(v.iter().copied()).collect();
-                    F::make_bucket(&slots)
-                })
-                .collect();
-            return Some(());
+            return Some(
+                keys.chunks(F::BUCKET)
+                    .zip(values.chunks(F::BUCKET))
+                    .map(|(k, v)| {
+                        let slots: Vec<_> = k.iter().copied().zip(v.iter().copied()).collect();
+                        F::make_bucket(&slots)
+                    })
+                    .collect(),
+            );
         }
         n += n / 16 + 1;
     }
@@ -393,4 +408,40 @@ pub(crate) fn host_tuples<F: Family>(
         out.push((key, id));
     }
     out
+}
+
+/// The fewest nodes at an offset that make a jump table there worth its probe.
+const MIN_JUMP_NODES: usize = 64;
+
+/// Picks the jump offset for a trie whose nodes have the given paths and returns it with
+/// the jump entries (the path of each node at that offset, as a key, and its index).
+///
+/// A jump lets a lookup start its walk at that depth instead of the direct table: worth it
+/// where many nodes lie deep. The offset chosen maximizes (nodes there) × (levels saved),
+/// among offsets at least two levels below the direct table holding at least
+/// `MIN_JUMP_NODES` nodes;
+/// 0 (no jump table) when there is none.
+pub(crate) fn jumps<F: Family>(
+    paths: &[(u128, u32)],
+    direct_bits: u8,
+    int: impl Fn(u128) -> F::Int,
+) -> (u8, Vec<(F::Int, u32)>) {
+    let d = u32::from(direct_bits);
+    let mut per_offset: std::collections::BTreeMap<u32, usize> = Default::default();
+    for &(_, off) in paths {
+        *per_offset.entry(off).or_default() += 1;
+    }
+    let best = per_offset
+        .iter()
+        .filter(|(off, n)| **off >= d + 2 * STRIDE && **n >= MIN_JUMP_NODES)
+        .max_by_key(|(off, n)| **n as u64 * u64::from((**off - d) / STRIDE));
+    let Some((&j, _)) = best else {
+        return (0, Vec::new());
+    };
+    let entries = (0u32..)
+        .zip(paths)
+        .filter(|(_, (_, off))| *off == j)
+        .map(|(i, (addr, _))| (int(*addr), i))
+        .collect();
+    (j as u8, entries)
 }

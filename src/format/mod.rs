@@ -22,10 +22,10 @@ pub const SUPPORTED_VERSIONS: &[u32] = &[2];
 pub const MAX_FILE_LEN: u64 = u32::MAX as u64;
 
 /// The fixed part of the header, in bytes.
-pub(crate) const FIXED_HEADER_LEN: usize = 64;
+pub(crate) const FIXED_HEADER_LEN: usize = 80;
 
 /// Number of sections in a version-2 table.
-pub(crate) const SECTION_COUNT: usize = 21;
+pub(crate) const SECTION_COUNT: usize = 23;
 
 /// Header plus section table, in bytes.
 pub(crate) const HEADER_LEN: usize = FIXED_HEADER_LEN + SECTION_COUNT * 16;
@@ -70,6 +70,8 @@ pub(crate) const NO_RISK: u8 = 0xFF;
 pub(crate) enum Section {
     V4Hosts = 0,
     V6Hosts,
+    V4Jumps,
+    V6Jumps,
     V4Filter,
     V6Filter,
     V4Summary,
@@ -95,6 +97,8 @@ impl Section {
     pub(crate) const ALL: [Section; SECTION_COUNT] = [
         Section::V4Hosts,
         Section::V6Hosts,
+        Section::V4Jumps,
+        Section::V6Jumps,
         Section::V4Filter,
         Section::V6Filter,
         Section::V4Summary,
@@ -132,8 +136,8 @@ impl Section {
             | Section::V4HostTuples
             | Section::V6HostTuples => 12,
             Section::Attrs => 20,
-            Section::V4Hosts => 16,
-            Section::V6Hosts => 40,
+            Section::V4Hosts | Section::V4Jumps => 16,
+            Section::V6Hosts | Section::V6Jumps => 40,
             Section::V4Nodes | Section::V6Nodes | Section::V6Entries => 24,
         }
     }
@@ -160,6 +164,8 @@ impl Section {
             Section::V4Summary => "IPv4 summary",
             Section::V6Summary => "IPv6 summary",
             Section::V4HostTuples => "IPv4 host tuples",
+            Section::V4Jumps => "IPv4 jump table",
+            Section::V6Jumps => "IPv6 jump table",
             Section::V6HostTuples => "IPv6 host tuples",
         }
     }
@@ -183,6 +189,9 @@ pub(crate) struct RawHeader {
     pub(crate) v4_summary_bits: u8,
     pub(crate) v6_summary_bits: u8,
     pub(crate) hash_seed: U32,
+    pub(crate) v4_jump_bits: u8,
+    pub(crate) v6_jump_bits: u8,
+    pub(crate) reserved: [u8; 14],
 }
 
 /// One section-table record.
@@ -291,6 +300,8 @@ pub(crate) trait Family: 'static {
     fn slot(a: Self::Int, off: u32, stride: u32) -> usize;
     /// The 64-bit host hash of `a`.
     fn hash(a: Self::Int, seed: u32) -> u64;
+    /// `a` with only its top `bits` bits kept (all of them when `bits >= BITS`).
+    fn top(a: Self::Int, bits: u32) -> Self::Int;
     /// The two candidate buckets of `a` in a table of `n` buckets (`n` below 2^32; both
     /// are 0 when `n` is 0).
     #[inline(always)]
@@ -408,6 +419,12 @@ impl Family for V4 {
     fn hash(a: u32, seed: u32) -> u64 {
         mix64(u64::from(a) ^ (u64::from(seed) << 32))
     }
+    #[inline(always)]
+    fn top(a: u32, bits: u32) -> u32 {
+        a & u32::MAX
+            .checked_shl(32u32.saturating_sub(bits))
+            .unwrap_or(0)
+    }
 }
 
 impl Family for V6 {
@@ -481,6 +498,12 @@ impl Family for V6 {
         let hi = (a >> 64) as u64;
         let lo = a as u64;
         mix64(lo ^ s) ^ mix64(hi ^ (s << 32) ^ 0x9e37_79b9_7f4a_7c15)
+    }
+    #[inline(always)]
+    fn top(a: u128, bits: u32) -> u128 {
+        a & u128::MAX
+            .checked_shl(128u32.saturating_sub(bits))
+            .unwrap_or(0)
     }
 }
 

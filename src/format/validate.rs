@@ -53,6 +53,10 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) seed: u32,
     /// Host buckets of `F::BUCKET` slots; empty slots hold `HOST_EMPTY`.
     pub(crate) hosts: &'a [F::RawBucket],
+    /// The jump offset `J` (0: none) and the jump table: node paths (top `J` bits) to node
+    /// indices.
+    pub(crate) jump_bits: u32,
+    pub(crate) jumps: &'a [F::RawBucket],
     /// Per filled host slot's value: the address's entry per list (`HOST_FLAG | attr` for
     /// its own host entries, else a prefix entry or `NONE`).
     pub(crate) host_tuples: &'a [RawTuple],
@@ -234,6 +238,9 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
             return Err(corrupt(9, format!("{what} is {value}, outside {range:?}")));
         }
     }
+    if header.reserved != [0; 14] {
+        return Err(corrupt(9, "reserved header bytes are not zero".to_owned()));
+    }
 
     // 10. Strings.
     let string_offsets: &[U32] = records(sec(Section::StringOffsets), Section::StringOffsets)?;
@@ -296,14 +303,22 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
     let v4 = family::<V4>(
         V4_SECTIONS.map(sec),
         V4_SECTIONS,
-        [header.v4_direct_bits, header.v4_summary_bits],
+        [
+            header.v4_direct_bits,
+            header.v4_summary_bits,
+            header.v4_jump_bits,
+        ],
         header.hash_seed.get(),
         attrs,
     )?;
     let v6 = family::<V6>(
         V6_SECTIONS.map(sec),
         V6_SECTIONS,
-        [header.v6_direct_bits, header.v6_summary_bits],
+        [
+            header.v6_direct_bits,
+            header.v6_summary_bits,
+            header.v6_jump_bits,
+        ],
         header.hash_seed.get(),
         attrs,
     )?;
@@ -322,7 +337,7 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
 }
 
 /// One family's sections, in the order `family` takes them.
-const V4_SECTIONS: [Section; 9] = [
+const V4_SECTIONS: [Section; 10] = [
     Section::V4Entries,
     Section::V4Tuples,
     Section::V4Direct,
@@ -332,8 +347,9 @@ const V4_SECTIONS: [Section; 9] = [
     Section::V4Filter,
     Section::V4Summary,
     Section::V4HostTuples,
+    Section::V4Jumps,
 ];
-const V6_SECTIONS: [Section; 9] = [
+const V6_SECTIONS: [Section; 10] = [
     Section::V6Entries,
     Section::V6Tuples,
     Section::V6Direct,
@@ -343,6 +359,7 @@ const V6_SECTIONS: [Section; 9] = [
     Section::V6Filter,
     Section::V6Summary,
     Section::V6HostTuples,
+    Section::V6Jumps,
 ];
 
 impl<F: Family> Fam<'_, F> {
@@ -370,9 +387,9 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
 }
 
 fn family<'a, F: Family>(
-    bytes: [&'a [u8]; 9],
-    names: [Section; 9],
-    [direct_bits, summary_bits]: [u8; 2],
+    bytes: [&'a [u8]; 10],
+    names: [Section; 10],
+    [direct_bits, summary_bits, jump_bits]: [u8; 3],
     seed: u32,
     attrs: &[RawAttr],
 ) -> Result<Fam<'a, F>, LoadError> {
@@ -386,6 +403,7 @@ fn family<'a, F: Family>(
         b_filter,
         b_summary,
         b_host_tuples,
+        b_jumps,
     ] = bytes;
     let [
         s_entries,
@@ -397,6 +415,7 @@ fn family<'a, F: Family>(
         s_filter,
         s_summary,
         s_host_tuples,
+        s_jumps,
     ] = names;
     let entries: &[F::RawEntry] = records(b_entries, s_entries)?;
     let tuples: &[RawTuple] = records(b_tuples, s_tuples)?;
@@ -407,6 +426,7 @@ fn family<'a, F: Family>(
     let filter: &[U64] = records(b_filter, s_filter)?;
     let summary: &[U64] = records(b_summary, s_summary)?;
     let host_tuples: &[RawTuple] = records(b_host_tuples, s_host_tuples)?;
+    let jumps: &[F::RawBucket] = records(b_jumps, s_jumps)?;
     let fam = F::NAME;
 
     // 9 (continued): table sizes follow from the parameters.
@@ -431,6 +451,26 @@ fn family<'a, F: Family>(
             format!(
                 "{fam} summary has {} words, not 2 bits for each of 2^{s} blocks",
                 summary.len()
+            ),
+        ));
+    }
+
+    // The jump offset: 0 without a jump table, else a node offset two or more levels below
+    // the direct table, inside the address.
+    let jump = u32::from(jump_bits);
+    let jump_ok = if jump == 0 {
+        jumps.is_empty()
+    } else {
+        jump >= d.saturating_add(2 * STRIDE)
+            && (jump.saturating_sub(d)).is_multiple_of(STRIDE)
+            && jump < F::BITS
+    };
+    if !jump_ok {
+        return Err(corrupt(
+            9,
+            format!(
+                "{fam} jump offset {jump} with {} jump buckets (direct bits {d})",
+                jumps.len()
             ),
         ));
     }
@@ -695,7 +735,7 @@ fn family<'a, F: Family>(
 
     // 20. The summary marks exactly the blocks where some leaf names a tuple other than 0
     // (even bits) and those holding a host (odd bits).
-    let want = trie_blocks(direct, d, nodes, leaves, s);
+    let (want, paths) = trie_blocks(direct, d, nodes, leaves, s);
     if let Some(i) = want
         .iter()
         .zip(&host_blocks)
@@ -708,6 +748,33 @@ fn family<'a, F: Family>(
         ));
     }
 
+    // 21. Jump slots: empty, or a node's path (its top J address bits, nothing below) in one
+    // of its two buckets, naming that node.
+    for (bucket, b) in jumps.iter().enumerate() {
+        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
+            let (key, value) = (F::key(k), v.get());
+            let bad = if value == HOST_EMPTY {
+                (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
+            } else {
+                let (b1, b2) = buckets_of(F::hash(key, seed), jumps.len());
+                let path = paths.get(value as usize).copied();
+                if bucket != b1 && bucket != b2 {
+                    Some(format!("key {key:?} is in neither of its buckets"))
+                } else if path != Some((F::to_u128(key), jump)) {
+                    Some(format!("node {value} is not the node at {key:?}/{jump}"))
+                } else {
+                    None
+                }
+            };
+            if let Some(bad) = bad {
+                return Err(corrupt(
+                    21,
+                    format!("{fam} jump slot in bucket {bucket}: {bad}"),
+                ));
+            }
+        }
+    }
+
     Ok(Fam {
         entries,
         tuples,
@@ -717,6 +784,8 @@ fn family<'a, F: Family>(
         leaves,
         seed,
         hosts,
+        jump_bits: jump,
+        jumps,
         host_tuples,
         host_count,
         filter,
@@ -749,7 +818,13 @@ fn mark(words: &mut [u64], addr: u128, len: u32, s: u32) {
 /// other than 0 marks the blocks its slot's addresses fall in. A node at or below the
 /// summary's depth lies in one block, so only its leaves are read. Linear in the trie plus
 /// the summary.
-fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32) -> Vec<u64> {
+fn trie_blocks(
+    direct: &[U32],
+    d: u32,
+    nodes: &[RawNode],
+    leaves: &[U32],
+    s: u32,
+) -> (Vec<u64>, Vec<(u128, u32)>) {
     let mut words = vec![0u64; 1usize << s.saturating_sub(5)];
     // Each node's left-aligned prefix and length; nodes come in breadth-first order and
     // every parent precedes its children (invariant 15).
@@ -781,10 +856,15 @@ fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32
             if own.iter().any(|l| l.get() != 0) {
                 mark(&mut words, addr, len, s);
             }
-            at.extend(std::iter::repeat_n(
-                (addr, sub_len),
-                children.count_ones() as usize,
-            ));
+            // Children in slot order. A node with children lies above the last address
+            // bit (invariant 16), so the shift is in range.
+            let shift = 128u32.saturating_sub(sub_len);
+            let mut c = children;
+            while c != 0 {
+                let v = u128::from(c.trailing_zeros());
+                at.push((addr | v.checked_shl(shift).unwrap_or(0), sub_len));
+                c &= c.wrapping_sub(1);
+            }
             continue;
         }
         // Here `len < s <= 24`, so `sub_len` is below 30 and the shifts stay in range.
@@ -824,5 +904,5 @@ fn trie_blocks(direct: &[U32], d: u32, nodes: &[RawNode], leaves: &[U32], s: u32
             }
         }
     }
-    words
+    (words, at)
 }

@@ -22,6 +22,10 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
     pub(crate) hosts: Vec<F::RawBucket>,
+    /// The jump offset `J` (0: no jump table) and the jump table: for each trie node at bit
+    /// offset `J`, its path (the address's top `J` bits) to its index.
+    pub(crate) jump_bits: u8,
+    pub(crate) jumps: Vec<F::RawBucket>,
     /// Per distinct host address: per list, its host entry (`HOST_FLAG | attr`), else the
     /// longest prefix entry covering it, else `NONE`.
     pub(crate) host_tuples: Vec<RawTuple>,
@@ -65,6 +69,8 @@ impl Parts {
         [
             Borrowed(self.v4.hosts.as_bytes()),
             Borrowed(self.v6.hosts.as_bytes()),
+            Borrowed(self.v4.jumps.as_bytes()),
+            Borrowed(self.v6.jumps.as_bytes()),
             Owned(u64s(&self.v4.filter)),
             Owned(u64s(&self.v6.filter)),
             Owned(u64s(&self.v4.summary)),
@@ -106,6 +112,9 @@ impl Parts {
             v4_summary_bits: self.v4.summary_bits,
             v6_summary_bits: self.v6.summary_bits,
             hash_seed: self.hash_seed.into(),
+            v4_jump_bits: self.v4.jump_bits,
+            v6_jump_bits: self.v6.jump_bits,
+            reserved: [0; 14],
         };
         let mut out = Vec::with_capacity(file_len);
         out.extend_from_slice(header.as_bytes());
