@@ -523,35 +523,39 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32, off: u32) -> u32 {
 const BATCH: usize = 16;
 
 /// [`find`] for up to [`BATCH`] keys at once, in passes with no data-dependent branch
-/// outside the trie walk. The first reads every key's summary word and host-filter word
-/// (independent loads whose cache misses overlap; for most addresses the whole answer) and
-/// lists, without branching, the keys that may be hosts and those the summary covers. The
-/// next probes the possible hosts (a host's tuple is its whole answer); the last walks the
-/// covered keys that were no host. Loops over short lists, so a stream mixing hits and
+/// outside the trie walk. The first reads every key's summary bits (independent loads whose
+/// cache misses overlap; for most addresses the whole answer) and lists, without branching,
+/// the keys whose block holds a host; the second reads their filter words and lists the
+/// possible hosts; the third probes those (a host's tuple is its whole answer); the last
+/// walks the covered keys that were no host. Loops over short lists, so a stream mixing hits and
 /// misses does not mispredict once per address as single lookups do.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
-    let mut hashes = [0u64; BATCH];
+    // Pass 1: every key's summary bits; the keys whose block holds a host go on a list.
     let mut covered = [0u8; BATCH];
-    let mut hosts = [0u8; BATCH];
-    let mut n_hosts = 0usize;
-    let has_hosts = !fam.filter.is_empty();
-    for ((((i, key), hash), cov), hits) in (0u8..)
-        .zip(keys)
-        .zip(&mut hashes)
-        .zip(&mut covered)
-        .zip(out.iter_mut())
-    {
+    let mut host_blocks = [0u8; BATCH];
+    let mut n_host_blocks = 0usize;
+    for (((i, key), cov), hits) in (0u8..).zip(keys).zip(&mut covered).zip(out.iter_mut()) {
         *hits = [NO_HIT; 3];
         let bits = summary_bits(fam, *key);
         *cov = (bits & 1) as u8;
-        if has_hosts {
+        // Written unconditionally, kept by advancing the count: a list, no branch.
+        if let Some(x) = host_blocks.get_mut(n_host_blocks) {
+            *x = i;
+        }
+        n_host_blocks += usize::from(bits & 2 != 0);
+    }
+    // Pass 2: their filter words; the possible hosts go on a second list.
+    let mut hashes = [0u64; BATCH];
+    let mut hosts = [0u8; BATCH];
+    let mut n_hosts = 0usize;
+    for &i in host_blocks.get(..n_host_blocks).unwrap_or(&[]) {
+        if let (Some(key), Some(hash)) = (keys.get(usize::from(i)), hashes.get_mut(usize::from(i)))
+        {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
-            let maybe =
-                bits & 2 != 0 && fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+            let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
-            // Written unconditionally, kept by advancing the count: a list, no branch.
             if let Some(x) = hosts.get_mut(n_hosts) {
                 *x = i;
             }
