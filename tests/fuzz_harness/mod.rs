@@ -47,6 +47,11 @@ fn exercise(table: &Table, queries: &[IpAddr]) {
             let _ = hits.contains(list);
         }
     }
+    // The batch path, over the same addresses (mixed families), must not panic either.
+    let all: Vec<IpAddr> = queries.iter().chain(&edges).copied().collect();
+    let mut out = Vec::new();
+    table.lookup_batch(&all, &mut out);
+    let _ = out.iter().filter(|h| h.is_empty()).count();
     let _ = table.entries().count();
     for list in List::ALL {
         let _ = (table.count(list, false), table.count(list, true));
@@ -330,15 +335,19 @@ pub(crate) fn roundtrip(data: &[u8]) {
     for (_, net) in &entries {
         queries.extend(edge_addrs(*net));
     }
-    for q in queries {
-        let hits = table.lookup(q);
+    let mut batch = Vec::new();
+    table.lookup_batch(&queries, &mut batch);
+    assert_eq!(batch.len(), queries.len());
+    for (q, from_batch) in queries.iter().zip(&batch) {
+        let hits = table.lookup(*q);
         for list in List::ALL {
             let want = seen
                 .iter()
-                .filter(|(l, n)| *l == list && n.contains(&q))
+                .filter(|(l, n)| *l == list && n.contains(q))
                 .map(|(_, n)| *n)
                 .max_by_key(IpNet::prefix_len);
             assert_eq!(hits.get(list).map(|e| e.prefix()), want, "{list} {q}");
+            assert_eq!(from_batch.get(list), hits.get(list), "batch {list} {q}");
         }
     }
 }
