@@ -364,6 +364,29 @@ fn inv18_host_slots() {
         put_u32(&mut p.sections[V4_HOST_TUPLES], 0, 0);
     });
     corrupt(18, |p| {
+        // A host tuple naming an entry of the right list (entry 2, the approved
+        // 198.51.100.8/29) that does not contain the hosts (203.0.113.x) naming the tuple.
+        put_u32(&mut p.sections[V4_HOST_TUPLES], 0, 2);
+    });
+    corrupt(18, |p| {
+        // One address in two slots of its bucket: lookups would see one, entries() both.
+        let h = &mut p.sections[V4_HOSTS];
+        let b = (0..h.len() / 16)
+            .find(|b| (u32_at(h, b * 16 + 8) == u32::MAX) != (u32_at(h, b * 16 + 12) == u32::MAX))
+            .expect("a bucket with one free slot");
+        let (from, to) = if u32_at(h, b * 16 + 8) == u32::MAX {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        let (k, v) = (
+            u32_at(h, b * 16 + 4 * from),
+            u32_at(h, b * 16 + 8 + 4 * from),
+        );
+        put_u32(h, b * 16 + 4 * to, k);
+        put_u32(h, b * 16 + 8 + 4 * to, v);
+    });
+    corrupt(18, |p| {
         // Another key in the slot: in this fixed table, it hashes to neither of the two
         // buckets it could be in (the test would fail with a different error otherwise).
         let (k, _) = first_slot(p, false);

@@ -51,7 +51,7 @@ pub(crate) const DIRECT_BITS: std::ops::RangeInclusive<u8> = 4..=24;
 /// Bounds for the summary's width, in bits: the summary has `2^s` bits, at least one word.
 pub(crate) const SUMMARY_BITS: std::ops::RangeInclusive<u8> = 6..=24;
 
-/// The value of an empty host slot (its key is 0). Its list bits (3) name no list.
+/// The value of an empty host or jump slot (its key is 0).
 pub(crate) const HOST_EMPTY: u32 = u32::MAX;
 
 /// The attribute index below 2^30.
@@ -171,7 +171,7 @@ impl Section {
     }
 }
 
-/// The fixed 64-byte header.
+/// The fixed 80-byte header.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub(crate) struct RawHeader {

@@ -685,9 +685,38 @@ fn family<'a, F: Family>(
             } else {
                 let h = F::hash(key, seed);
                 let (b1, b2) = buckets_of(h, hosts.len());
+                // The filled slots holding `key` in its two buckets (one bucket when both
+                // are the same): the compiler writes each address once.
+                let copies = [b1, b2]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, b)| *i == 0 || **b != b1)
+                    .filter_map(|(_, b)| hosts.get(*b))
+                    .flat_map(|b| F::bucket_keys(b).iter().zip(F::bucket_values(b)))
+                    .filter(|(k2, v2)| F::key(k2) == key && v2.get() != HOST_EMPTY)
+                    .count();
                 if let Some(own) = host_entries.get(value as usize) {
+                    let outside = host_tuples.get(value as usize).and_then(|t| {
+                        t.0.iter().map(|e| e.get()).find(|&e| {
+                            e != NONE
+                                && e & HOST_FLAG == 0
+                                && entries.get(e as usize).is_none_or(|x| {
+                                    let len = u32::from(F::entry_len(x));
+                                    let cut = |a: F::Int| {
+                                        F::to_u128(a).checked_shr(128u32.saturating_sub(len))
+                                    };
+                                    cut(F::entry_addr(x)).unwrap_or(0) != cut(key).unwrap_or(0)
+                                })
+                        })
+                    });
                     if bucket != b1 && bucket != b2 {
                         Some(format!("key {key:?} is in neither of its buckets"))
+                    } else if copies > 1 {
+                        Some(format!("key {key:?} fills {copies} slots"))
+                    } else if let Some(e) = outside {
+                        Some(format!(
+                            "key {key:?} names host tuple {value}, whose entry {e} does not contain it"
+                        ))
                     } else {
                         host_count = host_count.saturating_add(usize::from(*own));
                         let block = (F::to_u128(key) >> 128u32.saturating_sub(s)) as usize;

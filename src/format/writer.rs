@@ -32,8 +32,8 @@ pub(crate) struct FamilyParts<F: Family> {
     /// The host filter: one word per group of hosts (see `filter_probe`).
     pub(crate) filter: Vec<u64>,
     pub(crate) summary_bits: u8,
-    /// `2^summary_bits` bits: bit `i` is set when some trie leaf in block `i` has a tuple
-    /// other than 0.
+    /// Two bits for each of `2^summary_bits` blocks: bit `2i` is set when some trie leaf in
+    /// block `i` has a tuple other than 0, bit `2i + 1` when a host lies in block `i`.
     pub(crate) summary: Vec<u64>,
 }
 
