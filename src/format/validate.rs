@@ -685,14 +685,12 @@ fn family<'a, F: Family>(
             } else {
                 let h = F::hash(key, seed);
                 let (b1, b2) = buckets_of(h, hosts.len());
-                // The filled slots holding `key` in its two buckets (one bucket when both
-                // are the same): the compiler writes each address once.
-                let copies = [b1, b2]
+                // The filled slots of this bucket holding `key`: the compiler writes each
+                // address once. (The key's other bucket is not read: that would cost a
+                // cache miss per host at load.)
+                let copies = F::bucket_keys(b)
                     .iter()
-                    .enumerate()
-                    .filter(|(i, b)| *i == 0 || **b != b1)
-                    .filter_map(|(_, b)| hosts.get(*b))
-                    .flat_map(|b| F::bucket_keys(b).iter().zip(F::bucket_values(b)))
+                    .zip(F::bucket_values(b))
                     .filter(|(k2, v2)| F::key(k2) == key && v2.get() != HOST_EMPTY)
                     .count();
                 if let Some(own) = host_entries.get(value as usize) {
