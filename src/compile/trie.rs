@@ -197,7 +197,7 @@ fn expand(
 }
 
 /// The host table's target load: slots filled per slot allocated.
-const HOST_LOAD: f64 = 0.85;
+const HOST_LOAD: f64 = 0.86;
 
 /// Cuckoo displacements tried for one insertion before the build gives up on a size.
 const MAX_KICKS: u32 = 500;
@@ -333,8 +333,8 @@ pub(crate) fn build_summary<F: Family>(
     parts.summary = words;
 }
 
-/// Filter bits per host: with 3 bits set per host, a false positive rate near 2 %.
-const FILTER_BITS_PER_HOST: usize = 10;
+/// Filter bits per host: with 3 bits set per host, a false positive rate near 4 %.
+const FILTER_BITS_PER_HOST: usize = 8;
 
 /// Fills `parts.filter` from the hosts placed by [`build_hosts`] with `seed`.
 pub(crate) fn build_filter<F: Family>(seed: u32, parts: &mut FamilyParts<F>) {
