@@ -51,9 +51,10 @@ self_cell::self_cell!(
 /// | operation | cost |
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section |
-/// | lookup, address on no list (most) | one summary word + one host-filter word, usually cached |
-/// | lookup, IPv4 otherwise | the above + two 2-slot host buckets and/or at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18) |
-/// | lookup, IPv6 otherwise | the above + two 2-slot host buckets and/or at most 1 + ⌈(128 − d) / 6⌉ trie steps |
+/// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
+/// | lookup, host | the above + two 2-slot host buckets + its host tuple (no trie walk) |
+/// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump node |
+/// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump node |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
