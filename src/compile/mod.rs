@@ -462,28 +462,26 @@ impl Compiler {
         let v6_hosts = trie::host_tuples(&mut v6_hosts, &mut v6);
         trie::build_summary(&v4_pfx, &v4_hosts, &mut v4);
         trie::build_summary(&v6_pfx, &v6_hosts, &mut v6);
-        // One seed for both families: the first with which cuckoo placement succeeds at
-        // most twice the target size. A good mixer makes the first seed work on any
-        // realistic input; the loop only guards against crafted ones.
-        let mut seed = 0u32;
-        while !(trie::build_hosts(&v4_hosts, seed, &mut v4).is_some()
-            && trie::build_hosts(&v6_hosts, seed, &mut v6).is_some()
-            && trie::place::<V4>(&v4_jumps, seed)
-                .map(|j| v4.jumps = j)
-                .is_some()
-            && trie::place::<V6>(&v6_jumps, seed)
-                .map(|j| v6.jumps = j)
-                .is_some())
-        {
-            seed += 1;
-            if seed == MAX_SEEDS {
-                return Err(CompileError::too_large(
-                    "no hash seed places every host in the host table",
-                ));
-            }
-        }
-        trie::build_filter(seed, &mut v4);
-        trie::build_filter(seed, &mut v6);
+        // One seed for the host and jump tables of both families: the first with which
+        // cuckoo placement succeeds at most twice the target size. A good mixer makes the
+        // first seed work on any realistic input; the search only guards against crafted
+        // ones.
+        let tables = |seed| {
+            Some((
+                trie::place::<V4>(&v4_hosts, seed)?,
+                trie::place::<V6>(&v6_hosts, seed)?,
+                trie::place::<V4>(&v4_jumps, seed)?,
+                trie::place::<V6>(&v6_jumps, seed)?,
+            ))
+        };
+        let seed;
+        (seed, (v4.hosts, v6.hosts, v4.jumps, v6.jumps)) = (0..MAX_SEEDS)
+            .find_map(|seed| tables(seed).map(|t| (seed, t)))
+            .ok_or_else(|| {
+                CompileError::too_large("no hash seed places every host in the host table")
+            })?;
+        trie::build_filter(&v4_hosts, seed, &mut v4);
+        trie::build_filter(&v6_hosts, seed, &mut v6);
         let parts = Parts {
             list_version: self.list_version,
             created_unix: self.created_unix.unwrap_or_else(now_unix),

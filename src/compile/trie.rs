@@ -12,6 +12,7 @@ use super::hash::Map;
 use crate::format::writer::FamilyParts;
 use crate::format::{
     Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE, filter_probe,
+    mark_host, mark_prefix,
 };
 
 /// A non-host prefix, address left-aligned in a `u128`.
@@ -202,23 +203,10 @@ const HOST_LOAD: f64 = 0.86;
 /// Cuckoo displacements tried for one insertion before the build gives up on a size.
 const MAX_KICKS: u32 = 500;
 
-/// Builds the host table for `hosts` (distinct `(key, value)` pairs) with `seed`: buckets
-/// of `F::BUCKET` slots, each key in one of its two candidate buckets (cuckoo hashing), so
-/// a lookup reads two fixed-size buckets and nothing else. Returns `None` when `hosts`
-/// could not be placed at any size up to twice the target; the caller then tries another
-/// seed.
-pub(crate) fn build_hosts<F: Family>(
-    hosts: &[(F::Int, u32)],
-    seed: u32,
-    parts: &mut FamilyParts<F>,
-) -> Option<()> {
-    parts.hosts = place::<F>(hosts, seed)?;
-    Some(())
-}
-
-/// Places distinct `(key, value)` pairs in buckets of `F::BUCKET` slots, each key in one of
-/// its two candidate buckets, or `None` when they could not be placed at any size up to
-/// twice the target.
+/// Places distinct `(key, value)` pairs (hosts, or jump paths) in buckets of `F::BUCKET`
+/// slots, each key in one of its two candidate buckets (cuckoo hashing), so a lookup reads
+/// two fixed-size buckets and nothing else. `None` when they could not be placed at any
+/// size up to twice the target; the caller then tries another seed.
 pub(crate) fn place<F: Family>(hosts: &[(F::Int, u32)], seed: u32) -> Option<Vec<F::RawBucket>> {
     if hosts.is_empty() {
         return Some(Vec::new());
@@ -310,25 +298,11 @@ pub(crate) fn build_summary<F: Family>(
     parts.summary_bits = s;
     let s = u32::from(s);
     let mut words = vec![0u64; 1 << (s - 5)];
-    const PREFIX_BITS: u64 = 0x5555_5555_5555_5555;
     for p in pfx {
-        let first = (p.addr >> (128 - s)) as usize;
-        let count = 1usize << s.saturating_sub(u32::from(p.len));
-        let mut b = first;
-        while b < first + count {
-            // Whole words at once where the run covers them.
-            if b.is_multiple_of(32) && first + count - b >= 32 {
-                words[b / 32] |= PREFIX_BITS;
-                b += 32;
-            } else {
-                words[b / 32] |= 1 << (2 * (b % 32));
-                b += 1;
-            }
-        }
+        mark_prefix(&mut words, p.addr, u32::from(p.len), s);
     }
     for (k, _) in hosts {
-        let b = (F::to_u128(*k) >> (128 - s)) as usize;
-        words[b / 32] |= 2 << (2 * (b % 32));
+        mark_host(&mut words, F::to_u128(*k), s);
     }
     parts.summary = words;
 }
@@ -336,27 +310,17 @@ pub(crate) fn build_summary<F: Family>(
 /// Filter bits per host: with 3 bits set per host, a false positive rate near 4 %.
 const FILTER_BITS_PER_HOST: usize = 8;
 
-/// Fills `parts.filter` from the hosts placed by [`build_hosts`] with `seed`.
-pub(crate) fn build_filter<F: Family>(seed: u32, parts: &mut FamilyParts<F>) {
-    let n_hosts = parts
-        .hosts
-        .iter()
-        .flat_map(|b| F::bucket_values(b))
-        .filter(|v| v.get() != HOST_EMPTY)
-        .count();
-    if n_hosts == 0 {
-        parts.filter = Vec::new();
-        return;
-    }
-    let n = (n_hosts * FILTER_BITS_PER_HOST).div_ceil(64);
+/// Fills `parts.filter` from the host keys, hashed with `seed`.
+pub(crate) fn build_filter<F: Family>(
+    hosts: &[(F::Int, u32)],
+    seed: u32,
+    parts: &mut FamilyParts<F>,
+) {
+    let n = (hosts.len() * FILTER_BITS_PER_HOST).div_ceil(64);
     let mut words = vec![0u64; n];
-    for b in &parts.hosts {
-        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
-            if v.get() != HOST_EMPTY {
-                let (w, mask) = filter_probe(F::hash(F::key(k), seed), n);
-                words[w] |= mask;
-            }
-        }
+    for (k, _) in hosts {
+        let (w, mask) = filter_probe(F::hash(*k, seed), n);
+        words[w] |= mask;
     }
     parts.filter = words;
 }

@@ -507,6 +507,36 @@ impl Family for V6 {
     }
 }
 
+/// In a summary of `2^s` blocks (two bits each, 32 blocks a word), sets the prefix bits (bit
+/// `2i`) of the blocks that the left-aligned prefix `addr/len` meets.
+pub(crate) fn mark_prefix(words: &mut [u64], addr: u128, len: u32, s: u32) {
+    let first = (addr >> 128u32.saturating_sub(s)) as usize;
+    let count = 1usize << s.saturating_sub(len);
+    let mut b = first;
+    let end = first.saturating_add(count);
+    while b < end {
+        // Whole words at once where the run covers them.
+        let full = b.is_multiple_of(32) && end.saturating_sub(b) >= 32;
+        if let Some(w) = words.get_mut(b / 32) {
+            *w |= if full {
+                0x5555_5555_5555_5555
+            } else {
+                1 << ((b % 32) << 1)
+            };
+        }
+        b = b.saturating_add(if full { 32 } else { 1 });
+    }
+}
+
+/// In a summary of `2^s` blocks, sets the host bit (bit `2i + 1`) of the block holding the
+/// left-aligned address `addr`.
+pub(crate) fn mark_host(words: &mut [u64], addr: u128, s: u32) {
+    let b = (addr >> 128u32.saturating_sub(s)) as usize;
+    if let Some(w) = words.get_mut(b / 32) {
+        *w |= 2 << ((b % 32) << 1);
+    }
+}
+
 /// The checksum of a whole table: XXH3-64 over every byte, the checksum field read as zeros.
 pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();

@@ -11,7 +11,7 @@ use super::{
     ATTR_MASK, DIRECT_BITS, FIXED_HEADER_LEN, Family, HEADER_LEN, HOST_EMPTY, HOST_FLAG, LEAF_FLAG,
     MAGIC, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, RawHeader, RawNode, RawSection, RawTuple,
     SECTION_COUNT, STRIDE, SUMMARY_BITS, SUPPORTED_VERSIONS, Section, V4, V6, buckets_of, checksum,
-    filter_probe,
+    filter_probe, mark_host, mark_prefix,
 };
 use crate::error::{LoadError, LoadErrorKind};
 
@@ -717,10 +717,7 @@ fn family<'a, F: Family>(
                         ))
                     } else {
                         host_count = host_count.saturating_add(usize::from(*own));
-                        let block = (F::to_u128(key) >> 128u32.saturating_sub(s)) as usize;
-                        if let Some(w) = host_blocks.get_mut(block / 32) {
-                            *w |= 2 << ((block % 32) << 1);
-                        }
+                        mark_host(&mut host_blocks, F::to_u128(key), s);
                         let (w, mask) = filter_probe(h, want_filter.len());
                         if let Some(w) = want_filter.get_mut(w) {
                             *w |= mask;
@@ -821,26 +818,6 @@ fn family<'a, F: Family>(
     })
 }
 
-/// Sets the prefix bits (bit `2i`) of the blocks (top `s` bits) that the left-aligned
-/// prefix `addr/len` meets.
-fn mark(words: &mut [u64], addr: u128, len: u32, s: u32) {
-    let first = (addr >> 128u32.saturating_sub(s)) as usize;
-    let count = 1usize << s.saturating_sub(len);
-    let mut b = first;
-    let end = first.saturating_add(count);
-    while b < end {
-        let full = b.is_multiple_of(32) && end.saturating_sub(b) >= 32;
-        if let Some(w) = words.get_mut(b / 32) {
-            *w |= if full {
-                0x5555_5555_5555_5555
-            } else {
-                1 << ((b % 32) << 1)
-            };
-        }
-        b = b.saturating_add(if full { 32 } else { 1 });
-    }
-}
-
 /// The summary a validated trie (invariants 14–17) calls for: every leaf naming a tuple
 /// other than 0 marks the blocks its slot's addresses fall in. A node at or below the
 /// summary's depth lies in one block, so only its leaves are read. Linear in the trie plus
@@ -863,7 +840,7 @@ fn trie_blocks(
             .unwrap_or(0);
         if v & LEAF_FLAG != 0 {
             if v & !LEAF_FLAG != 0 {
-                mark(&mut words, addr, d, s);
+                mark_prefix(&mut words, addr, d, s);
             }
         } else {
             at.push((addr, d));
@@ -881,7 +858,7 @@ fn trie_blocks(
             let count = runs.count_ones() as usize;
             let own = leaves.get(base..base.saturating_add(count)).unwrap_or(&[]);
             if own.iter().any(|l| l.get() != 0) {
-                mark(&mut words, addr, len, s);
+                mark_prefix(&mut words, addr, len, s);
             }
             // Children in slot order. A node with children lies above the last address
             // bit (invariant 16), so the shift is in range.
@@ -927,7 +904,7 @@ fn trie_blocks(
             let (lo, hi) = (leaf_of(first), leaf_of(last));
             let own = leaves.get(lo..hi.saturating_add(1)).unwrap_or(&[]);
             if own.iter().any(|l| l.get() != 0) {
-                mark(&mut words, slot_addr(a), sub_len.min(s), s);
+                mark_prefix(&mut words, slot_addr(a), sub_len.min(s), s);
             }
         }
     }
