@@ -124,7 +124,12 @@ fn expect(bytes: Vec<u8>, invariant: u8, kind: LoadErrorKind) {
 }
 
 fn corrupt(invariant: u8, f: impl FnOnce(&mut Parts)) {
-    let mut p = Parts::split(&valid());
+    corrupt_table(&valid(), invariant, f);
+}
+
+/// [`corrupt`], starting from `base` instead of the base table.
+fn corrupt_table(base: &[u8], invariant: u8, f: impl FnOnce(&mut Parts)) {
+    let mut p = Parts::split(base);
     f(&mut p);
     expect(p.join(), invariant, LoadErrorKind::Corrupt);
 }
@@ -562,24 +567,20 @@ fn inv21_jump_slots() {
         let hit = table.lookup(a).get(List::Global).expect("inside a /64");
         assert_eq!(hit.prefix().prefix_len(), 64);
     }
-    let broken = |f: &dyn Fn(&mut Parts)| {
-        let mut p = Parts::split(&jump_table());
-        f(&mut p);
-        expect(p.join(), 21, LoadErrorKind::Corrupt);
-    };
+    let broken = |f: fn(&mut Parts)| corrupt_table(&jump_table(), 21, f);
     // A slot naming another node.
-    broken(&|p| {
+    broken(|p| {
         let (_, v) = v6_jump_slots(p)[0];
         let n = u32_at(&p.sections[V6_JUMPS], v);
         put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
     });
     // A slot whose key is not its node's path (a bit below the jump offset set).
-    broken(&|p| {
+    broken(|p| {
         let (k, _) = v6_jump_slots(p)[0];
         p.sections[V6_JUMPS][k] ^= 1;
     });
     // An empty slot with a key.
-    broken(&|p| {
+    broken(|p| {
         let j = &p.sections[V6_JUMPS];
         let empty = (0..j.len() / 40)
             .flat_map(|b| [(b * 40, b * 40 + 32), (b * 40 + 16, b * 40 + 36)])
