@@ -29,6 +29,16 @@
 //! The `_V4` layers get the IPv4 block set. The `_V6` layers get the IPv6 block set plus the
 //! IPv6 spellings of the IPv4 block set, as below.
 //!
+//! # Exemptions
+//!
+//! By default ([`PlanOptions::default`]) a plan never blocks loopback (`127.0.0.0/8`, `::1`),
+//! link-local (`169.254.0.0/16`, `fe80::/10`), multicast (`224.0.0.0/4`, `ff00::/8`) or the
+//! limited broadcast address (`255.255.255.255`), whatever list covers them: feeds such as
+//! FireHOL level1 carry `127.0.0.0/8` and `224.0.0.0/3`, and a filter on them would cut the
+//! machine off from itself and its link. [`Plan::exempted`] says what each exemption took
+//! out; [`PlanOptions::exemptions`] replaces the list (empty: exempt nothing). Lookups and
+//! [`Policy::decide`] are unchanged: an exemption is about what the filters enforce.
+//!
 //! # IPv4 inside IPv6
 //!
 //! [`Policy::decide`] blocks an IPv6 address when it embeds a blocked IPv4 address under any
@@ -37,7 +47,7 @@
 //!
 //! | encoding | IPv6 image of an IPv4 prefix `p/l` | exact? |
 //! |---|---|---|
-//! | mapped | `::ffff:p/(96+l)` (dual-stack sockets) | yes |
+//! | mapped | none: WFP classifies an IPv4 connection made on a dual-stack socket at the `_V4` layers, with the IPv4 address, so the `_V4` filters already block it and a `::ffff:` filter would never match | yes, at the `_V4` layers ([`Plan::blocks`]) |
 //! | compatible | `::p/(96+l)`, less `::` and `::1` | yes |
 //! | translated | `::ffff:0:p/(96+l)` | yes |
 //! | NAT64 well-known | `64:ff9b::p/(96+l)` | yes |
@@ -55,7 +65,7 @@
 //!
 //! ```
 //! use c2trie::{Compiler, List, Meta, Mode, Policy, Table};
-//! use c2trie::wfp::{Layer, Plan, Shape};
+//! use c2trie::wfp::{Layer, Plan, PlanOptions, Shape};
 //!
 //! let mut c = Compiler::new();
 //! c.add(List::Global, "192.0.2.0/24".parse()?, "feed", Meta::default())?;
@@ -64,19 +74,30 @@
 //!
 //! let mut policy = Policy::new(Mode::Block, Mode::Block);
 //! policy.embedded = c2trie::policy::EmbeddedV4::none()
-//!     .with(c2trie::policy::Encoding::Mapped, true);
+//!     .with(c2trie::policy::Encoding::Nat64WellKnown, true);
 //! let plan = Plan::new(&table, &policy, Shape::Prefixes);
-//! // 192.0.2.0/24 less one host: 8 prefixes, on two IPv4 and two IPv6 layers.
+//! // 192.0.2.0/24 less one host: 8 prefixes, on two IPv4 and two IPv6 (NAT64) layers.
 //! assert_eq!(plan.count(Layer::AleAuthConnectV4), 8);
 //! assert_eq!(plan.len(), 32);
-//! assert!(plan.covers(Layer::AleAuthConnectV6, "::ffff:192.0.2.1".parse()?));
+//! assert!(plan.covers(Layer::AleAuthConnectV6, "64:ff9b::192.0.2.1".parse()?));
 //! assert!(!plan.covers(Layer::AleAuthConnectV4, "192.0.2.128".parse()?));
+//! // A dual-stack socket's `::ffff:192.0.2.1` is classified at the IPv4 layers.
+//! assert!(plan.blocks("::ffff:192.0.2.1".parse()?));
 //! assert_eq!(
 //!     plan.filters()[0].to_string(),
 //!     r#"{"layer": "ALE_AUTH_CONNECT_V4", "action": "block", "remote": "192.0.2.0/25"}"#
 //! );
 //! // As ranges: two intervals per layer.
 //! assert_eq!(Plan::new(&table, &policy, Shape::Ranges).len(), 8);
+//! // Loopback is never blocked unless asked for.
+//! let mut c = Compiler::new();
+//! c.add(List::Blocked, "127.0.0.0/8".parse()?, "feed", Meta::default())?;
+//! let table = Table::from_bytes(c.to_vec()?)?;
+//! let plan = Plan::new(&table, &policy, Shape::Prefixes);
+//! assert!(plan.is_empty());
+//! assert_eq!(plan.exempted()[0].exemption.name, "loopback");
+//! let strict = PlanOptions::default().exemptions(Vec::new());
+//! assert!(Plan::with_options(&table, &policy, &strict).blocks("127.0.0.1".parse()?));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -321,12 +342,90 @@ pub struct Gap {
     pub note: &'static str,
 }
 
+/// An address range a plan never blocks. See the [module docs](self#exemptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Exemption {
+    /// What the range is, e.g. `loopback`.
+    pub name: &'static str,
+    /// The range.
+    pub net: IpNet,
+}
+
+impl Exemption {
+    /// An exemption for `net`.
+    pub fn new(name: &'static str, net: IpNet) -> Exemption {
+        Exemption { name, net }
+    }
+
+    /// The default exemptions: loopback, link-local and multicast for both families, and
+    /// the IPv4 limited broadcast address.
+    pub fn defaults() -> Vec<Exemption> {
+        [
+            ("loopback", "127.0.0.0/8"),
+            ("link-local", "169.254.0.0/16"),
+            ("multicast", "224.0.0.0/4"),
+            ("limited broadcast", "255.255.255.255/32"),
+            ("loopback", "::1/128"),
+            ("link-local", "fe80::/10"),
+            ("multicast", "ff00::/8"),
+        ]
+        .into_iter()
+        .filter_map(|(name, net)| Some(Exemption::new(name, net.parse().ok()?)))
+        .collect()
+    }
+}
+
+/// What one exemption took out of a plan's block set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Exempted {
+    /// The exemption.
+    pub exemption: Exemption,
+    /// How many addresses the policy blocks in its range (the plan does not).
+    pub addresses: u128,
+}
+
+/// How a plan is built. The default: [`Shape::Prefixes`] and [`Exemption::defaults`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlanOptions {
+    /// How each interval is written.
+    pub shape: Shape,
+    /// The ranges never blocked.
+    pub exempt: Vec<Exemption>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            shape: Shape::Prefixes,
+            exempt: Exemption::defaults(),
+        }
+    }
+}
+
+impl PlanOptions {
+    /// These options with `shape`.
+    pub fn shape(mut self, shape: Shape) -> PlanOptions {
+        self.shape = shape;
+        self
+    }
+
+    /// These options with `exempt` as the exemptions (empty: exempt nothing).
+    pub fn exemptions(mut self, exempt: Vec<Exemption>) -> PlanOptions {
+        self.exempt = exempt;
+        self
+    }
+}
+
 /// The block filters enforcing a policy over a table. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Sorted by layer, then address; disjoint within a layer.
     filters: Vec<Filter>,
     gaps: Vec<Gap>,
+    exempted: Vec<Exempted>,
 }
 
 /// The filters to delete and to add to turn one plan into another.
@@ -354,20 +453,69 @@ impl PlanDiff {
 type Iv = (u128, u128);
 
 impl Plan {
-    /// The plan for `table` under `policy`.
+    /// The plan for `table` under `policy`, written in `shape`, with the default
+    /// exemptions ([`Exemption::defaults`]).
     pub fn new(table: &Table, policy: &Policy, shape: Shape) -> Plan {
+        Plan::with_options(table, policy, &PlanOptions::default().shape(shape))
+    }
+
+    /// The plan for `table` under `policy`, built as `options` say.
+    pub fn with_options(table: &Table, policy: &Policy, options: &PlanOptions) -> Plan {
         let [v4, v6] = block_sets(table, policy);
+        // Images are taken of the whole IPv4 block set: an exemption applies to the address
+        // a layer sees, not to the IPv4 address an IPv6 one embeds.
         let (images, gaps) = embedded_images(&v4, policy);
         let v6 = union(v6, images);
+        let mut exempted = Vec::new();
+        let mut sets = [v4, v6];
+        for e in &options.exempt {
+            let iv = interval(&e.net);
+            let set = &mut sets[usize::from(matches!(e.net, IpNet::V6(_)))];
+            let hit = intersect(set, iv);
+            if hit > 0 {
+                *set = subtract(set, &[iv]);
+                exempted.push(Exempted {
+                    exemption: *e,
+                    addresses: hit,
+                });
+            }
+        }
+        let [v4, v6] = sets;
         let mut filters = Vec::new();
         for layer in Layer::ALL {
             let (set, bits) = if layer.is_v6() { (&v6, 128) } else { (&v4, 32) };
             for &iv in set {
-                push_interval(&mut filters, layer, iv, bits, shape);
+                push_interval(&mut filters, layer, iv, bits, options.shape);
             }
         }
         filters.sort_unstable();
-        Plan { filters, gaps }
+        Plan {
+            filters,
+            gaps,
+            exempted,
+        }
+    }
+
+    /// What the exemptions took out, one record per exemption that met the block set.
+    pub fn exempted(&self) -> &[Exempted] {
+        &self.exempted
+    }
+
+    /// Whether a connection to or from `addr` meets one of the plan's filters, at the
+    /// layers WFP classifies it at: the `_V4` layers for an IPv4 address and for an
+    /// IPv4-mapped one (`::ffff:a.b.c.d`, a dual-stack socket's IPv4 traffic), the `_V6`
+    /// layers otherwise.
+    pub fn blocks(&self, addr: IpAddr) -> bool {
+        let addr = match addr {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            a => a,
+        };
+        let layer = if addr.is_ipv6() {
+            Layer::AleAuthConnectV6
+        } else {
+            Layer::AleAuthConnectV4
+        };
+        self.covers(layer, addr)
     }
 
     /// Every filter, sorted by layer then address; filters of one layer do not overlap.
@@ -512,6 +660,15 @@ fn union(mut a: Vec<Iv>, b: Vec<Iv>) -> Vec<Iv> {
     merge(a)
 }
 
+/// How many addresses of the merged set `a` lie in `iv` (at most 2^128 − 1: a set that
+/// is all of IPv6 counts one short).
+fn intersect(a: &[Iv], (lo, hi): Iv) -> u128 {
+    a.iter()
+        .filter(|&&(x, y)| x <= hi && y >= lo)
+        .map(|&(x, y)| (y.min(hi) - x.max(lo)).saturating_add(1))
+        .fold(0u128, u128::saturating_add)
+}
+
 /// `a − b`, both merged (sorted, disjoint); the result is merged.
 fn subtract(a: &[Iv], b: &[Iv]) -> Vec<Iv> {
     let mut out = Vec::with_capacity(a.len());
@@ -637,7 +794,6 @@ enum Placement {
     Rfc6052 { prefix: u128, len: u32 },
 }
 
-const MAPPED: u128 = 0xffff << 32;
 const TRANSLATED: u128 = 0xffff_0000 << 32;
 const NAT64_WKP: u128 = 0x0064_ff9b << 96;
 const NAT64_LOCAL: u128 = 0x0064_ff9b_0001 << 80;
@@ -699,8 +855,9 @@ fn embedded_images(v4: &[Iv], policy: &Policy) -> (Vec<Iv>, Vec<Gap>) {
     }
     let on = |e| policy.embedded.is_enabled(e);
     let mut placements: Vec<(Encoding, Option<Ipv6Net>, Placement)> = Vec::new();
+    // No `Mapped` entry: WFP classifies a dual-stack socket's IPv4 traffic at the `_V4`
+    // layers with the IPv4 address, where the IPv4 block set already stands.
     let fixed = [
-        (Encoding::Mapped, MAPPED, 96),
         (Encoding::Compatible, 0, 96),
         (Encoding::Translated, TRANSLATED, 96),
         (Encoding::Nat64WellKnown, NAT64_WKP, 96),

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use c2trie::feed::{self, Feed, FeedOptions};
 use c2trie::policy::{EmbeddedV4, Encoding};
-use c2trie::wfp::{Filter, Layer, Plan, Remote, Shape};
+use c2trie::wfp::{Exemption, Filter, Layer, Plan, Remote, Shape};
 use c2trie::{Compiler, List, Meta, Mode, Policy, Table, Verdict};
 use ipnet::{IpNet, Ipv6Net};
 use proptest::prelude::*;
@@ -97,7 +97,31 @@ fn check_equivalence(
     addrs: &[IpAddr],
 ) -> Result<(usize, usize), String> {
     let mut excused = 0;
+    let exempt = Exemption::defaults();
     for &a in addrs {
+        if exempt.iter().any(|e| e.net.contains(&a)) {
+            // Never blocked by default, whatever the policy says.
+            for layer in Layer::ALL {
+                if plan.covers(layer, a) {
+                    return Err(format!("{a} is exempt but covered on {layer}"));
+                }
+            }
+            continue;
+        }
+        if let IpAddr::V6(v6) = a
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            // A dual-stack socket's IPv4 traffic: WFP classifies it at the IPv4 layers.
+            let block = policy.decide(table, IpAddr::V4(v4)).verdict() == Verdict::Block
+                && !exempt.iter().any(|e| e.net.contains(&IpAddr::V4(v4)));
+            if plan.blocks(a) != block {
+                return Err(format!(
+                    "{a}: blocks {} but IPv4 {v4} blocked {block}",
+                    plan.blocks(a)
+                ));
+            }
+            continue;
+        }
         let d = policy.decide(table, a);
         let block = d.verdict() == Verdict::Block;
         for layer in Layer::ALL.into_iter().filter(|l| l.is_v6() == a.is_ipv6()) {
@@ -788,4 +812,91 @@ fn feodo_snapshots_diff() {
         old.len(),
         new.len()
     );
+}
+
+/// Dual-stack IPv4 traffic is classified at the IPv4 layers, so no `::ffff:` filter is ever
+/// written, whatever encodings the policy decodes; the IPv4 filters block it instead.
+#[test]
+fn no_mapped_filters_and_mapped_addresses_blocked_at_the_v4_layers() {
+    let table = build(&[
+        (List::Global, "198.51.100.0/24".parse().unwrap()),
+        (List::Blocked, "0.0.0.0/0".parse().unwrap()),
+    ]);
+    let mut p = Policy::new(Mode::Block, Mode::Block);
+    p.embedded = EmbeddedV4::none();
+    for e in Encoding::ALL {
+        p.embedded.set(e, true);
+    }
+    let mapped: Ipv6Net = "::ffff:0:0/96".parse().unwrap();
+    for shape in [Shape::Prefixes, Shape::Ranges] {
+        let plan = Plan::new(&table, &p, shape);
+        for f in plan.filters() {
+            let (lo, hi) = f.remote.bounds();
+            for a in [lo, hi] {
+                if let IpAddr::V6(a) = a {
+                    assert!(!mapped.contains(&a), "{f}");
+                }
+            }
+        }
+        assert!(plan.blocks("::ffff:198.51.100.7".parse().unwrap()));
+        assert!(plan.blocks("198.51.100.7".parse().unwrap()));
+        // Exempt at the IPv4 layers, so exempt through the dual-stack spelling too.
+        assert!(!plan.blocks("::ffff:127.0.0.1".parse().unwrap()));
+    }
+}
+
+/// The default exemptions hold against a list that covers everything, are reported, and
+/// can be turned off.
+#[test]
+fn exemptions_are_applied_reported_and_optional() {
+    let table = build(&[
+        (List::Blocked, "0.0.0.0/0".parse().unwrap()),
+        (List::Blocked, "::/0".parse().unwrap()),
+    ]);
+    let p = Policy::new(Mode::Block, Mode::Block);
+    let plan = Plan::new(&table, &p, Shape::Prefixes);
+    let special = [
+        "127.0.0.1",
+        "169.254.0.1",
+        "224.0.0.251",
+        "255.255.255.255",
+        "::1",
+        "fe80::1",
+        "ff02::1",
+    ];
+    for a in special {
+        let a: IpAddr = a.parse().unwrap();
+        assert!(!plan.blocks(a), "{a}");
+        assert_eq!(p.decide(&table, a).verdict(), Verdict::Block, "{a}");
+    }
+    for a in [
+        "126.255.255.255",
+        "128.0.0.0",
+        "169.253.255.255",
+        "223.255.255.255",
+        "::2",
+        "fec0::",
+    ] {
+        assert!(plan.blocks(a.parse().unwrap()), "{a}");
+    }
+    let names: BTreeSet<&str> = plan.exempted().iter().map(|e| e.exemption.name).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["limited broadcast", "link-local", "loopback", "multicast"])
+    );
+    let lo = plan
+        .exempted()
+        .iter()
+        .find(|e| e.exemption.net.to_string() == "127.0.0.0/8")
+        .unwrap();
+    assert_eq!(lo.addresses, 1 << 24);
+    let strict = Plan::with_options(
+        &table,
+        &p,
+        &c2trie::wfp::PlanOptions::default().exemptions(Vec::new()),
+    );
+    assert!(strict.exempted().is_empty());
+    for a in special {
+        assert!(strict.blocks(a.parse().unwrap()), "{a}");
+    }
 }
