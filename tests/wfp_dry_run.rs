@@ -7,15 +7,15 @@
 #![cfg(feature = "serde")]
 
 #[cfg_attr(windows, allow(dead_code))] // Elsewhere the example allows it itself.
-#[path = "../examples/wfp_adapter.rs"]
-mod adapter;
+#[path = "../examples/wfp_adapter/main.rs"]
+mod wfp_adapter;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use c2trie::feed::{self, FeedOptions};
 use c2trie::policy::Encoding;
-use c2trie::wfp::{Layer, Remote};
+use c2trie::wfp::{Exemption, Layer, Remote};
 use c2trie::{Compiler, List, Meta, Mode, Table, Verdict};
 
 fn compile_to(dir: &Path) -> std::path::PathBuf {
@@ -109,9 +109,9 @@ fn check(mode: &str, ranges: bool) {
     if ranges {
         argv.push("--ranges");
     }
-    let args = adapter::parse_args(argv.into_iter().map(String::from)).unwrap();
+    let args = wfp_adapter::parse_args(argv.into_iter().map(String::from)).unwrap();
     let mut out = Vec::new();
-    adapter::dry_run_once(&args, &mut out).unwrap();
+    wfp_adapter::dry_run_once(&args, &mut out).unwrap();
     let lines = parse(&out);
     assert!(lines.len() > 1000, "{}", lines.len());
 
@@ -135,7 +135,7 @@ fn check(mode: &str, ranges: bool) {
 
     let table = Table::read_file(&path).unwrap();
     // The policy the example enforces.
-    let policy = adapter::policy(&args);
+    let policy = wfp_adapter::policy(&args);
     assert_eq!(policy.blocked, Mode::Block);
     assert_eq!(policy.global == Mode::Block, mode == "block");
     // Where the plan documents that it cannot follow the policy (Teredo clients, and RFC
@@ -190,9 +190,25 @@ fn check(mode: &str, ranges: bool) {
             (0x2001_0000 << 96) | (free << 48) | (!v4 & 0xffff_ffff),
         ));
     }
+    let exempt = Exemption::defaults();
     let mut blocked = 0;
     for a in &probes {
-        let block = policy.decide(&table, *a).verdict() == Verdict::Block;
+        // The address the layer sees: a dual-stack socket's IPv4 traffic is classified at
+        // the IPv4 layers, with the IPv4 address.
+        let seen = match a {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(*a, IpAddr::V4),
+            _ => *a,
+        };
+        if let IpAddr::V6(v6) = a {
+            for (i, layer) in Layer::ALL.iter().enumerate() {
+                if layer.is_v6() && v6.to_ipv4_mapped().is_some() {
+                    assert!(!covered(i, *a), "a ::ffff: filter covers {a}");
+                }
+            }
+        }
+        let a = &seen;
+        let is_exempt = exempt.iter().any(|e| e.net.contains(a));
+        let block = policy.decide(&table, *a).verdict() == Verdict::Block && !is_exempt;
         blocked += usize::from(block);
         for (i, layer) in Layer::ALL.iter().enumerate() {
             if layer.is_v6() == a.is_ipv6() {
@@ -227,9 +243,90 @@ fn dry_run_log_mode_ranges_on_real_feeds() {
     check("log", true);
 }
 
+/// FireHOL level1 (127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, ...) as the user's blocked
+/// list: the dry run blocks none of the addresses a machine needs for itself and its link.
+#[test]
+fn firehol_level1_as_blocked_list_leaves_local_traffic_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let f = feed::read_file(
+        data.join("firehol-netsets/2021-06-28/firehol_level1.netset"),
+        &FeedOptions::new(),
+    )
+    .unwrap();
+    let mut c = Compiler::new();
+    c.list_version(1).created_unix(0);
+    c.add_feed(List::Blocked, &f).unwrap();
+    // IPv6 entries of the same kinds, so both families' exemptions are exercised.
+    for net in ["::1/128", "fe80::/10", "ff00::/8", "2001:db8::/32"] {
+        c.add(List::Blocked, net.parse().unwrap(), "ops", Meta::default())
+            .unwrap();
+    }
+    let path = dir.path().join("level1.c2t");
+    std::fs::write(&path, c.to_vec().unwrap()).unwrap();
+    let argv = [
+        "--table",
+        path.to_str().unwrap(),
+        "--mode",
+        "block",
+        "--dry-run",
+    ];
+    let args = wfp_adapter::parse_args(argv.into_iter().map(String::from)).unwrap();
+    let mut out = Vec::new();
+    let (_, plan) = wfp_adapter::dry_run_once(&args, &mut out).unwrap();
+    let lines = parse(&out);
+    assert!(lines.len() > 1000);
+    let covers = |a: IpAddr| {
+        lines.iter().any(|(_, lo, hi)| {
+            lo.is_ipv6() == a.is_ipv6() && int(*lo) <= int(a) && int(a) <= int(*hi)
+        })
+    };
+    for a in [
+        "127.0.0.1",
+        "169.254.0.1",
+        "224.0.0.251",
+        "255.255.255.255",
+        "::1",
+        "fe80::1",
+        "ff02::1",
+    ] {
+        assert!(!covers(a.parse().unwrap()), "{a} is blocked");
+    }
+    // The rest of the list is still blocked, right up to the exempt ranges' edges.
+    for a in [
+        "10.0.0.1",
+        "0.0.0.1",
+        "192.168.1.1",
+        "2001:db8::1",
+        "240.0.0.1",
+        "255.255.255.254",
+    ] {
+        assert!(covers(a.parse().unwrap()), "{a} is not blocked");
+    }
+    let names: Vec<&str> = plan.exempted().iter().map(|e| e.exemption.name).collect();
+    assert!(
+        names.contains(&"loopback") && names.contains(&"multicast"),
+        "{names:?}"
+    );
+    // Without exemptions, loopback is blocked as the list says.
+    let argv = [
+        "--table",
+        path.to_str().unwrap(),
+        "--dry-run",
+        "--no-exemptions",
+    ];
+    let args = wfp_adapter::parse_args(argv.into_iter().map(String::from)).unwrap();
+    let mut out = Vec::new();
+    wfp_adapter::dry_run_once(&args, &mut out).unwrap();
+    assert!(parse(&out).iter().any(|(_, lo, hi)| {
+        let a = int("127.0.0.1".parse().unwrap());
+        !lo.is_ipv6() && int(*lo) <= a && a <= int(*hi)
+    }));
+}
+
 #[test]
 fn arguments() {
-    let p = |v: &[&str]| adapter::parse_args(v.iter().map(|s| s.to_string()));
+    let p = |v: &[&str]| wfp_adapter::parse_args(v.iter().map(|s| s.to_string()));
     assert!(p(&[]).is_err());
     assert!(p(&["--table", "x", "--mode", "deny"]).is_err());
     assert!(p(&["--table"]).is_err());
@@ -237,11 +334,27 @@ fn arguments() {
     assert_eq!(a.mode, Mode::LogOnly);
     assert!(a.watch && !a.dry_run);
     let a = p(&["--table", "x", "--embedded", "mapped,6to4"]).unwrap();
-    let e = adapter::policy(&a).embedded;
+    let e = wfp_adapter::policy(&a).embedded;
     assert!(e.is_enabled(Encoding::Mapped) && e.is_enabled(Encoding::SixToFour));
     assert!(!e.is_enabled(Encoding::Nat64WellKnown));
+    let a = p(&["--table", "x"]).unwrap();
+    let e = wfp_adapter::policy(&a).embedded;
+    assert!(
+        e.is_enabled(Encoding::Nat64WellKnown),
+        "NAT64 is the default"
+    );
+    assert!(!e.is_enabled(Encoding::Mapped) && !e.is_enabled(Encoding::SixToFour));
+    assert!(
+        p(&["--table", "x", "--then", "y"]).is_err(),
+        "--then needs --simulate"
+    );
+    assert!(p(&["--table", "x", "--simulate", "--dry-run"]).is_err());
     let a = p(&["--table", "x", "--embedded", "none"]).unwrap();
-    assert!(!adapter::policy(&a).embedded.is_enabled(Encoding::Mapped));
+    assert!(
+        !wfp_adapter::policy(&a)
+            .embedded
+            .is_enabled(Encoding::Mapped)
+    );
     assert!(p(&["--table", "x", "--embedded", "sixtofour"]).is_err());
     let a = p(&["--set-engine-options", "1,0x10"]).unwrap();
     assert_eq!(a.set_options, Some((1, 16)));
