@@ -37,7 +37,9 @@
 //! FireHOL level1 carry `127.0.0.0/8` and `224.0.0.0/3`, and a filter on them would cut the
 //! machine off from itself and its link. [`Plan::exempted`] says what each exemption took
 //! out; [`PlanOptions::exemptions`] replaces the list (empty: exempt nothing). Lookups and
-//! [`Policy::decide`] are unchanged: an exemption is about what the filters enforce.
+//! [`Policy::decide`] are unchanged: an exemption is about what the filters enforce. An
+//! exemption applies to the address a layer sees: the NAT64 or 6to4 spelling of a listed
+//! `127.0.0.1` is no local traffic and stays blocked.
 //!
 //! # IPv4 inside IPv6
 //!
@@ -94,8 +96,11 @@
 //! c.add(List::Blocked, "127.0.0.0/8".parse()?, "feed", Meta::default())?;
 //! let table = Table::from_bytes(c.to_vec()?)?;
 //! let plan = Plan::new(&table, &policy, Shape::Prefixes);
-//! assert!(plan.is_empty());
+//! assert!(!plan.blocks("127.0.0.1".parse()?));
+//! assert_eq!(plan.count(Layer::AleAuthConnectV4), 0);
 //! assert_eq!(plan.exempted()[0].exemption.name, "loopback");
+//! // Its NAT64 spellings are no local traffic: those are still blocked.
+//! assert!(plan.blocks("64:ff9b::127.0.0.1".parse()?));
 //! let strict = PlanOptions::default().exemptions(Vec::new());
 //! assert!(Plan::with_options(&table, &policy, &strict).blocks("127.0.0.1".parse()?));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
