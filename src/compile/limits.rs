@@ -68,7 +68,9 @@ impl ListLimits {
     }
 }
 
-/// The limits of all three lists. See the [module documentation](self).
+/// The limits of all three lists: how broad an entry may be, how many entries a list may
+/// hold and what share of each address space it may cover. A compile that breaches one fails
+/// with a [`CompileError`](crate::CompileError) naming each offending entry's file and line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     lists: [ListLimits; 3],
