@@ -357,3 +357,198 @@ fn the_model_refuses_what_the_documentation_forbids() {
     m.engine_close(d).unwrap();
     assert_eq!(m.filter_count(), 0);
 }
+
+/// An adapter in block mode over the model, on the sample lists, started.
+fn started(
+    dir: &Path,
+    fail: &[&str],
+) -> (
+    wfp_adapter::adapter::Adapter<wfp_adapter::api::Traced<wfp_adapter::model::Model>>,
+    Buf,
+) {
+    use wfp_adapter::api::{Out, Traced};
+    let t = sample(dir, "global.txt", 1);
+    let buf = Buf::default();
+    let out: Out = Arc::new(Mutex::new(Box::new(buf.clone())));
+    let model = wfp_adapter::model::Model::new(fail.iter().map(|s| s.to_string()).collect());
+    let live = Arc::new(c2trie::LiveTable::new(
+        c2trie::Table::read_file(&t).unwrap(),
+        c2trie::FailMode::Open,
+    ));
+    let argv = ["--table", "x"].map(String::from);
+    let args = wfp_adapter::parse_args(argv.into_iter()).unwrap();
+    let mut a = wfp_adapter::adapter::Adapter::new(
+        Traced::new(model, Arc::clone(&out)),
+        out,
+        c2trie::Mode::Block,
+        wfp_adapter::policy(&args),
+        wfp_adapter::plan_options(&args),
+        live,
+    );
+    a.set_options().unwrap();
+    a.start().unwrap();
+    (a, buf)
+}
+
+fn lines_of(buf: &Buf) -> Vec<Value> {
+    String::from_utf8(buf.0.lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Every session opened was closed.
+fn sessions_paired(lines: &[Value]) {
+    let ok = |name: &str| {
+        calls(lines, name)
+            .iter()
+            .filter(|l| l["result"] == "0x00000000")
+            .count()
+    };
+    assert_eq!(ok("FwpmEngineOpen0"), ok("FwpmEngineClose0"));
+}
+
+/// A reinstall after an engine restart that fails halfway is not mistaken for a healthy
+/// session: the next check installs everything again.
+#[test]
+fn a_reinstall_that_fails_halfway_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, buf) = started(dir.path(), &[]);
+    a.api.inner.restart_engine();
+    // The model's failures are consumed in order: the next FwpmFilterAdd0 is the
+    // reinstall's.
+    a.api.inner.fail_next("FwpmFilterAdd0");
+    assert!(a.check_engine().is_err());
+    assert_eq!(a.api.inner.filter_count(), 0);
+    assert!(a.check_engine().unwrap(), "the next check installs again");
+    assert!(a.api.inner.filter_count() > 20);
+    let c = a.api.inner.connect(
+        "192.0.2.1".parse().unwrap(),
+        443,
+        std::time::SystemTime::now(),
+    );
+    assert!(c.filter.is_some());
+    a.drain_events();
+    assert!(!a.check_engine().unwrap(), "healthy now");
+    a.shutdown().unwrap();
+    let lines = lines_of(&buf);
+    assert_eq!(events(&lines).len(), 1, "the reinstalled filters are ours");
+    // The lost session and the half-installed one were both closed.
+    let closes = calls(&lines, "FwpmEngineClose0").len();
+    assert_eq!(closes, calls(&lines, "FwpmEngineOpen0").len());
+}
+
+/// A transient RPC failure of the health check closes the old session before opening a
+/// new one, so nothing is left installed and untracked.
+#[test]
+fn a_transient_rpc_error_leaves_nothing_untracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, buf) = started(dir.path(), &[]);
+    let before = a.api.inner.filter_count();
+    a.api.inner.fail_next("FwpmSubLayerGetByKey0");
+    assert!(a.check_engine().unwrap());
+    assert_eq!(a.api.inner.filter_count(), before, "no duplicates");
+    let c = a.api.inner.connect(
+        "192.0.2.1".parse().unwrap(),
+        443,
+        std::time::SystemTime::now(),
+    );
+    a.drain_events();
+    assert!(c.filter.is_some());
+    a.shutdown().unwrap();
+    let lines = lines_of(&buf);
+    assert_eq!(
+        events(&lines).len(),
+        1,
+        "drops by the new filters are recognised"
+    );
+    sessions_paired(&lines);
+    assert_eq!(a.api.inner.filter_count(), 0);
+}
+
+/// An update that is refused (older list version, unreadable file) is logged, not fatal,
+/// and the run still shuts down cleanly.
+#[test]
+fn a_refused_update_keeps_the_table_and_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let t1 = sample(dir.path(), "global.txt", 5);
+    let old = sample(dir.path(), "global-update.txt", 4);
+    for then in [old.to_str().unwrap(), "/nonexistent/table.c2t"] {
+        let (ok, lines) = simulate(&[
+            "--table",
+            t1.to_str().unwrap(),
+            "--mode",
+            "log",
+            "--then",
+            then,
+            "--simulate-connect",
+            "192.0.2.1",
+        ]);
+        assert!(ok, "{then}");
+        check_calls(&lines);
+        sessions_paired(&lines);
+        assert_eq!(calls(&lines, "FwpmTransactionBegin0").len(), 2, "no update");
+        let kw: Vec<u64> = calls(&lines, "FwpmEngineSetOption0")
+            .iter()
+            .map(|l| l["value"].as_u64().unwrap())
+            .collect();
+        assert_eq!(kw, [16, 0], "the keyword is restored");
+    }
+}
+
+/// Whatever call fails, the run ends with every session closed, no transaction open and
+/// the engine options back where they were.
+#[test]
+fn every_injected_failure_ends_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let t1 = sample(dir.path(), "global.txt", 1);
+    let t2 = sample(dir.path(), "global-update.txt", 2);
+    for call in [
+        "FwpmEngineOpen0",
+        "FwpmEngineGetOption0",
+        "FwpmEngineSetOption0",
+        "FwpmTransactionBegin0",
+        "FwpmProviderAdd0",
+        "FwpmSubLayerAdd0",
+        "FwpmFilterAdd0",
+        "FwpmTransactionCommit0",
+        "FwpmNetEventSubscribe1",
+        "FwpmFilterDeleteById0",
+        "WTSSendMessageW",
+    ] {
+        let (_, lines) = simulate(&[
+            "--table",
+            t1.to_str().unwrap(),
+            "--mode",
+            "log",
+            "--then",
+            t2.to_str().unwrap(),
+            "--simulate-fail",
+            call,
+            "--simulate-connect",
+            "192.0.2.1",
+        ]);
+        // Every session opened is closed, and the keyword ends where it began.
+        sessions_paired(&lines);
+        let kw: Vec<u64> = calls(&lines, "FwpmEngineSetOption0")
+            .iter()
+            .filter(|l| l["result"] == "0x00000000")
+            .map(|l| l["value"].as_u64().unwrap())
+            .collect();
+        assert!(kw.is_empty() || kw.last() == Some(&0), "{call}: {kw:?}");
+        // No transaction is left open.
+        let open = lines
+            .iter()
+            .filter(|l| l["call"] == "FwpmTransactionBegin0" && l["result"] == "0x00000000")
+            .count();
+        let closed = lines
+            .iter()
+            .filter(|l| {
+                (l["call"] == "FwpmTransactionCommit0" || l["call"] == "FwpmTransactionAbort0")
+                    && l["result"] == "0x00000000"
+            })
+            .count();
+        assert_eq!(open, closed, "{call}");
+    }
+}

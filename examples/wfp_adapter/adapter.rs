@@ -200,6 +200,16 @@ impl<W: Wfp> Adapter<W> {
     pub(crate) fn start(&mut self) -> Result<(), WfpError> {
         let s = self.api.engine_open(true).map_err(err("FwpmEngineOpen0"))?;
         self.engine = Some(s);
+        let r = self.install(s);
+        if r.is_err() {
+            // Half an installation is none: closing the dynamic session deletes what it
+            // added, and the next `check_engine` starts again from nothing.
+            self.forget_session();
+        }
+        r
+    }
+
+    fn install(&mut self, s: Session) -> Result<(), WfpError> {
         self.transaction(|a, s| {
             a.api.provider_add(s).map_err(err("FwpmProviderAdd0"))?;
             a.api
@@ -221,6 +231,18 @@ impl<W: Wfp> Adapter<W> {
             .map_err(err("FwpmNetEventSubscribe1"))?;
         self.subscription = Some(sub);
         Ok(())
+    }
+
+    /// Closes the dynamic session (if the engine still knows it, that deletes everything
+    /// it added) and forgets what it held.
+    fn forget_session(&mut self) {
+        if let Some(s) = self.engine.take() {
+            let _ = self.api.engine_close(s);
+        }
+        self.subscription = None;
+        self.ids.clear();
+        self.by_id.clear();
+        self.plan = Plan::default();
     }
 
     /// Makes the installed filters follow the table in service: one transaction with the
@@ -298,17 +320,14 @@ impl<W: Wfp> Adapter<W> {
                         code,
                     };
                     if !e.engine_lost() && code != FWP_E_SUBLAYER_NOT_FOUND {
+                        // Not a lost engine: keep the session, ask again next time.
                         return Err(e);
                     }
                     eprintln!("filter engine session lost ({e}): installing again");
                 }
             }
+            self.forget_session();
         }
-        self.engine = None;
-        self.subscription = None;
-        self.ids.clear();
-        self.by_id.clear();
-        self.plan = Plan::default();
         self.set_options()?;
         self.start()?;
         Ok(true)
@@ -403,12 +422,7 @@ impl<W: Wfp> Adapter<W> {
             let _ = self.api.unsubscribe(s, sub);
         }
         self.drain_events();
-        if let Some(s) = self.engine.take() {
-            let _ = self.api.engine_close(s);
-        }
-        self.ids.clear();
-        self.by_id.clear();
-        self.plan = Plan::default();
+        self.forget_session();
         self.restore_options()
     }
 }

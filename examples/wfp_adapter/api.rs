@@ -119,10 +119,13 @@ impl WfpError {
     /// Whether the code says the engine (or our session with it) is gone, as after a
     /// restart of the Base Filtering Engine service.
     pub(crate) fn engine_lost(&self) -> bool {
-        matches!(self.code, RPC_S_SERVER_UNAVAILABLE | E_HANDLE)
-            || (0x8001_0001..=0x8001_0122).contains(&self.code)
-            || (self.code & 0xFFFF_0000) == 0x8007_0000
-                && (1700..=1900).contains(&(self.code & 0xFFFF))
+        // Win32 RPC status (1700-1900) and ERROR_INVALID_HANDLE, raw or as an HRESULT;
+        // the RPC_* HRESULT range the WFP pages give (0x80010001-0x80010122).
+        let win32 = |c: u32| c == 6 || (1700..=1900).contains(&c);
+        let c = self.code;
+        win32(c)
+            || (c & 0xFFFF_0000 == 0x8007_0000 && win32(c & 0xFFFF))
+            || (0x8001_0001..=0x8001_0122).contains(&c)
     }
 }
 

@@ -129,7 +129,13 @@
 //! | a listed address yields one `block` event and one alert; an unlisted one none | the alert's appearance in a user session; the event's process path |
 //! | `--then`: the diff is one transaction deleting the filters of entries that left | `--watch` on a real file replace |
 //! | an engine restart is noticed and everything installed again | the RPC error codes a real restart returns |
+//! | any failing call ends with sessions closed, no transaction open, options restored | the RPC error codes a real engine restart returns |
 //! | type-check, lint and MinGW link of the Windows code | the Windows code path end to end |
+//!
+//! Also known: Windows does not deliver the logoff and shutdown console events to a
+//! console process that loads `user32.dll` (the alert API does), so run the adapter as a
+//! service where it must restore the engine options at shutdown; two processes that both
+//! change the options restore them without knowing of each other.
 
 #![cfg_attr(not(windows), allow(dead_code))]
 
@@ -276,6 +282,16 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, S
 /// blocking, the IPv4-in-IPv6 encodings of `--embedded` (NAT64's well-known prefix by
 /// default).
 pub(crate) fn policy(args: &Args) -> Policy {
+    if args
+        .embedded
+        .as_ref()
+        .is_some_and(|l| l.contains(&Encoding::Mapped))
+    {
+        eprintln!(
+            "note: --embedded mapped adds no filters: WFP classifies a dual-stack socket's \
+             IPv4 traffic at the IPv4 layers, where the IPv4 filters already block it"
+        );
+    }
     let mut p = Policy::new(args.mode, Mode::Block);
     p.embedded = EmbeddedV4::none();
     let list = args
@@ -492,28 +508,50 @@ pub(crate) fn simulate(args: &Args, out: Out) -> Result<(), Box<dyn Error>> {
         let _ = a.shutdown();
         return Err(format!("could not start: {e}").into());
     }
+    // From here on every exit goes through `shutdown`: options restored, session closed.
+    let r = simulate_run(&mut a, args, &live, &out);
+    let down = a.shutdown();
+    r?;
+    down?;
+    if a.failures > 0 {
+        return Err(format!("{} apply attempts failed", a.failures).into());
+    }
+    Ok(())
+}
+
+fn simulate_run(
+    a: &mut Adapter<Traced<model::Model>>,
+    args: &Args,
+    live: &LiveTable,
+    out: &Out,
+) -> Result<(), Box<dyn Error>> {
     if let Some(t) = live.load().table() {
         eprintln!("plan: {}", summary(a.plan(), t));
     }
     eprintln!("model: {} filters installed", a.api.inner.filter_count());
-    connect_all(&mut a, args, &out);
+    connect_all(a, args, out);
     if let Some(next) = &args.then {
-        live.replace(Table::read_file(next)?)?;
-        if a.table_changed().is_err() {
-            // As `--watch` does at its next tick.
-            let _ = a.table_changed();
+        // As `--watch` does: a table that cannot be read, or is not newer, is refused and
+        // the one in service stays.
+        match Table::read_file(next)
+            .map_err(|e| e.to_string())
+            .and_then(|t| live.replace(t).map_err(|e| e.to_string()))
+        {
+            Ok(_) => {
+                if a.table_changed().is_err() {
+                    // As `--watch` does at its next tick.
+                    let _ = a.table_changed();
+                }
+            }
+            Err(e) => eprintln!("reload refused, keeping the table in service: {e}"),
         }
-        connect_all(&mut a, args, &out);
+        connect_all(a, args, out);
     }
     if args.engine_restart {
         a.api.inner.restart_engine();
         eprintln!("simulated: the Base Filtering Engine restarted");
         a.check_engine()?;
-        connect_all(&mut a, args, &out);
-    }
-    a.shutdown()?;
-    if a.failures > 0 {
-        return Err(format!("{} apply attempts failed", a.failures).into());
+        connect_all(a, args, out);
     }
     Ok(())
 }
@@ -542,7 +580,11 @@ pub(crate) fn run_loop<W: Wfp>(
                 }
             }
             Ok(Err(e)) => eprintln!("reload refused, keeping the table in service: {e}"),
-            Err(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // No watcher: nothing will ever arrive; wait out the tick instead of spinning.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         a.drain_events();
         let now = Instant::now();
@@ -560,7 +602,7 @@ pub(crate) fn run_loop<W: Wfp>(
         if now >= next_check {
             next_check = now + interval;
             if let Err(e) = a.check_engine() {
-                eprintln!("filter engine check failed: {e}; trying again");
+                eprintln!("filter engine check failed: {e}; trying again in {interval:?}");
             }
         }
     }

@@ -66,7 +66,7 @@ impl Model {
     /// `FWPM_ENGINE_NET_EVENT_MATCH_ANY_KEYWORDS` 0, "the default setting"). Each call named
     /// in `fail` fails once, its first time.
     pub(crate) fn new(fail: Vec<String>) -> Model {
-        Model {
+        let mut m = Model {
             next: 1,
             next_filter: 1,
             sessions: HashMap::new(),
@@ -75,9 +75,13 @@ impl Model {
             collect: 1,
             keywords: 0,
             subscriptions: HashMap::new(),
-            fail,
+            fail: Vec::new(),
             alerts: Vec::new(),
+        };
+        for call in fail {
+            m.fail_next(&call);
         }
+        m
     }
 
     fn inject(&mut self, call: &str) -> Result<(), u32> {
@@ -194,6 +198,11 @@ impl Model {
             remote,
             filter,
         }
+    }
+
+    /// Makes the next call of that name fail (`RPC_S_CALL_FAILED`).
+    pub(crate) fn fail_next(&mut self, call: &str) {
+        self.fail.push(call.to_owned());
     }
 
     /// The filters installed now.

@@ -310,7 +310,13 @@ impl Wfp for Fwpuclnt {
         };
         if ok == 0 {
             // SAFETY: no preconditions.
-            Err(unsafe { windows_sys::Win32::Foundation::GetLastError() } | 0x8007_0000)
+            let e = unsafe { windows_sys::Win32::Foundation::GetLastError() };
+            // HRESULT_FROM_WIN32.
+            Err(match e {
+                0 => 0x8000_4005, // E_FAIL: failed without a reason
+                1..=0xFFFF => 0x8007_0000 | e,
+                _ => e,
+            })
         } else {
             Ok(())
         }
@@ -447,18 +453,27 @@ pub(super) fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         return Err(format!("could not start: {e}").into());
     }
     let (tx, rx) = mpsc::channel();
-    let _watcher = if args.watch {
-        Some(live.watch(
+    let watcher = if args.watch {
+        live.watch(
             WatchTarget::File(path.clone()),
             ReloadMode::READ,
             args.interval,
             move |r| {
                 let _ = tx.send(r);
             },
-        )?)
+        )
+        .map(Some)
     } else {
         drop(tx);
-        None
+        Ok(None)
+    };
+    let _watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = a.shutdown();
+            CLEANED_UP.store(true, Ordering::SeqCst);
+            return Err(e.into());
+        }
     };
     eprintln!("running; Ctrl-C to stop (the filters go with the session)");
     run_loop(&mut a, rx, args.interval);
