@@ -32,9 +32,10 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 
@@ -375,10 +376,19 @@ impl LiveTable {
         Some(Duration::from_secs(now.saturating_sub(created)))
     }
 
-    /// Whether the table in service is older than `max_age`, or no table is in service: the
-    /// signal that list delivery has stopped.
+    /// Whether the table in service is older than `max_age`, or no table is in service, or
+    /// its creation time lies more than [`CLOCK_SKEW`] in the future (a wrong clock, on the
+    /// publisher's side or ours, would otherwise keep it fresh forever): the signal that
+    /// list delivery has stopped.
     pub fn is_stale(&self, max_age: Duration) -> bool {
-        self.age().is_none_or(|age| age > max_age)
+        let Some(created) = self.current.load().table.as_ref().map(|t| t.created_unix()) else {
+            return true;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        created > now.saturating_add(CLOCK_SKEW.as_secs())
+            || Duration::from_secs(now.saturating_sub(created)) > max_age
     }
 
     /// Starts a thread that polls `target` every `interval` and reloads when it changes
@@ -386,6 +396,13 @@ impl LiveTable {
     /// reload attempt except re-reading the version already in service; a bad file leaves
     /// the table in service, as with `reload`. If no table is in service, the first poll
     /// reloads straight away.
+    ///
+    /// A load that fails (unreadable, invalid, or a pointer naming a file not there yet) is
+    /// tried again, changed or not, after one interval, then two, four, ... up to 64
+    /// intervals, and every failure is reported: fixing a file's permissions changes
+    /// nothing the poll could see. A refused version is not retried until the file
+    /// changes. A panic in `on_result` is caught and counted
+    /// ([`Watcher::callback_panics`]); the watch goes on.
     ///
     /// The thread stops when the returned [`Watcher`] is stopped or dropped.
     ///
@@ -421,29 +438,38 @@ impl LiveTable {
         let live = Arc::downgrade(self);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = Arc::clone(&stop);
+        let panics = Arc::new(AtomicU64::new(0));
+        let panics2 = Arc::clone(&panics);
         let thread = std::thread::Builder::new()
             .name("c2trie-watch".into())
             .spawn(move || {
                 let watched = target.watched().to_path_buf();
-                let mut last = fingerprint(&watched);
+                let mut state = WatchState::new(
+                    interval,
+                    live.upgrade()
+                        .filter(|l| l.current.load().table.is_some())
+                        .and_then(|_| fingerprint(&watched)),
+                );
                 let (lock, cvar) = &*stop2;
-                let mut first = true;
                 loop {
                     let Some(live) = live.upgrade() else { return };
                     let now = fingerprint(&watched);
-                    let empty = live.current.load().table.is_none();
-                    if now.is_some() && (now != last || (first && empty)) {
-                        last = now;
+                    if state.due(now, Instant::now()) {
                         let r = match &target {
                             WatchTarget::File(p) => live.reload(p, mode),
                             WatchTarget::Pointer(p) => live.reload_pointer(p, mode),
                         };
+                        state.settle(now, &r, Instant::now());
                         let same = r.as_ref().err().and_then(SwapError::versions);
                         if !(matches!(same, Some((a, b)) if a == b)) {
-                            on_result(r);
+                            // A panicking callback must not end the watch: later publishes
+                            // would never be loaded. It is counted instead.
+                            let call = std::panic::AssertUnwindSafe(|| on_result(r));
+                            if std::panic::catch_unwind(call).is_err() {
+                                panics2.fetch_add(1, AtomicOrdering::Relaxed);
+                            }
                         }
                     }
-                    first = false;
                     drop(live);
                     let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
                     let (guard, _) = cvar
@@ -456,10 +482,68 @@ impl LiveTable {
             })?;
         Ok(Watcher {
             stop,
+            panics,
             thread: Some(thread),
         })
     }
 }
+
+/// When a [`Watcher`] loads: a file it has not loaded yet (changed since the last load that
+/// settled), and again after a failed load, with backoff, even if the file looks the same:
+/// a permission fixed with `chmod`, or a pointer whose table appears later, changes no
+/// fingerprint.
+#[derive(Debug)]
+struct WatchState {
+    interval: Duration,
+    /// The fingerprint of the last load that settled: succeeded, or was refused for its
+    /// version (trying again cannot change that; a new file can).
+    settled: Option<Fingerprint>,
+    /// After a failed load: when to try again, and the wait after that.
+    retry: Option<(Instant, Duration)>,
+}
+
+impl WatchState {
+    /// The longest wait between two tries of a failed load, in intervals.
+    const MAX_BACKOFF: u32 = 64;
+
+    fn new(interval: Duration, settled: Option<Fingerprint>) -> WatchState {
+        WatchState {
+            interval,
+            settled,
+            retry: None,
+        }
+    }
+
+    /// Whether to load now, the watched file's fingerprint being `now` (`None`: missing).
+    fn due(&self, now: Option<Fingerprint>, at: Instant) -> bool {
+        match (now, self.retry) {
+            (None, _) => false,
+            (Some(_), _) if now == self.settled => false,
+            (Some(_), Some((when, _))) => at >= when,
+            (Some(_), None) => true,
+        }
+    }
+
+    fn settle(&mut self, now: Option<Fingerprint>, r: &Result<Swapped, SwapError>, at: Instant) {
+        let failed = r
+            .as_ref()
+            .is_err_and(|e| e.kind() != crate::SwapErrorKind::Rollback);
+        if failed {
+            let wait = self.retry.map_or(self.interval, |(_, w)| w);
+            let next = wait
+                .saturating_mul(2)
+                .min(self.interval.saturating_mul(Self::MAX_BACKOFF));
+            self.retry = Some((at + wait, next));
+        } else {
+            self.settled = now;
+            self.retry = None;
+        }
+    }
+}
+
+/// How far in the future a table's creation time may lie before
+/// [`LiveTable::is_stale`] calls it stale.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// What a [`Watcher`] watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -484,10 +568,17 @@ impl WatchTarget {
 #[derive(Debug)]
 pub struct Watcher {
     stop: Arc<(Mutex<bool>, Condvar)>,
+    panics: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Watcher {
+    /// How many times the callback panicked. A panic is caught (the default panic hook
+    /// still prints it) and the watch goes on.
+    pub fn callback_panics(&self) -> u64 {
+        self.panics.load(AtomicOrdering::Relaxed)
+    }
+
     /// Stops the thread and waits for it to finish.
     pub fn stop(mut self) {
         self.halt();
@@ -498,7 +589,7 @@ impl Watcher {
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cvar.notify_all();
         if let Some(t) = self.thread.take() {
-            // A panic in the callback ended the thread already; nothing more to report.
+            // The thread catches the callback's panics; it has nothing else to panic on.
             let _ = t.join();
         }
     }
@@ -641,9 +732,16 @@ mod tests {
         let live = LiveTable::new(table(1, now - 7200), FailMode::Open);
         assert!(live.is_stale(Duration::from_secs(3600)));
         assert!(!live.is_stale(Duration::from_secs(3 * 3600)));
-        live.replace(table(2, now + 1000)).unwrap();
+        live.replace(table(2, now + 60)).unwrap();
         assert_eq!(live.age(), Some(Duration::ZERO));
-        assert!(!live.is_stale(Duration::ZERO));
+        assert!(
+            !live.is_stale(Duration::ZERO),
+            "within the clock skew allowed"
+        );
+        // Beyond it: a wrong clock must not keep a table fresh forever.
+        live.replace(table(3, now + 1000)).unwrap();
+        assert_eq!(live.age(), Some(Duration::ZERO));
+        assert!(live.is_stale(Duration::from_secs(86_400)));
     }
 
     #[test]
@@ -698,5 +796,148 @@ mod tests {
         check::<LiveTable>();
         check::<Snapshot>();
         check::<crate::SwapError>();
+    }
+
+    /// Waits up to 5 s for a report matching `want`.
+    fn wait_for(
+        rx: &std::sync::mpsc::Receiver<Result<Swapped, SwapError>>,
+        want: impl Fn(&Result<Swapped, SwapError>) -> bool,
+    ) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(r) if want(&r) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// A failed load is retried even when nothing the poll sees changes (same length,
+    /// modification time and inode), as after `chmod` fixes a permission.
+    #[test]
+    fn watcher_retries_a_failed_load_of_an_unchanged_file() {
+        use std::io::{Seek, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        let good = table(3, 0).as_bytes().to_vec();
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff; // Checksum mismatch.
+        std::fs::write(&path, &bad).unwrap();
+        let stamp = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_modified(stamp).unwrap();
+        let live = Arc::new(LiveTable::empty(FailMode::Closed));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = live
+            .watch(
+                WatchTarget::File(path.clone()),
+                ReloadMode::READ,
+                Duration::from_millis(10),
+                move |r| {
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        assert!(wait_for(&rx, |r| r
+            .as_ref()
+            .is_err_and(|e| e.kind() == SwapErrorKind::Load)));
+        // Fixed in place: same inode, same length, same modification time.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&good).unwrap();
+        f.set_modified(stamp).unwrap();
+        drop(f);
+        assert!(
+            wait_for(&rx, |r| r.is_ok()),
+            "the fixed file was never loaded"
+        );
+        assert_eq!(live.list_version(), Some(3));
+        w.stop();
+    }
+
+    /// A pointer naming a table that appears only later is followed once it does.
+    #[test]
+    fn watcher_follows_a_pointer_whose_table_appears_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let pointer = dir.path().join("lists.current");
+        std::fs::write(&pointer, "lists.7.c2t\n").unwrap();
+        let live = Arc::new(LiveTable::empty(FailMode::Closed));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _w = live
+            .watch(
+                WatchTarget::Pointer(pointer),
+                ReloadMode::READ,
+                Duration::from_millis(10),
+                move |r| {
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        assert!(
+            wait_for(&rx, |r| r.is_err()),
+            "the missing table is reported"
+        );
+        std::fs::write(dir.path().join("lists.7.c2t"), table(7, 0).as_bytes()).unwrap();
+        assert!(wait_for(&rx, |r| r.is_ok()));
+        assert_eq!(live.list_version(), Some(7));
+    }
+
+    /// A panicking callback neither ends the watch nor goes unnoticed.
+    #[test]
+    fn watcher_survives_a_panicking_callback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        std::fs::write(&path, table(1, 0).as_bytes()).unwrap();
+        let live = Arc::new(LiveTable::empty(FailMode::Closed));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let calls = std::sync::atomic::AtomicU64::new(0);
+        let w = live
+            .watch(
+                WatchTarget::File(path.clone()),
+                ReloadMode::READ,
+                Duration::from_millis(10),
+                move |r| {
+                    if calls.fetch_add(1, AtomicOrdering::SeqCst) == 0 {
+                        panic!("a callback bug");
+                    }
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while live.list_version() != Some(1) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(live.list_version(), Some(1));
+        crate::publish::publish(&path, table(2, 0).as_bytes()).unwrap();
+        assert!(
+            wait_for(&rx, |r| r.is_ok()),
+            "the watch ended with the panic"
+        );
+        assert_eq!(live.list_version(), Some(2));
+        assert_eq!(w.callback_panics(), 1);
+        w.stop();
+    }
+
+    #[test]
+    fn a_table_from_the_future_is_stale() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let day = Duration::from_secs(86_400);
+        for (created, stale) in [
+            (now, false),
+            (now + 60, false),
+            (now + CLOCK_SKEW.as_secs() + 60, true),
+            (now + 10 * 365 * 86_400, true),
+            (now - 2 * 86_400, true),
+        ] {
+            let live = LiveTable::new(table(1, created), FailMode::Open);
+            assert_eq!(live.is_stale(day), stale, "{created} vs {now}");
+        }
     }
 }
