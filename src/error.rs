@@ -245,6 +245,7 @@ enum SwapRepr {
     Io {
         what: String,
         source: io::Error,
+        published: bool,
     },
 }
 
@@ -285,7 +286,34 @@ impl SwapError {
     }
 
     pub(crate) fn io(what: String, source: io::Error) -> SwapError {
-        SwapError(SwapRepr::Io { what, source })
+        SwapError(SwapRepr::Io {
+            what,
+            source,
+            published: false,
+        })
+    }
+
+    /// An error after the new file was renamed into place (syncing its directory).
+    pub(crate) fn io_after_publish(what: String, source: io::Error) -> SwapError {
+        SwapError(SwapRepr::Io {
+            what,
+            source,
+            published: true,
+        })
+    }
+
+    /// Whether the new table was already in place when this error happened: a publish
+    /// whose rename succeeded but whose directory sync failed. Readers opening the path now
+    /// get the new table; after a power cut the file system may bring back the old one.
+    /// For every other error the previous file is untouched.
+    pub fn is_published(&self) -> bool {
+        matches!(
+            self.0,
+            SwapRepr::Io {
+                published: true,
+                ..
+            }
+        )
     }
 
     /// The coarse kind.
@@ -336,7 +364,7 @@ impl fmt::Display for SwapError {
                 "refused table with list_version {offered}: not newer than {current}"
             ),
             SwapRepr::Load(e) => write!(f, "table not swapped in: {e}"),
-            SwapRepr::Io { what, source } => write!(f, "{what}: {source}"),
+            SwapRepr::Io { what, source, .. } => write!(f, "{what}: {source}"),
         }
     }
 }

@@ -381,8 +381,10 @@ struct Slot {
 /// suppressed count moves to [`RateLimiter::take_evicted_suppressed`] (so no count is
 /// lost), and the next event for the evicted key is emitted as if it were new. Under a flood
 /// of distinct keys the limiter therefore emits more, never less: it can fail to
-/// rate-limit, but not hide a match. Memory is at most `capacity` slots (about 100 bytes
-/// each), allocated up front.
+/// rate-limit, but not hide a match. Memory is at most `capacity` slots, allocated as keys
+/// arrive: about 240–320 bytes per key tracked (measured on x86-64: the key's slot and its
+/// place in the eviction order), so the default-sized 65,536 keys take up to about 20 MiB.
+/// A capacity above [`RateLimiter::MAX_CAPACITY`] is lowered to it.
 ///
 /// The limiter needs `&mut self`; share it behind a `Mutex` (or keep one per worker
 /// thread). Time is passed in, so it is deterministic to test.
@@ -418,13 +420,18 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter of one event per key per `interval`, tracking at most `capacity` keys.
+    /// The most keys a limiter tracks (2^24, a few GiB at most): a larger capacity is
+    /// lowered to it rather than trusted to fit in memory.
+    pub const MAX_CAPACITY: usize = 1 << 24;
+
+    /// A limiter of one event per key per `interval`, tracking at most `capacity` keys
+    /// (at most [`RateLimiter::MAX_CAPACITY`]). Allocates nothing until keys arrive.
     pub fn new(interval: Duration, capacity: NonZeroUsize) -> RateLimiter {
-        let capacity = capacity.get();
+        let capacity = capacity.get().min(Self::MAX_CAPACITY);
         RateLimiter {
             interval,
             capacity,
-            slots: HashMap::with_capacity(capacity),
+            slots: HashMap::new(),
             order: BTreeMap::new(),
             next_seq: 0,
             suppressed_total: 0,
@@ -546,6 +553,21 @@ mod tests {
             entry: Some((List::Global, "192.0.2.0/24".parse().unwrap())),
             pid: Some(i),
             remote: "192.0.2.1".parse().unwrap(),
+        }
+    }
+
+    /// A huge capacity neither aborts nor panics: it is lowered, and nothing is allocated
+    /// up front.
+    #[test]
+    fn huge_capacities_are_lowered_not_allocated() {
+        for cap in [1usize << 40, usize::MAX] {
+            let mut l = rl(cap);
+            assert_eq!(l.capacity(), RateLimiter::MAX_CAPACITY);
+            assert_eq!(
+                l.check(key(1), Instant::now()),
+                Admission::Emit { suppressed: 0 }
+            );
+            assert_eq!(l.len(), 1);
         }
     }
 

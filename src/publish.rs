@@ -73,8 +73,24 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// A temporary file name no other publisher can predict or share: the process id alone
+/// repeats across PID namespaces (two containers' publishers are both PID 1).
+fn temp_name(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    #[cfg(test)]
+    if let Some(forced) = tests::FORCED_TEMP.with(|f| f.borrow().clone()) {
+        return forced;
+    }
+    // `RandomState` keys come from the operating system's random source.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(TEMP_COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!(".{name}.{:016x}{TEMP_SUFFIX}", h.finish())
+}
+
 /// Writes `write`'s output to a temporary file beside `path`, syncs it, checks it with
-/// `check`, renames it over `path` and syncs the directory.
+/// `check`, renames it over `path` and syncs the directory. Only a temporary file this call
+/// created is ever removed.
 fn atomic_write<T>(
     path: &Path,
     write: impl FnOnce(&mut File) -> io::Result<()>,
@@ -85,36 +101,46 @@ fn atomic_write<T>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}{TEMP_SUFFIX}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = dir.join(temp_name(&name));
+    // `create_new`: the file is ours only if this call made it.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io_err(|| format!("cannot create {}", tmp.display())))?;
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io_err(|| format!("cannot create {}", tmp.display())))?;
         write(&mut file)
             .and_then(|()| file.flush())
             .map_err(io_err(|| format!("cannot write {}", tmp.display())))?;
         file.sync_all()
             .map_err(io_err(|| format!("cannot sync {}", tmp.display())))?;
-        drop(file);
         let checked = check(&tmp)?;
         fs::rename(&tmp, path).map_err(io_err(|| {
             format!("cannot rename {} to {}", tmp.display(), path.display())
         }))?;
-        sync_dir(dir).map_err(io_err(|| format!("cannot sync {}", dir.display())))?;
         Ok(checked)
     })();
-    if result.is_err() {
-        // Best effort: the temporary file is garbage now; `remove_stale_temps` catches
-        // what this misses.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    drop(file);
+    let checked = match result {
+        Ok(c) => c,
+        Err(e) => {
+            // Ours, and garbage now; `remove_stale_temps` catches what this misses.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    // The new file is in place from here on: an error now must say so.
+    sync_dir(dir).map_err(|e| {
+        SwapError::io_after_publish(
+            format!(
+                "{} is published, but syncing {} failed, so it may not survive a power cut",
+                path.display(),
+                dir.display()
+            ),
+            e,
+        )
+    })?;
+    Ok(checked)
 }
 
 #[cfg(unix)]
@@ -134,7 +160,9 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 ///
 /// [`SwapErrorKind::Load`](crate::SwapErrorKind::Load) when the bytes are not a valid table
 /// (nothing is published); [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when writing,
-/// syncing or renaming fails (the previous file, if any, is untouched).
+/// syncing or renaming fails: the previous file, if any, is untouched, except when
+/// [`SwapError::is_published`] says the new file was renamed into place and only the
+/// directory sync after it failed.
 pub fn publish(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Table, SwapError> {
     publish_with(path, |f| f.write_all(bytes))
 }
@@ -184,6 +212,10 @@ fn version_of(name: &str, stem: &str) -> Option<u64> {
 /// mapped file cannot be replaced; see the [module docs](self). Returns the new file's path
 /// and the table read back from it.
 ///
+/// Publishers of one stem take turns: each holds an exclusive lock on `dir/.stem.lock`
+/// (created if missing, never removed) from the pointer check to the pointer update, so
+/// two publishers of v and v + 1 at once leave the pointer on v + 1.
+///
 /// If that version's file already exists with the same bytes (a publisher that crashed
 /// before updating the pointer), only the pointer is updated.
 ///
@@ -201,6 +233,17 @@ pub fn publish_versioned(
     let version = Table::from_bytes(bytes.to_vec())
         .map_err(SwapError::load)?
         .list_version();
+    // One publisher at a time per stem: the check of the pointer below and its update
+    // must not interleave with another's, or the pointer could end on the older version.
+    let lock_path = dir.join(format!(".{stem}.lock"));
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(|| format!("cannot open {}", lock_path.display())))?;
+    lock.lock()
+        .map_err(io_err(|| format!("cannot lock {}", lock_path.display())))?;
     let pointer = pointer_path(dir, stem);
     if let Ok(current) = resolve_pointer(&pointer) {
         let cur = current
@@ -334,6 +377,62 @@ pub fn remove_stale_temps(dir: impl AsRef<Path>, older_than: Duration) -> io::Re
 mod tests {
     use super::*;
     use crate::{Compiler, SwapErrorKind};
+
+    thread_local! {
+        /// A temporary file name to use instead of a random one: a seam for the test of two
+        /// publishers that pick the same name.
+        pub(super) static FORCED_TEMP: std::cell::RefCell<Option<String>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Another publisher's in-progress temporary file with the name this one picks is
+    /// neither overwritten, renamed into place nor deleted.
+    #[test]
+    fn a_colliding_temp_name_never_touches_the_other_publishers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = ".lists.c2t.same.c2trie-tmp";
+        let theirs = dir.path().join(name);
+        std::fs::write(&theirs, b"another publisher, still writing").unwrap();
+        FORCED_TEMP.with(|f| *f.borrow_mut() = Some(name.to_owned()));
+        let err = publish(dir.path().join("lists.c2t"), &bytes(1)).unwrap_err();
+        FORCED_TEMP.with(|f| *f.borrow_mut() = None);
+        assert_eq!(err.kind(), SwapErrorKind::Io);
+        assert!(!err.is_published());
+        assert_eq!(
+            std::fs::read(&theirs).unwrap(),
+            b"another publisher, still writing"
+        );
+        assert!(!dir.path().join("lists.c2t").exists());
+        // Unforced, names differ from call to call.
+        assert_ne!(temp_name("x"), temp_name("x"));
+    }
+
+    /// Publishers of v and v + 1 racing: the pointer always ends on v + 1.
+    #[test]
+    fn concurrent_versioned_publishers_never_leave_the_pointer_behind() {
+        let tables: Vec<Vec<u8>> = (0..=40).map(bytes).collect();
+        for round in 0..40u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                for v in [round, round + 1] {
+                    let (dir, barrier, t) = (dir.path(), &barrier, &tables[v as usize]);
+                    s.spawn(move || {
+                        barrier.wait();
+                        // The older one may be refused as a rollback; never both succeed
+                        // with the older one last.
+                        let _ = publish_versioned(dir, "lists", t);
+                    });
+                }
+            });
+            let p = resolve_pointer(pointer_path(dir.path(), "lists")).unwrap();
+            assert!(
+                p.ends_with(versioned_name("lists", round + 1)),
+                "round {round}: the pointer names {}",
+                p.display()
+            );
+        }
+    }
 
     fn bytes(version: u64) -> Vec<u8> {
         Compiler::new()

@@ -11,8 +11,8 @@ use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
 use crate::format::{
-    ATTR_MASK, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, NO_RISK, NONE, RawAttr, STRIDE, V4, V6,
-    buckets_of, filter_probe,
+    ATTR_MASK, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, MAX_FILE_LEN, NO_RISK, NONE, RawAttr,
+    STRIDE, V4, V6, buckets_of, filter_probe,
 };
 
 /// Where a table's bytes live.
@@ -112,8 +112,37 @@ impl Table {
     ///
     /// [`LoadError`] when the file cannot be read or is not a valid table.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Table, LoadError> {
-        let bytes = std::fs::read(path).map_err(LoadError::io)?;
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(LoadError::io)?;
+        let len = file.metadata().map_err(LoadError::io)?.len();
+        // A file longer than any table is refused before it is read: no allocation follows
+        // the size of an arbitrary file.
+        check_len(len, None)?;
+        let mut bytes = alloc(len as usize)?;
+        // At most one byte past the limit: a file that grew meanwhile is still refused.
+        file.take(MAX_FILE_LEN + 1)
+            .read_to_end(&mut bytes)
+            .map_err(LoadError::io)?;
         Table::from_bytes(bytes)
+    }
+
+    /// Copies `bytes` and validates the copy, like [`Table::from_bytes`], for input from an
+    /// untrusted caller (the C ABI's `c2trie_table_from_bytes`): an input longer than the
+    /// format allows (4 GiB − 1 bytes), or whose header states another length, is refused
+    /// before anything is copied, and a failed allocation is an error
+    /// ([`LoadErrorKind::Io`](crate::LoadErrorKind::Io)), never an abort.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::from_bytes`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Table, LoadError> {
+        check_len(
+            bytes.len() as u64,
+            bytes.get(..crate::format::FIXED_HEADER_LEN),
+        )?;
+        let mut v = alloc(bytes.len())?;
+        v.extend_from_slice(bytes);
+        Table::from_bytes(v)
     }
 
     #[cfg(feature = "mmap")]
@@ -357,6 +386,39 @@ fn v4_net(addr: u32, len: u8) -> Ipv4Net {
 
 fn v6_net(addr: u128, len: u8) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(addr), len.min(128)).unwrap_or_default()
+}
+
+/// Refuses a length no table can have (invariant 5) before any allocation: above
+/// `MAX_FILE_LEN`, or unequal to the length a present header states.
+fn check_len(len: u64, header: Option<&[u8]>) -> Result<(), LoadError> {
+    let stated = header
+        .and_then(|h| h.get(24..32))
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes);
+    let magic = header.is_some_and(|h| h.starts_with(&crate::format::MAGIC));
+    if len > MAX_FILE_LEN || (magic && stated.is_some_and(|s| s != len)) {
+        return Err(LoadError::format(
+            crate::LoadErrorKind::Corrupt,
+            5,
+            format!(
+                "the input has {len} bytes; a table has at most {MAX_FILE_LEN}{}",
+                stated.map_or(String::new(), |s| format!(" and this header says {s}"))
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An empty buffer for `len` bytes, or an error if the memory is not there.
+fn alloc(len: usize) -> Result<Vec<u8>, LoadError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        LoadError::io(std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes for the table"),
+        ))
+    })?;
+    Ok(v)
 }
 
 /// A list's match, packed in a `u32`: [`NO_HIT`], an entry index (below 2^31: entries are

@@ -289,8 +289,10 @@ typedef struct c2trie_live_info {
 /* ---- Errors and version --------------------------------------------------------------- */
 
 /** The message of the last failing call on the calling thread; "" if none failed.
- *  Owned by the library: valid until the next failing call on the same thread. Never
- *  NULL. [any thread] (each thread has its own message) */
+ *  Owned by the library: valid until the next failing call on the same thread, and
+ *  never after that thread exits (the message is thread-local storage, freed with the
+ *  thread): copy it before handing it to another thread. Never NULL. [any thread]
+ *  (each thread has its own message) */
 const char *c2trie_last_error(void);
 
 /** A static description of a status code. Never NULL. [any thread] */
@@ -314,8 +316,11 @@ int c2trie_table_open(const char *path, c2trie_table **out);
  *  Errors: NULL, IO, INVALID_TABLE. */
 int c2trie_table_map(const char *path, c2trie_table **out);
 
-/** Copies `len` bytes from `bytes` and validates them as a table. [any thread]
- *  Errors: NULL, INVALID_TABLE. */
+/** Copies `len` bytes from `bytes` and validates them as a table. An input longer than
+ *  any table (4 GiB - 1 bytes), or whose header states another length, is refused before
+ *  anything is copied (INVALID_TABLE); memory that cannot be allocated for the copy is
+ *  IO, never an abort. [any thread]
+ *  Errors: NULL, IO, INVALID_TABLE. */
 int c2trie_table_from_bytes(const uint8_t *bytes, size_t len, c2trie_table **out);
 
 /** Frees a table handle; NULL is ignored. Strings borrowed from it become invalid.

@@ -144,7 +144,7 @@ pub unsafe extern "C" fn c2trie_table_from_bytes(
         }
         // SAFETY: the caller's guarantee on `bytes` (a batch of `len` one-byte items).
         let b = unsafe { batch_in(bytes, len, 1, "bytes") }?;
-        let t = Table::from_bytes(b.to_vec()).map_err(|e| Error::load(&e))?;
+        let t = Table::from_slice(b).map_err(|e| Error::load(&e))?;
         // SAFETY: the caller's guarantee on `out`.
         unsafe { give(out, c2trie_table::own(t)) }
     })
