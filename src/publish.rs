@@ -73,6 +73,17 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// Removes the file at its path when dropped, unless disarmed (`None`).
+struct RemoveOnDrop<'a>(Option<&'a Path>);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 /// A temporary file name no other publisher can predict or share: the process id alone
 /// repeats across PID namespaces (two containers' publishers are both PID 1).
 fn temp_name(name: &str) -> String {
@@ -102,33 +113,29 @@ fn atomic_write<T>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(temp_name(&name));
+    // Declared before `file`, so dropped after it (Windows cannot remove an open file).
+    let mut guard = RemoveOnDrop(None);
     // `create_new`: the file is ours only if this call made it.
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
         .map_err(io_err(|| format!("cannot create {}", tmp.display())))?;
-    let result = (|| {
-        write(&mut file)
-            .and_then(|()| file.flush())
-            .map_err(io_err(|| format!("cannot write {}", tmp.display())))?;
-        file.sync_all()
-            .map_err(io_err(|| format!("cannot sync {}", tmp.display())))?;
-        let checked = check(&tmp)?;
-        fs::rename(&tmp, path).map_err(io_err(|| {
-            format!("cannot rename {} to {}", tmp.display(), path.display())
-        }))?;
-        Ok(checked)
-    })();
+    // Ours, so ours to remove on any error, or if `write` or `check` panics;
+    // `remove_stale_temps` catches what this misses (a crash).
+    guard.0 = Some(&tmp);
+    write(&mut file)
+        .and_then(|()| file.flush())
+        .map_err(io_err(|| format!("cannot write {}", tmp.display())))?;
+    file.sync_all()
+        .map_err(io_err(|| format!("cannot sync {}", tmp.display())))?;
     drop(file);
-    let checked = match result {
-        Ok(c) => c,
-        Err(e) => {
-            // Ours, and garbage now; `remove_stale_temps` catches what this misses.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
+    let checked = check(&tmp)?;
+    fs::rename(&tmp, path).map_err(io_err(|| {
+        format!("cannot rename {} to {}", tmp.display(), path.display())
+    }))?;
+    // Renamed away: whatever holds that name from now on is not ours.
+    guard.0 = None;
     // The new file is in place from here on: an error now must say so.
     sync_dir(dir).map_err(|e| {
         SwapError::io_after_publish(
@@ -223,48 +230,109 @@ fn version_of(name: &str, stem: &str) -> Option<u64> {
 ///
 /// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) when the pointer already
 /// names this version or a newer one, or when a different file of this version exists;
-/// otherwise as [`publish`].
+/// [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) for a stem that is not a plain file name
+/// part, or a pointer that exists but cannot be read or resolved (the rollback check needs
+/// it); otherwise as [`publish`]. [`SwapError::is_published`] is true only when the version
+/// file and the pointer are both in place and a directory sync failed.
 pub fn publish_versioned(
     dir: impl AsRef<Path>,
     stem: &str,
     bytes: &[u8],
 ) -> Result<(PathBuf, Table), SwapError> {
     let dir = dir.as_ref();
+    check_stem(stem)?;
     let version = Table::from_bytes(bytes.to_vec())
         .map_err(SwapError::load)?
         .list_version();
     // One publisher at a time per stem: the check of the pointer below and its update
     // must not interleave with another's, or the pointer could end on the older version.
     let lock_path = dir.join(format!(".{stem}.lock"));
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err(|| format!("cannot open {}", lock_path.display())))?;
+    let lock =
+        open_lock(&lock_path).map_err(io_err(|| format!("cannot open {}", lock_path.display())))?;
     lock.lock()
         .map_err(io_err(|| format!("cannot lock {}", lock_path.display())))?;
     let pointer = pointer_path(dir, stem);
-    if let Ok(current) = resolve_pointer(&pointer) {
-        let cur = current
-            .file_name()
-            .and_then(|n| version_of(&n.to_string_lossy(), stem));
-        if let Some(cur) = cur.filter(|c| *c >= version) {
-            return Err(SwapError::rollback(cur, version, None));
+    // Only a missing pointer means "nothing published yet": one that cannot be read or
+    // resolved must not switch off the rollback check.
+    match fs::symlink_metadata(&pointer) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(SwapError::io(
+                format!("cannot read pointer {}", pointer.display()),
+                e,
+            ));
+        }
+        Ok(_) => {
+            let current = resolve_pointer(&pointer)?;
+            let cur = current
+                .file_name()
+                .and_then(|n| version_of(&n.to_string_lossy(), stem));
+            if let Some(cur) = cur.filter(|c| *c >= version) {
+                return Err(SwapError::rollback(cur, version, None));
+            }
         }
     }
     let name = versioned_name(stem, version);
     let path = dir.join(&name);
+    // A failed directory sync after the version file's rename: the pointer is still
+    // written, and the error reported after it, when it describes the whole state.
+    let mut unsynced = None;
     let table = match fs::read(&path) {
         Ok(existing) if existing == bytes => {
             Table::from_bytes(existing).map_err(SwapError::load)?
         }
         Ok(_) => return Err(SwapError::rollback(version, version, None)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => publish(&path, bytes)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match publish(&path, bytes) {
+            Ok(t) => t,
+            Err(e) if e.is_published() => {
+                unsynced = Some(e);
+                Table::read_file(&path).map_err(SwapError::load)?
+            }
+            Err(e) => return Err(e),
+        },
         Err(e) => return Err(SwapError::io(format!("cannot read {}", path.display()), e)),
     };
     atomic_write(&pointer, |f| writeln!(f, "{name}"), |_| Ok(()))?;
-    Ok((path, table))
+    match unsynced {
+        Some(e) => Err(e),
+        None => Ok((path, table)),
+    }
+}
+
+/// Refuses a stem whose pointer `resolve_pointer` would refuse, or that would name another
+/// stem's files once trimmed: empty, starting with `.`, with a path separator, `:`, a
+/// control character, or white space at either end.
+fn check_stem(stem: &str) -> Result<(), SwapError> {
+    let ok = !stem.is_empty()
+        && !stem.starts_with('.')
+        && stem.trim() == stem
+        && !stem.contains(['/', '\\', ':'])
+        && !stem.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(SwapError::io(
+            format!("cannot publish under the stem {stem:?}"),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a stem is a plain file name part: not empty, no leading '.', no '/', '\\' \
+                 or ':', no control characters, no white space at either end",
+            ),
+        ))
+    }
+}
+
+/// Opens the lock file read-only if it exists (locking needs no write access), else
+/// creates it.
+fn open_lock(path: &Path) -> io::Result<File> {
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path),
+        r => r,
+    }
 }
 
 /// The table file a pointer file names (in the pointer's directory).
@@ -405,6 +473,28 @@ mod tests {
         assert!(!dir.path().join("lists.c2t").exists());
         // Unforced, names differ from call to call.
         assert_ne!(temp_name("x"), temp_name("x"));
+    }
+
+    /// Stems that `resolve_pointer` would refuse, or that trim to another stem, are refused;
+    /// a pointer that exists but cannot be resolved stops a publish instead of switching
+    /// off the rollback check.
+    #[test]
+    fn odd_stems_and_unreadable_pointers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for stem in [
+            "", ".hidden", " lists", "lists ", "a/b", "a\\b", "a:b", "a\nb",
+        ] {
+            let err = publish_versioned(dir.path(), stem, &bytes(1)).unwrap_err();
+            assert_eq!(err.kind(), SwapErrorKind::Io, "{stem:?}");
+        }
+        publish_versioned(dir.path(), "lists", &bytes(9)).unwrap();
+        std::fs::write(pointer_path(dir.path(), "lists"), "garbage\n").unwrap();
+        let err = publish_versioned(dir.path(), "lists", &bytes(2)).unwrap_err();
+        assert_eq!(err.kind(), SwapErrorKind::Io, "{err}");
+        assert_eq!(
+            std::fs::read_to_string(pointer_path(dir.path(), "lists")).unwrap(),
+            "garbage\n"
+        );
     }
 
     /// Publishers of v and v + 1 racing: the pointer always ends on v + 1.

@@ -394,15 +394,16 @@ impl LiveTable {
     /// Starts a thread that polls `target` every `interval` and reloads when it changes
     /// (length, modification time or, on Unix, inode). `on_result` gets the outcome of every
     /// reload attempt except re-reading the version already in service; a bad file leaves
-    /// the table in service, as with `reload`. If no table is in service, the first poll
-    /// reloads straight away.
+    /// the table in service, as with `reload`.
     ///
-    /// A load that fails (unreadable, invalid, or a pointer naming a file not there yet) is
-    /// tried again, changed or not, after one interval, then two, four, ... up to 64
-    /// intervals, and every failure is reported: fixing a file's permissions changes
-    /// nothing the poll could see. A refused version is not retried until the file
-    /// changes. A panic in `on_result` is caught and counted
-    /// ([`Watcher::callback_panics`]); the watch goes on.
+    /// The first poll always loads (a table already in service of the same version is not
+    /// reported; an older file is refused as a rollback). A load that fails (missing,
+    /// unreadable, invalid, or a pointer naming a file not there yet) is tried again,
+    /// changed or not, after one interval, then two, four, ... up to 64 intervals, and at
+    /// once when the file changes; every failure is reported: fixing a file's permissions
+    /// changes nothing the poll could see. A refused version is not retried until the file
+    /// changes. A panic in `on_result` is caught and counted ([`Watcher::callback_panics`]);
+    /// the watch goes on. `interval` is at least [`MIN_INTERVAL`].
     ///
     /// The thread stops when the returned [`Watcher`] is stopped or dropped.
     ///
@@ -435,6 +436,8 @@ impl LiveTable {
         interval: Duration,
         mut on_result: impl FnMut(Result<Swapped, SwapError>) + Send + 'static,
     ) -> std::io::Result<Watcher> {
+        // A zero interval would poll (and, failing, report) as fast as the CPU allows.
+        let interval = interval.max(MIN_INTERVAL);
         let live = Arc::downgrade(self);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = Arc::clone(&stop);
@@ -444,12 +447,7 @@ impl LiveTable {
             .name("c2trie-watch".into())
             .spawn(move || {
                 let watched = target.watched().to_path_buf();
-                let mut state = WatchState::new(
-                    interval,
-                    live.upgrade()
-                        .filter(|l| l.current.load().table.is_some())
-                        .and_then(|_| fingerprint(&watched)),
-                );
+                let mut state = WatchState::new(interval);
                 let (lock, cvar) = &*stop2;
                 loop {
                     let Some(live) = live.upgrade() else { return };
@@ -488,39 +486,39 @@ impl LiveTable {
     }
 }
 
-/// When a [`Watcher`] loads: a file it has not loaded yet (changed since the last load that
-/// settled), and again after a failed load, with backoff, even if the file looks the same:
-/// a permission fixed with `chmod`, or a pointer whose table appears later, changes no
-/// fingerprint.
+/// When a [`Watcher`] loads: at its first poll; whenever the file looks different from
+/// the last load that settled; and again after a failed load, with backoff, even if the
+/// file looks the same (a permission fixed with `chmod`, or a pointer whose table appears
+/// later, changes no fingerprint) but at once if it looks different from the failed try.
 #[derive(Debug)]
 struct WatchState {
     interval: Duration,
     /// The fingerprint of the last load that settled: succeeded, or was refused for its
-    /// version (trying again cannot change that; a new file can).
-    settled: Option<Fingerprint>,
-    /// After a failed load: when to try again, and the wait after that.
-    retry: Option<(Instant, Duration)>,
+    /// version (trying again cannot change that; a new file can). Outer `None`: none yet.
+    settled: Option<Option<Fingerprint>>,
+    /// After a failed load: the fingerprint it saw, when to try again (`None`: only once
+    /// the file changes), and the wait after that.
+    retry: Option<(Option<Fingerprint>, Option<Instant>, Duration)>,
 }
 
 impl WatchState {
     /// The longest wait between two tries of a failed load, in intervals.
     const MAX_BACKOFF: u32 = 64;
 
-    fn new(interval: Duration, settled: Option<Fingerprint>) -> WatchState {
+    fn new(interval: Duration) -> WatchState {
         WatchState {
             interval,
-            settled,
+            settled: None,
             retry: None,
         }
     }
 
     /// Whether to load now, the watched file's fingerprint being `now` (`None`: missing).
     fn due(&self, now: Option<Fingerprint>, at: Instant) -> bool {
-        match (now, self.retry) {
-            (None, _) => false,
-            (Some(_), _) if now == self.settled => false,
-            (Some(_), Some((when, _))) => at >= when,
-            (Some(_), None) => true,
+        match self.retry {
+            Some((seen, _, _)) if seen != now => true,
+            Some((_, when, _)) => when.is_some_and(|w| at >= w),
+            None => self.settled != Some(now),
         }
     }
 
@@ -529,17 +527,21 @@ impl WatchState {
             .as_ref()
             .is_err_and(|e| e.kind() != crate::SwapErrorKind::Rollback);
         if failed {
-            let wait = self.retry.map_or(self.interval, |(_, w)| w);
+            let wait = self.retry.map_or(self.interval, |(_, _, w)| w);
             let next = wait
                 .saturating_mul(2)
                 .min(self.interval.saturating_mul(Self::MAX_BACKOFF));
-            self.retry = Some((at + wait, next));
+            // An interval too long to add to the clock: retry only on a change.
+            self.retry = Some((now, at.checked_add(wait), next));
         } else {
-            self.settled = now;
+            self.settled = Some(now);
             self.retry = None;
         }
     }
 }
+
+/// The shortest interval a [`Watcher`] polls at; a shorter one is raised to it.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How far in the future a table's creation time may lie before
 /// [`LiveTable::is_stale`] calls it stale.
@@ -939,5 +941,93 @@ mod tests {
             let live = LiveTable::new(table(1, created), FailMode::Open);
             assert_eq!(live.is_stale(day), stale, "{created} vs {now}");
         }
+    }
+
+    fn fp(len: u64) -> Option<Fingerprint> {
+        Some(Fingerprint {
+            len,
+            modified: None,
+            inode: 1,
+        })
+    }
+
+    /// Backoff decisions, with time passed in: a changed file is loaded at once even while
+    /// a failed one waits for its retry; an unchanged one waits; an interval too long for
+    /// the clock means "only on a change", never a panic.
+    #[test]
+    fn watch_state_backs_off_but_not_for_a_new_file() {
+        let t0 = Instant::now();
+        let sec = Duration::from_secs(1);
+        let mut w = WatchState::new(sec);
+        assert!(w.due(None, t0), "the first poll loads, even a missing file");
+        let fail: Result<Swapped, SwapError> = Err(SwapError::io(
+            "x".into(),
+            std::io::Error::other("unreadable"),
+        ));
+        w.settle(fp(10), &fail, t0);
+        assert!(!w.due(fp(10), t0), "waits one interval");
+        assert!(w.due(fp(10), t0 + sec));
+        assert!(w.due(fp(11), t0), "a changed file: at once");
+        w.settle(fp(10), &fail, t0 + sec);
+        assert!(!w.due(fp(10), t0 + sec + sec), "then two intervals");
+        assert!(w.due(fp(10), t0 + 3 * sec));
+        for i in 0..20 {
+            w.settle(fp(10), &fail, t0 + 4 * sec + i * sec);
+        }
+        let (_, when, next) = w.retry.unwrap();
+        assert!(next <= 64 * sec && when.unwrap() <= t0 + 100 * sec);
+        let ok = Ok(Swapped {
+            generation: 1,
+            list_version: 1,
+            previous_version: None,
+        });
+        w.settle(fp(12), &ok, t0);
+        assert!(!w.due(fp(12), t0 + 1000 * sec), "settled: nothing new");
+        assert!(w.due(None, t0), "the file went away: report it");
+
+        let mut huge = WatchState::new(Duration::MAX);
+        huge.settle(fp(1), &fail, t0);
+        huge.settle(fp(1), &fail, t0);
+        assert!(!huge.due(fp(1), t0 + 1000 * sec));
+        assert!(huge.due(fp(2), t0));
+    }
+
+    /// A handle that already serves a table still loads a newer file at the first poll,
+    /// and a missing file is reported.
+    #[test]
+    fn watcher_loads_at_its_first_poll_and_reports_a_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        std::fs::write(&path, table(5, 0).as_bytes()).unwrap();
+        let live = Arc::new(LiveTable::new(table(1, 0), FailMode::Open));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = live
+            .watch(
+                WatchTarget::File(path.clone()),
+                ReloadMode::READ,
+                Duration::from_millis(10),
+                move |r| {
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        assert!(wait_for(&rx, |r| r.is_ok()));
+        assert_eq!(live.list_version(), Some(5));
+        w.stop();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _w = live
+            .watch(
+                WatchTarget::File(dir.path().join("missing.c2t")),
+                ReloadMode::READ,
+                Duration::ZERO,
+                move |r| {
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        assert!(
+            wait_for(&rx, |r| r.is_err()),
+            "the missing file is reported"
+        );
     }
 }

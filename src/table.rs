@@ -11,8 +11,8 @@ use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
 use crate::format::{
-    ATTR_MASK, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, MAX_FILE_LEN, NO_RISK, NONE, RawAttr,
-    STRIDE, V4, V6, buckets_of, filter_probe,
+    ATTR_MASK, FIXED_HEADER_LEN, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, MAX_FILE_LEN, NO_RISK,
+    NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
 };
 
 /// Where a table's bytes live.
@@ -113,32 +113,38 @@ impl Table {
     /// [`LoadError`] when the file cannot be read or is not a valid table.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Table, LoadError> {
         use std::io::Read;
-        let file = std::fs::File::open(path).map_err(LoadError::io)?;
+        let mut file = std::fs::File::open(path).map_err(LoadError::io)?;
         let len = file.metadata().map_err(LoadError::io)?.len();
-        // A file longer than any table is refused before it is read: no allocation follows
-        // the size of an arbitrary file.
-        check_len(len, None)?;
+        // The header first: a file that no table can be, by its length or by what its
+        // header says, is refused before the rest is read or memory reserved for it.
+        let mut header = Vec::with_capacity(FIXED_HEADER_LEN);
+        (&mut file)
+            .take(FIXED_HEADER_LEN as u64)
+            .read_to_end(&mut header)
+            .map_err(LoadError::io)?;
+        precheck(len, &header)?;
         let mut bytes = alloc(len as usize)?;
-        // At most one byte past the limit: a file that grew meanwhile is still refused.
-        file.take(MAX_FILE_LEN + 1)
+        bytes.extend_from_slice(&header);
+        // At most one byte past the stated length: a file that grew meanwhile is refused.
+        file.take((len + 1).saturating_sub(header.len() as u64))
             .read_to_end(&mut bytes)
             .map_err(LoadError::io)?;
         Table::from_bytes(bytes)
     }
 
     /// Copies `bytes` and validates the copy, like [`Table::from_bytes`], for input from an
-    /// untrusted caller (the C ABI's `c2trie_table_from_bytes`): an input longer than the
-    /// format allows (4 GiB − 1 bytes), or whose header states another length, is refused
-    /// before anything is copied, and a failed allocation is an error
+    /// untrusted caller (the C ABI's `c2trie_table_from_bytes`): an input shorter than the
+    /// header, without the magic, longer than the format allows (4 GiB − 1 bytes) or whose
+    /// header states another length is refused before anything is copied, and a failed allocation is an error
     /// ([`LoadErrorKind::Io`](crate::LoadErrorKind::Io)), never an abort.
     ///
     /// # Errors
     ///
     /// As [`Table::from_bytes`].
     pub fn from_slice(bytes: &[u8]) -> Result<Table, LoadError> {
-        check_len(
+        precheck(
             bytes.len() as u64,
-            bytes.get(..crate::format::FIXED_HEADER_LEN),
+            &bytes[..bytes.len().min(FIXED_HEADER_LEN)],
         )?;
         let mut v = alloc(bytes.len())?;
         v.extend_from_slice(bytes);
@@ -388,21 +394,37 @@ fn v6_net(addr: u128, len: u8) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::from(addr), len.min(128)).unwrap_or_default()
 }
 
-/// Refuses a length no table can have (invariant 5) before any allocation: above
-/// `MAX_FILE_LEN`, or unequal to the length a present header states.
-fn check_len(len: u64, header: Option<&[u8]>) -> Result<(), LoadError> {
-    let stated = header
-        .and_then(|h| h.get(24..32))
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_le_bytes);
-    let magic = header.is_some_and(|h| h.starts_with(&crate::format::MAGIC));
-    if len > MAX_FILE_LEN || (magic && stated.is_some_and(|s| s != len)) {
+/// Refuses, before anything is copied or allocated, an input of `len` bytes that no table
+/// can be, from its first bytes `header` (up to the fixed header): shorter than the fixed
+/// header (invariant 1), without the magic (2), longer than `MAX_FILE_LEN` or unequal to
+/// the length the header states (5). Validation checks all of these again.
+fn precheck(len: u64, header: &[u8]) -> Result<(), LoadError> {
+    use crate::LoadErrorKind::{Corrupt, NotATable};
+    if header.len() < FIXED_HEADER_LEN {
         return Err(LoadError::format(
-            crate::LoadErrorKind::Corrupt,
+            NotATable,
+            1,
+            format!("{len} bytes is shorter than the {FIXED_HEADER_LEN}-byte header"),
+        ));
+    }
+    if !header.starts_with(&crate::format::MAGIC) {
+        return Err(LoadError::format(
+            NotATable,
+            2,
+            "the file does not start with the c2trie magic bytes".to_owned(),
+        ));
+    }
+    let stated = header
+        .get(24..32)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes);
+    if len > MAX_FILE_LEN || stated != len {
+        return Err(LoadError::format(
+            Corrupt,
             5,
             format!(
-                "the input has {len} bytes; a table has at most {MAX_FILE_LEN}{}",
-                stated.map_or(String::new(), |s| format!(" and this header says {s}"))
+                "header says {stated} bytes, the input has {len}; a table has at most \
+                 {MAX_FILE_LEN}"
             ),
         ));
     }
@@ -772,7 +794,8 @@ impl<'t> EntryRef<'t> {
         let offs = self.layout.string_offsets;
         let lo = offs.get(id as usize)?.get() as usize;
         let hi = offs.get((id as usize).checked_add(1)?)?.get() as usize;
-        self.layout.strings.get(lo..hi)
+        // Valid UTF-8 at load; checked again because a mapped file can change since.
+        std::str::from_utf8(self.layout.strings.get(lo..hi)?).ok()
     }
 
     /// The matched prefix, canonical (a host is `/32` or `/128`).

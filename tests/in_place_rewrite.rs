@@ -92,3 +92,39 @@ fn a_trie_patched_into_a_cycle_after_validation_never_hangs() {
     rx.recv_timeout(Duration::from_secs(20))
         .expect("a lookup on the rewritten table did not return");
 }
+
+/// The string section rewritten with bytes that are not UTF-8: sources and tags read as
+/// empty or absent, never as a `&str` over invalid bytes (which `Debug` would read past).
+#[test]
+fn strings_rewritten_after_validation_are_never_handed_out_invalid() {
+    let mut c = Compiler::new();
+    c.list_version(1).created_unix(0);
+    c.add(
+        List::Global,
+        "192.0.2.0/24".parse().unwrap(),
+        "feed-é",
+        Meta::tagged("é"),
+    )
+    .unwrap();
+    let bytes = c.to_vec().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.c2t");
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    // SAFETY: as above: rewritten in place on purpose, never truncated.
+    let table = unsafe { Table::map_file(&file) }.unwrap();
+    let (off, len) = section(&bytes, 11);
+    assert!(len >= 2);
+    let mut out = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    out.seek(SeekFrom::Start(off as u64)).unwrap();
+    out.write_all(&vec![0xff; len]).unwrap();
+    out.sync_all().unwrap();
+    let hits = table.lookup("192.0.2.1".parse().unwrap());
+    let e = hits.get(List::Global).unwrap();
+    assert_eq!(e.source(), "");
+    assert_eq!(e.tag(), None);
+    let shown = format!("{e:?} {:?}", table.entries().collect::<Vec<_>>());
+    assert!(!shown.contains('\u{fffd}'), "{shown}");
+    let d = Policy::default().decide(&table, "192.0.2.1".parse().unwrap());
+    let _ = format!("{d:?}");
+}

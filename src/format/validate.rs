@@ -78,7 +78,9 @@ pub(crate) struct Layout<'a> {
     pub(crate) list_version: u64,
     pub(crate) created_unix: u64,
     pub(crate) checksum: u64,
-    pub(crate) strings: &'a str,
+    /// UTF-8 when validated; read through `str::from_utf8` each time all the same, since
+    /// a mapped file can change after validation (against the contract).
+    pub(crate) strings: &'a [u8],
     pub(crate) string_offsets: &'a [U32],
     pub(crate) attrs: &'a [RawAttr],
     pub(crate) v4: Fam<'a, V4>,
@@ -328,7 +330,7 @@ pub(crate) fn validate(bytes: &[u8], opts: LoadOptions) -> Result<Layout<'_>, Lo
         list_version: header.list_version.get(),
         created_unix: header.created_unix.get(),
         checksum: stored,
-        strings,
+        strings: string_bytes,
         string_offsets,
         attrs,
         v4,
