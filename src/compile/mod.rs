@@ -292,6 +292,9 @@ impl Compiler {
     ///
     /// As [`Compiler::add`].
     pub fn add_feed(&mut self, list: List, feed: &Feed) -> Result<u64, CompileError> {
+        // The feed dropped its own repeats already; they count as this list's duplicates.
+        let report = self.report.list_mut(list);
+        report.duplicates = report.duplicates.saturating_add(feed.stats.duplicates);
         let mut added = 0;
         for e in &feed.entries {
             if self.add_entry(list, e, &feed.name)? {

@@ -70,6 +70,13 @@ pub enum FeedError {
         /// The offset of the first NUL byte.
         offset: u64,
     },
+    /// The feed gives more distinct entries than [`FeedOptions::max_entries`].
+    TooManyEntries {
+        /// The limit that was passed.
+        limit: u64,
+        /// The line (or record) that gave one too many.
+        line: u64,
+    },
     /// The input needs a cargo feature that this build does not have.
     FeatureRequired {
         /// The cargo feature: `gzip` or `serde`.
@@ -85,6 +92,9 @@ impl fmt::Display for FeedError {
             FeedError::Io(e) => write!(f, "i/o error: {e}"),
             FeedError::TooLarge { limit } => {
                 write!(f, "input larger than the limit of {limit} bytes")
+            }
+            FeedError::TooManyEntries { limit, line } => {
+                write!(f, "line {line}: more than {limit} distinct entries")
             }
             FeedError::Binary { offset } => {
                 write!(f, "input is binary, not text (nul byte at offset {offset})")
@@ -136,10 +146,10 @@ impl std::error::Error for LineError {}
 pub struct FeedStats {
     /// Lines read. For JSON, records read (see [`Format::Json`]).
     pub lines: u64,
-    /// Entries produced: the length of [`Feed::entries`]. A line that produces entries
-    /// counts once in `lines` but adds each of its entries here (a range `a-b` can produce
-    /// several), so `lines == rejected + skipped + (lines that produced entries)`, and the
-    /// lines that produced entries are the distinct [`Entry::line`] values.
+    /// Entries kept: the length of [`Feed::entries`]. A line that produces entries counts
+    /// once in `lines` but adds each of its new entries here (a range `a-b` can produce
+    /// several) and each repeated one to `duplicates`, so
+    /// `lines == rejected + skipped + (lines that produced entries)`.
     pub accepted: u64,
     /// Entries whose host bits were set and have been cleared.
     pub truncated: u64,
@@ -147,6 +157,9 @@ pub struct FeedStats {
     pub rejected: u64,
     /// Lines skipped on purpose: blank lines, comments, header rows, trailers.
     pub skipped: u64,
+    /// Entries not kept because an earlier line of the feed gave the same prefix (the
+    /// first one wins, its line and metadata kept).
+    pub duplicates: u64,
 }
 
 /// A parsed feed: its entries, its rejected lines and its counts.
@@ -156,9 +169,9 @@ pub struct Feed {
     pub name: String,
     /// The format it was parsed as (never [`Format::Auto`]).
     pub format: Format,
-    /// The accepted entries, in feed order (duplicates included).
+    /// The accepted entries, in feed order, each prefix once (the first line giving it).
     pub entries: Vec<Entry>,
-    /// Every rejected line.
+    /// The rejected lines, the first 10,000 of them ([`FeedStats::rejected`] counts all).
     pub errors: Vec<LineError>,
     /// Counts.
     pub stats: FeedStats,
@@ -267,6 +280,9 @@ pub struct FeedOptions {
     /// The longest line (or JSON record) kept, in bytes, without its line end; a longer one
     /// is a [`LineError`] and is never held in memory whole. Default 64 KiB.
     pub max_line_bytes: usize,
+    /// The most distinct entries kept; one more is [`FeedError::TooManyEntries`], as soon
+    /// as it is read. Default: no limit (the input cap bounds it).
+    pub max_entries: u64,
 }
 
 impl Default for FeedOptions {
@@ -275,6 +291,7 @@ impl Default for FeedOptions {
             format: Format::Auto,
             max_input_bytes: 1 << 30,
             max_line_bytes: 64 * 1024,
+            max_entries: u64::MAX,
         }
     }
 }
@@ -289,6 +306,13 @@ impl FeedOptions {
     #[must_use]
     pub fn with_format(mut self, format: Format) -> FeedOptions {
         self.format = format;
+        self
+    }
+
+    /// With a cap on distinct entries.
+    #[must_use]
+    pub fn with_max_entries(mut self, entries: u64) -> FeedOptions {
+        self.max_entries = entries;
         self
     }
 
@@ -418,12 +442,21 @@ fn parse_text(
         Format::Auto => detect::detect_prefix(head, complete),
         f => f,
     };
-    let mut sink = Sink::new(name);
+    let mut sink = Sink::new(name, opts.max_entries);
+    let over = |sink: &Sink| {
+        sink.over.then(|| FeedError::TooManyEntries {
+            limit: opts.max_entries,
+            line: sink.over_line(),
+        })
+    };
     let mut parser: Box<dyn LineParser> = match format {
         Format::Json => {
             #[cfg(feature = "serde")]
             {
                 json::parse(src, &mut sink, opts.max_line_bytes, opts.max_input_bytes)?;
+                if let Some(e) = over(&sink) {
+                    return Err(e);
+                }
                 return Ok(finish(name, format, sink));
             }
             #[cfg(not(feature = "serde"))]
@@ -466,6 +499,9 @@ fn parse_text(
             parser.line(text, &mut sink)
         });
         sink.end(mark, result);
+        if let Some(e) = over(&sink) {
+            return Err(e);
+        }
     }
     Ok(finish(name, format, sink))
 }
@@ -640,6 +676,53 @@ mod tests {
         );
     }
 
+    /// Memory follows distinct entries: a feed of one line repeated keeps one entry and
+    /// counts the rest; a rejected line's new entries leave the duplicate check too; past
+    /// `max_entries` the feed stops with an error; kept line errors are capped.
+    #[test]
+    fn repeats_are_counted_not_kept() {
+        let text = "192.0.2.1\n".repeat(50_000);
+        let f = parse_bytes("t", text.as_bytes(), &FeedOptions::default()).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.entries[0].line, 1, "the first wins");
+        assert_eq!(f.stats.duplicates, 49_999);
+        assert_eq!(f.stats.lines, 50_000);
+        assert_eq!(f.stats.skipped, 0);
+        assert!(f.entries.capacity() < 1024, "{}", f.entries.capacity());
+
+        // A range line rejected halfway: its entries leave, so a later line keeps them.
+        let f = parse_bytes_as("192.0.2.8-192.0.2.9 junk\n192.0.2.8\n", Format::Plain);
+        assert_eq!(f.stats.rejected, 1);
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.stats.duplicates, 0);
+
+        let opts = FeedOptions::default().with_max_entries(10);
+        let many: String = (0..11).map(|i| format!("192.0.2.{i}\n")).collect();
+        let err = parse_bytes("t", many.as_bytes(), &opts).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FeedError::TooManyEntries {
+                    limit: 10,
+                    line: 11
+                }
+            ),
+            "{err}"
+        );
+        let ok = parse_bytes("t", many.as_bytes()[..many.len() - 11].as_ref(), &opts);
+        assert!(ok.is_ok(), "ten are fine");
+        let dup_heavy = "192.0.2.1\n".repeat(100);
+        assert!(
+            parse_bytes("t", dup_heavy.as_bytes(), &opts).is_ok(),
+            "repeats are free"
+        );
+
+        let bad = "not an address\n".repeat(sink::MAX_KEPT_ERRORS + 5);
+        let f = parse_bytes("t", bad.as_bytes(), &FeedOptions::default()).unwrap();
+        assert_eq!(f.stats.rejected as usize, sink::MAX_KEPT_ERRORS + 5);
+        assert_eq!(f.errors.len(), sink::MAX_KEPT_ERRORS);
+    }
+
     #[test]
     fn input_cap() {
         let opts = FeedOptions::default().with_max_input_bytes(1000);
@@ -649,7 +732,8 @@ mod tests {
         assert_eq!(err.to_string(), "input larger than the limit of 1000 bytes");
         // Exactly at the cap is fine.
         let ok = parse_bytes("t", "192.0.2.1\n".repeat(100).as_bytes(), &opts).unwrap();
-        assert_eq!(ok.entries.len(), 100);
+        assert_eq!(ok.entries.len(), 1, "one distinct entry");
+        assert_eq!(ok.stats.duplicates, 99);
         // A long line does not escape the cap.
         let err = parse_reader("t", generated(b'a', 5000, ""), &opts).unwrap_err();
         assert!(matches!(err, FeedError::TooLarge { .. }));

@@ -1,5 +1,7 @@
 //! Where parsers put their results, and the bookkeeping that keeps the counts honest.
 
+use std::collections::HashSet;
+
 use crate::entry::{Entry, Meta};
 
 use super::addr::{AddrError, ParsedNet};
@@ -14,12 +16,23 @@ pub(crate) trait LineParser {
     fn line(&mut self, text: &str, sink: &mut Sink) -> Result<(), String>;
 }
 
-/// Accumulates entries, errors and counts for one feed.
+/// How many rejected lines a feed keeps a [`LineError`] for; the rest are only counted
+/// ([`FeedStats::rejected`]), so a feed of a billion bad lines cannot fill the memory.
+pub(crate) const MAX_KEPT_ERRORS: usize = 10_000;
+
+/// Accumulates entries, errors and counts for one feed. A prefix already in the feed is
+/// counted as a duplicate and not kept (the first one wins, as in the compiler), so memory
+/// follows the distinct entries, not the lines.
 #[derive(Debug)]
 pub(crate) struct Sink {
     name: String,
     line: u64,
     pub(crate) entries: Vec<Entry>,
+    seen: HashSet<ipnet::IpNet>,
+    /// The most distinct entries kept; one more sets `over`.
+    max_entries: u64,
+    pub(crate) over: bool,
+    over_line: u64,
     pub(crate) errors: Vec<LineError>,
     pub(crate) stats: FeedStats,
 }
@@ -29,14 +42,19 @@ pub(crate) struct Sink {
 pub(crate) struct Mark {
     entries: usize,
     truncated: u64,
+    duplicates: u64,
 }
 
 impl Sink {
-    pub(crate) fn new(name: &str) -> Sink {
+    pub(crate) fn new(name: &str, max_entries: u64) -> Sink {
         Sink {
             name: name.to_owned(),
             line: 0,
             entries: Vec::new(),
+            seen: HashSet::new(),
+            max_entries,
+            over: false,
+            over_line: 0,
             errors: Vec::new(),
             stats: FeedStats::default(),
         }
@@ -49,26 +67,38 @@ impl Sink {
         Mark {
             entries: self.entries.len(),
             truncated: self.stats.truncated,
+            duplicates: self.stats.duplicates,
         }
     }
 
     /// Finishes the line started with `mark`, counting it as accepted, skipped or rejected.
     pub(crate) fn end(&mut self, mark: Mark, result: Result<(), String>) {
+        let produced = self.entries.len() > mark.entries || self.stats.duplicates > mark.duplicates;
         match result {
-            Ok(()) if self.entries.len() > mark.entries => {}
+            Ok(()) if produced => {}
             Ok(()) => self.stats.skipped += 1,
             Err(reason) => {
-                self.entries.truncate(mark.entries);
+                for e in self.entries.drain(mark.entries..) {
+                    self.seen.remove(&e.net);
+                }
                 self.stats.truncated = mark.truncated;
+                self.stats.duplicates = mark.duplicates;
                 self.stats.rejected += 1;
-                self.errors.push(LineError {
-                    source: self.name.clone(),
-                    line: self.line,
-                    reason,
-                });
+                if self.errors.len() < MAX_KEPT_ERRORS {
+                    self.errors.push(LineError {
+                        source: self.name.clone(),
+                        line: self.line,
+                        reason,
+                    });
+                }
             }
         }
         self.stats.accepted = self.entries.len() as u64;
+    }
+
+    /// The line that gave one entry too many.
+    pub(crate) fn over_line(&self) -> u64 {
+        self.over_line
     }
 
     /// Adds a parsed prefix.
@@ -76,17 +106,29 @@ impl Sink {
         if p.truncated {
             self.stats.truncated += 1;
         }
-        self.entries.push(Entry {
-            net: p.net,
-            line: self.line,
-            meta,
-        });
+        self.keep(p.net, meta);
     }
 
     /// Adds an already canonical prefix (from a range cover).
     pub(crate) fn push_net(&mut self, net: ipnet::IpNet, meta: Meta) {
+        self.keep(net.trunc(), meta);
+    }
+
+    fn keep(&mut self, net: ipnet::IpNet, meta: Meta) {
+        if !self.seen.insert(net) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if self.entries.len() as u64 >= self.max_entries {
+            self.seen.remove(&net);
+            if !self.over {
+                self.over = true;
+                self.over_line = self.line;
+            }
+            return;
+        }
         self.entries.push(Entry {
-            net: net.trunc(),
+            net,
             line: self.line,
             meta,
         });

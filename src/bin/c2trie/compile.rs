@@ -78,9 +78,8 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let format: Format = args.format.parse()?;
     let opts = FeedOptions::new().with_format(format);
     let mut compiler = Compiler::new();
-    compiler
-        .list_version(args.list_version)
-        .limits(args.limits.limits()?);
+    let limits = args.limits.limits()?;
+    compiler.list_version(args.list_version).limits(limits);
     let created = args.created.or_else(|| {
         std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -97,11 +96,30 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
         (List::Global, &args.global),
     ];
     for (list, paths) in inputs {
+        // A feed stops soon after it gives more distinct entries than its list may hold:
+        // memory follows what is kept, never the input. One more than the limit is kept,
+        // so that a feed just over it is refused by the compiler's check, which names the
+        // entry's file and line.
+        let opts = match limits.get(list).max_entries {
+            Some(n) => opts.clone().with_max_entries(n.saturating_add(1)),
+            None => opts.clone(),
+        };
         for path in paths {
-            let feed = progress::read_feed(path, &opts, show_progress)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let feed = progress::read_feed(path, &opts, show_progress).map_err(|e| {
+                let hint = match e {
+                    c2trie::feed::FeedError::TooManyEntries { .. } => {
+                        format!(" (the {list} list's --max-entries)")
+                    }
+                    _ => String::new(),
+                };
+                format!("{}: {e}{hint}", path.display()).replace(": line ", ":")
+            })?;
             for err in &feed.errors {
                 eprintln!("{err}");
+            }
+            let unshown = feed.stats.rejected.saturating_sub(feed.errors.len() as u64);
+            if unshown > 0 {
+                eprintln!("{}: {unshown} more rejected lines not shown", feed.name);
             }
             rejected += feed.stats.rejected;
             let added = compiler.add_feed(list, &feed)?;
@@ -112,7 +130,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                 "lines": feed.stats.lines,
                 "accepted": feed.stats.accepted,
                 "new": added,
-                "duplicates": feed.stats.accepted - added,
+                "duplicates": feed.stats.duplicates + (feed.stats.accepted - added),
                 "truncated": feed.stats.truncated,
                 "rejected": feed.stats.rejected,
                 "skipped": feed.stats.skipped,
