@@ -787,7 +787,10 @@ mod tests {
 
     fn table(entries: &[(List, &str, &str)]) -> Table {
         let mut c = Compiler::new();
-        c.list_version(42).created_unix(0);
+        // The rows use private and broad ranges on purpose: the policy, not the guards.
+        c.list_version(42)
+            .created_unix(0)
+            .limits(crate::compile::Limits::none());
         for (list, net, tag) in entries {
             c.add(*list, net.parse().unwrap(), "test", Meta::tagged(*tag))
                 .unwrap();

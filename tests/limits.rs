@@ -46,9 +46,9 @@ fn global_default_refuses_slash_zero_with_file_and_line() {
 #[test]
 fn global_default_boundaries() {
     for (text, ok) in [
-        ("10.0.0.0/8\n", true),
+        ("11.0.0.0/8\n", true),
         ("10.0.0.0/7\n", false),
-        ("2001::/16\n", true),
+        ("2a00::/16\n", true),
         ("2000::/15\n", false),
         ("2000::/3\n", false),
     ] {
@@ -75,6 +75,7 @@ fn overriding_one_list_leaves_the_others() {
     let f = feed("g.txt", "0.0.0.0/0\n");
     let mut limits = Limits::default();
     limits.get_mut(List::Global).min_prefix_v4 = 0;
+    limits.get_mut(List::Global).refuse_special = false;
     assert!(compile(&[(List::Global, &f)], limits).is_ok());
     let strict_blocked = limits.with(List::Blocked, ListLimits::GLOBAL_DEFAULT);
     let err = compile(&[(List::Blocked, &f)], strict_blocked).unwrap_err();
@@ -106,11 +107,11 @@ fn max_entries_names_the_first_entry_over() {
 #[test]
 fn coverage_counts_overlaps_once_and_names_the_broadest_entry() {
     // 10/8 is 1/256 of IPv4 (0.39 %); the nested /16 adds nothing.
-    let nested = feed("g.txt", "10.1.0.0/16\n10.0.0.0/8\n192.0.2.0/24\n");
+    let nested = feed("g.txt", "11.1.0.0/16\n11.0.0.0/8\n192.0.2.0/24\n");
     let mut limits = Limits::default();
     limits.get_mut(List::Global).max_coverage_v4 = Some(0.005);
     assert!(compile(&[(List::Global, &nested)], limits).is_ok());
-    let two = feed("g.txt", "10.0.0.0/8\n11.0.0.0/9\n11.0.0.0/8\n");
+    let two = feed("g.txt", "12.0.0.0/8\n11.0.0.0/9\n11.0.0.0/8\n");
     let err = compile(&[(List::Global, &two)], limits).unwrap_err();
     let b = err.breaches();
     assert_eq!(b.len(), 1, "{err}");
@@ -124,7 +125,7 @@ fn coverage_counts_overlaps_once_and_names_the_broadest_entry() {
     }
     assert!(err.to_string().contains("0.78%"), "{err}");
     // IPv4 coverage says nothing about IPv6.
-    let v6 = feed("g6.txt", "2001::/16\n");
+    let v6 = feed("g6.txt", "2a00::/16\n");
     assert!(compile(&[(List::Global, &v6)], limits).is_ok());
     limits.get_mut(List::Global).max_coverage_v6 = Some(1e-6);
     let err = compile(&[(List::Global, &v6)], limits).unwrap_err();
@@ -200,6 +201,21 @@ fn real_cc_feeds_compile_as_global_under_the_defaults() {
     }
     let parsed: Vec<Feed> = feeds.iter().map(|f| read(f)).collect();
     let lists: Vec<(List, &Feed)> = parsed.iter().map(|f| (List::Global, f)).collect();
+    // Some real C&C feeds carry junk no C&C list should: loopback and private addresses
+    // (cobaltstrike_ips.txt lists 127.0.0.1, 192.168.5.145 and 10.170.0.16). Refusing
+    // special-purpose space (opt-in) names exactly those, each by file and line.
+    let mut strict = Limits::default();
+    strict.get_mut(List::Global).refuse_special = true;
+    let err = compile(&lists, strict).unwrap_err();
+    for b in err.breaches() {
+        assert!(matches!(b.kind, LimitKind::SpecialPurpose { .. }), "{b}");
+        assert!(b.line > 0 && b.source.contains("criticalpath"), "{b}");
+    }
+    assert!(
+        err.to_string()
+            .contains("cobaltstrike_ips.txt:152: 127.0.0.1/32"),
+        "{err}"
+    );
     let bytes = compile(&lists, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(Table::from_bytes(bytes).unwrap().count(List::Global, false) > 10_000);
 }
@@ -250,4 +266,104 @@ fn an_ipv4_mapped_spelling_of_a_broad_prefix_is_caught_as_ipv4() {
     assert_eq!((b[0].line, b[0].net.to_string().as_str()), (1, "0.0.0.0/0"));
     assert_eq!((b[1].line, b[1].net.to_string().as_str()), (2, "0.0.0.0/4"));
     assert_eq!(b[0].kind, LimitKind::MinPrefixV4(8));
+}
+
+/// The IPv4 limits hold for the IPv4 space an IPv6 prefix embeds: with IPv4-in-IPv6
+/// decoding on, `::/16` or `2002::/16` in the global list would match every IPv4 address
+/// spoken through that form.
+#[test]
+fn ipv6_prefixes_embedding_ipv4_space_are_held_to_the_ipv4_minimum() {
+    for (net, encoding, len) in [
+        ("::/16", "mapped", 0),
+        ("::ffff:0:0/95", "mapped", 0),
+        ("64:ff9b::/96", "nat64", 0),
+        ("64:ff9b::/100", "nat64", 4),
+        ("2002::/16", "6to4", 0),
+        ("2002::/20", "6to4", 4),
+        ("2001::/32", "teredo-server", 0),
+        ("2001::/16", "teredo-server", 0),
+        ("64:ff9b:1::/52", "nat64-local", 4),
+    ] {
+        let f = feed("g.txt", &format!("{net}\n"));
+        let err = compile(&[(List::Global, &f)], Limits::default()).unwrap_err();
+        let b = err.breaches();
+        assert_eq!(b.len(), 1, "{net}: {err}");
+        match b[0].kind {
+            LimitKind::EmbeddedV4 {
+                min,
+                encoding: e,
+                len: l,
+            } => {
+                assert_eq!((min, e, l), (8, encoding, len), "{net}");
+            }
+            k => panic!("{net}: {k:?}"),
+        }
+        assert!(err.to_string().contains("g.txt:1:"), "{err}");
+    }
+    // Narrow enough: a /24's worth of IPv4 in each form, and IPv6 space that embeds none.
+    for net in [
+        "64:ff9b::c000:200/120",
+        "2002:c000:200::/40",
+        "2001:0:c000:200::/56",
+        "2a00::/16",
+        "2001:db8::/32",
+    ] {
+        let f = feed("g.txt", &format!("{net}\n"));
+        assert!(
+            compile(&[(List::Global, &f)], Limits::default()).is_ok(),
+            "{net}"
+        );
+    }
+    // The user's lists stay unlimited.
+    let f = feed("mine.txt", "::/16\n2002::/16\n");
+    assert!(compile(&[(List::Blocked, &f)], Limits::default()).is_ok());
+}
+
+/// Special-purpose space is refused where asked (`refuse_special`, `--refuse-special`),
+/// named; accepted by default; documentation ranges are not special.
+#[test]
+fn special_purpose_space_is_refused_when_asked() {
+    let mut strict = Limits::default();
+    strict.get_mut(List::Global).refuse_special = true;
+    for net in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.0/24",
+        "169.254.1.1",
+        "100.64.0.1",
+        "224.0.0.251",
+        "255.255.255.255",
+        "0.0.0.0/8",
+        "::1",
+        "fe80::1",
+        "fc00::/16",
+        "fd12::1",
+        "ff02::1",
+    ] {
+        let f = feed("g.txt", &format!("{net}\n"));
+        let err = compile(&[(List::Global, &f)], strict).unwrap_err();
+        assert!(
+            matches!(err.breaches()[0].kind, LimitKind::SpecialPurpose { .. }),
+            "{net}: {err}"
+        );
+        assert!(err.to_string().contains("g.txt:1:"), "{err}");
+        assert!(
+            compile(&[(List::Global, &f)], Limits::default()).is_ok(),
+            "{net}"
+        );
+        assert!(
+            compile(&[(List::Blocked, &f)], Limits::default()).is_ok(),
+            "{net}"
+        );
+    }
+    for net in [
+        "192.0.2.1",
+        "198.51.100.0/24",
+        "203.0.113.9",
+        "2001:db8::1",
+        "8.8.8.8",
+    ] {
+        let f = feed("g.txt", &format!("{net}\n"));
+        assert!(compile(&[(List::Global, &f)], strict).is_ok(), "{net}");
+    }
 }

@@ -38,6 +38,14 @@ pub struct ListLimits {
     pub max_coverage_v4: Option<f64>,
     /// The largest share of the IPv6 address space the list may cover, from 0.0 to 1.0.
     pub max_coverage_v6: Option<f64>,
+    /// Refuse entries that meet special-purpose space ([`SPECIAL_PURPOSE`]: loopback,
+    /// private, link-local, shared, multicast, reserved, ULA, ...), which a vendor's C&C
+    /// list never legitimately holds. Off by default: real C&C feeds carry such junk
+    /// (`127.0.0.1`, `192.168.5.145` in a Cobalt Strike list) and synthetic benchmark lists
+    /// draw from the whole space, and either would then fail to compile; turn it on for a
+    /// vendor list that must be clean. Enforcement never blocks loopback, link-local or
+    /// multicast whatever a list says (`c2trie::wfp` exemptions).
+    pub refuse_special: bool,
 }
 
 impl ListLimits {
@@ -48,10 +56,12 @@ impl ListLimits {
         max_entries: None,
         max_coverage_v4: None,
         max_coverage_v6: None,
+        refuse_special: false,
     };
 
     /// The default for the global list: IPv4 prefixes of /8 or longer, IPv6 prefixes of
-    /// /16 or longer; no count or coverage limit.
+    /// /16 or longer, and IPv6 prefixes that embed IPv4 space held to the IPv4 minimum; no
+    /// count or coverage limit.
     pub const GLOBAL_DEFAULT: ListLimits = ListLimits {
         min_prefix_v4: 8,
         min_prefix_v6: 16,
@@ -136,6 +146,103 @@ pub enum LimitKind {
         /// The share the list covers.
         covered: f64,
     },
+    /// An IPv6 prefix that covers IPv4 space through an IPv4-in-IPv6 encoding (the policy
+    /// decodes it) more broadly than [`ListLimits::min_prefix_v4`] allows: `::/16` covers
+    /// every IPv4 address in its mapped and compatible forms.
+    EmbeddedV4 {
+        /// The IPv4 minimum.
+        min: u8,
+        /// The encoding, as [`Encoding::as_str`](crate::policy::Encoding::as_str) writes it.
+        encoding: &'static str,
+        /// The IPv4 prefix length the entry amounts to (0: all of IPv4).
+        len: u8,
+    },
+    /// An entry that meets special-purpose space ([`ListLimits::refuse_special`]).
+    SpecialPurpose {
+        /// The special-purpose range.
+        range: &'static str,
+        /// What it is.
+        name: &'static str,
+    },
+}
+
+/// Special-purpose address space a vendor's C&C list never legitimately holds (from the
+/// IANA special-purpose registries, RFC 6890): (range, name). The documentation ranges
+/// are not in it: harmless in a list, they are what samples and tests use.
+pub const SPECIAL_PURPOSE: [(&str, &str); 18] = [
+    ("0.0.0.0/8", "this network"),
+    ("10.0.0.0/8", "private-use"),
+    ("100.64.0.0/10", "shared address space"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private-use"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.168.0.0/16", "private-use"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved (and limited broadcast)"),
+    ("::/127", "unspecified and loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation"),
+    ("100::/64", "discard-only"),
+    ("fc00::/7", "unique-local"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+];
+
+/// Where IPv4-in-IPv6 encodings put the IPv4 address: (encoding, prefix, bit where the
+/// address starts). The IPv4 prefix length an IPv6 prefix of length `l` inside (or
+/// around) one amounts to is `l − start`, clamped to 0..=32.
+const EMBEDDINGS: [(&str, &str, u8); 6] = [
+    ("mapped", "::ffff:0:0/96", 96),
+    ("compatible", "::/96", 96),
+    ("translated", "::ffff:0:0:0/96", 96),
+    ("nat64", "64:ff9b::/96", 96),
+    ("6to4", "2002::/16", 16),
+    ("teredo-server", "2001::/32", 32),
+];
+
+/// The broadest IPv4 prefix length an IPv6 prefix amounts to under any encoding it meets,
+/// and that encoding.
+fn embedded_v4(net: &ipnet::Ipv6Net) -> Option<(&'static str, u8)> {
+    let mut best: Option<(&'static str, u8)> = None;
+    for (enc, region, start) in EMBEDDINGS {
+        let Ok(region) = region.parse::<ipnet::Ipv6Net>() else {
+            continue;
+        };
+        if !(region.contains(net) || net.contains(&region)) {
+            continue;
+        }
+        let len = net.prefix_len().saturating_sub(start).min(32);
+        if best.is_none_or(|(_, l)| len < l) {
+            best = Some((enc, len));
+        }
+    }
+    // RFC 6052 local-use /48: 16 bits of the address, the u octet, 16 more.
+    if let Ok(local) = "64:ff9b:1::/48".parse::<ipnet::Ipv6Net>()
+        && (local.contains(net) || net.contains(&local))
+    {
+        let l = net.prefix_len();
+        let len = match l {
+            0..=48 => 0,
+            49..=64 => l - 48,
+            65..=72 => 16,
+            _ => (16 + (l - 72)).min(32),
+        };
+        if best.is_none_or(|(_, b)| len < b) {
+            best = Some(("nat64-local", len));
+        }
+    }
+    best
+}
+
+/// The special-purpose range `net` meets, if any.
+fn special(net: &IpNet) -> Option<(&'static str, &'static str)> {
+    SPECIAL_PURPOSE.into_iter().find(|(range, _)| {
+        range
+            .parse::<IpNet>()
+            .is_ok_and(|r| r.contains(net) || net.contains(&r))
+    })
 }
 
 /// One entry that breaks a limit: which list, which limit, and where the entry came from.
@@ -175,6 +282,17 @@ impl fmt::Display for Breach {
                     self.net.prefix_len()
                 )
             }
+            LimitKind::EmbeddedV4 { min, encoding, len } => write!(
+                f,
+                "covers IPv4 space in its {encoding} form as broadly as an IPv4 /{len}, \
+                 broader than the {list} list allows for IPv4 (/{min}); to accept it, compile \
+                 with `--min-prefix-v4 {list}={len}` or `--allow-broad {list}`"
+            ),
+            LimitKind::SpecialPurpose { range, name } => write!(
+                f,
+                "meets special-purpose space {range} ({name}), which the {list} list does \
+                 not hold; to accept it, compile without `--refuse-special {list}`"
+            ),
             LimitKind::MaxEntries(max) => write!(
                 f,
                 "the {list} list would hold more than {max} entries; to accept more, \
@@ -300,10 +418,13 @@ pub(crate) fn check<'a>(
             }
             _ => {}
         }
+        // One breach per entry, the most telling: too broad, then too broad through an
+        // IPv4-in-IPv6 encoding, then special-purpose space.
+        let mut breach = None;
         let (fam, len) = match e.net {
             IpNet::V4(n) => {
                 if n.prefix_len() < lim.min_prefix_v4 {
-                    breaches.push(e.breach(LimitKind::MinPrefixV4(lim.min_prefix_v4)));
+                    breach = Some(LimitKind::MinPrefixV4(lim.min_prefix_v4));
                 }
                 if lim.max_coverage_v4.is_some() {
                     v4[i].push((u32::from(n.network()), u32::from(n.broadcast())));
@@ -312,7 +433,15 @@ pub(crate) fn check<'a>(
             }
             IpNet::V6(n) => {
                 if n.prefix_len() < lim.min_prefix_v6 {
-                    breaches.push(e.breach(LimitKind::MinPrefixV6(lim.min_prefix_v6)));
+                    breach = Some(LimitKind::MinPrefixV6(lim.min_prefix_v6));
+                } else if let Some((encoding, len)) = embedded_v4(&n)
+                    && len < lim.min_prefix_v4
+                {
+                    breach = Some(LimitKind::EmbeddedV4 {
+                        min: lim.min_prefix_v4,
+                        encoding,
+                        len,
+                    });
                 }
                 if lim.max_coverage_v6.is_some() {
                     v6[i].push((u128::from(n.network()), u128::from(n.broadcast())));
@@ -320,6 +449,12 @@ pub(crate) fn check<'a>(
                 (1, n.prefix_len())
             }
         };
+        if breach.is_none() && lim.refuse_special {
+            breach = special(&e.net).map(|(range, name)| LimitKind::SpecialPurpose { range, name });
+        }
+        if let Some(kind) = breach {
+            breaches.push(e.breach(kind));
+        }
         let slot = &mut broadest[i][fam];
         if slot.as_ref().is_none_or(|b| len < b.net.prefix_len()) {
             *slot = Some(e);

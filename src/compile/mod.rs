@@ -20,7 +20,9 @@ mod limits;
 mod trie;
 
 use hash::{Keyed, Map};
-pub use limits::{Breach, LimitKind, Limits, ListLimits, ParseLimitError, parse_share};
+pub use limits::{
+    Breach, LimitKind, Limits, ListLimits, ParseLimitError, SPECIAL_PURPOSE, parse_share,
+};
 use trie::Pfx;
 
 /// Counts for one list, as the compiler saw them.

@@ -7,7 +7,8 @@ use clap::Args;
 use crate::Result;
 
 /// Poisoned-feed guards, per list, for this run (defaults: the global list refuses IPv4
-/// prefixes shorter than /8 and IPv6 shorter than /16; the user lists are unlimited).
+/// prefixes shorter than /8, and IPv6 shorter than /16 or embedding IPv4 space broader
+/// than /8; the user lists are unlimited).
 #[derive(Debug, Args)]
 pub(crate) struct LimitArgs {
     /// Shortest IPv4 prefix accepted in a list, e.g. `global=3` (repeatable).
@@ -25,6 +26,10 @@ pub(crate) struct LimitArgs {
     /// Largest share of the IPv6 space a list may cover, e.g. `global=0.01%` (repeatable).
     #[arg(long, value_name = "LIST=SHARE")]
     max_coverage_v6: Vec<String>,
+    /// Refuse special-purpose space (loopback, private, link-local, multicast, ...) in a
+    /// list, e.g. `global` (repeatable), naming each entry's file and line.
+    #[arg(long, value_name = "LIST")]
+    refuse_special: Vec<List>,
     /// Lift every limit on a list, e.g. `global` (repeatable); the flags above still apply.
     #[arg(long, value_name = "LIST")]
     allow_broad: Vec<List>,
@@ -48,6 +53,9 @@ impl LimitArgs {
         let mut limits = Limits::default();
         for &list in &self.allow_broad {
             *limits.get_mut(list) = ListLimits::NONE;
+        }
+        for &list in &self.refuse_special {
+            limits.get_mut(list).refuse_special = true;
         }
         for r in each("min-prefix-v4", &self.min_prefix_v4) {
             let (list, v) = r?;
