@@ -343,6 +343,14 @@ impl SwapError {
         }
     }
 
+    /// The refused table, by reference (see [`SwapError::into_table`]).
+    pub fn table(&self) -> Option<&crate::Table> {
+        match &self.0 {
+            SwapRepr::Rollback { table, .. } => table.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The refused table, when a [`LiveTable::replace`](crate::swap::LiveTable::replace)
     /// was refused as a rollback: pass it to
     /// [`force_replace`](crate::swap::LiveTable::force_replace) to put it in service anyway.

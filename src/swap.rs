@@ -396,8 +396,9 @@ impl LiveTable {
     /// reload attempt except re-reading the version already in service; a bad file leaves
     /// the table in service, as with `reload`.
     ///
-    /// The first poll always loads (a table already in service of the same version is not
-    /// reported; an older file is refused as a rollback). A load that fails (missing,
+    /// The first poll always loads (the table already in service, byte for byte, is not
+    /// reported; an older file, or a different one with the same list version, is reported
+    /// as a rollback: an update that was not put in service). A load that fails (missing,
     /// unreadable, invalid, or a pointer naming a file not there yet) is tried again,
     /// changed or not, after one interval, then two, four, ... up to 64 intervals, and at
     /// once when the file changes; every failure is reported: fixing a file's permissions
@@ -458,8 +459,14 @@ impl LiveTable {
                             WatchTarget::Pointer(p) => live.reload_pointer(p, mode),
                         };
                         state.settle(now, &r, Instant::now());
-                        let same = r.as_ref().err().and_then(SwapError::versions);
-                        if !(matches!(same, Some((a, b)) if a == b)) {
+                        // Re-reading the table in service is no news; another table with
+                        // the same list version is: an update that would be lost.
+                        let in_service = live.current.load().table.as_ref().map(|t| t.checksum());
+                        let same = r.as_ref().err().is_some_and(|e| {
+                            matches!(e.versions(), Some((a, b)) if a == b)
+                                && e.table().map(Table::checksum) == in_service
+                        });
+                        if !same {
                             // A panicking callback must not end the watch: later publishes
                             // would never be loaded. It is counted instead.
                             let call = std::panic::AssertUnwindSafe(|| on_result(r));
@@ -1036,5 +1043,35 @@ mod tests {
             wait_for(&rx, |r| r.is_err()),
             "the missing file is reported"
         );
+    }
+
+    /// A different table with the list version already in service is an update that would
+    /// be lost: it is reported. The same table, re-read, is not.
+    #[test]
+    fn watcher_reports_a_different_table_of_the_same_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        let first = table(4, 0);
+        std::fs::write(&path, first.as_bytes()).unwrap();
+        let live = Arc::new(LiveTable::new(first, FailMode::Open));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _w = live
+            .watch(
+                WatchTarget::File(path.clone()),
+                ReloadMode::READ,
+                Duration::from_millis(10),
+                move |r| {
+                    let _ = tx.send(r);
+                },
+            )
+            .unwrap();
+        // The first poll re-reads the same bytes: nothing to report.
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        // Same version, other content (another creation time).
+        crate::publish::publish(&path, table(4, 99).as_bytes()).unwrap();
+        assert!(wait_for(&rx, |r| r
+            .as_ref()
+            .is_err_and(|e| e.versions() == Some((4, 4)))));
+        assert_eq!(live.load().table().map(Table::created_unix), Some(0));
     }
 }

@@ -165,3 +165,36 @@ fn keygen_sign_verify() {
     let o = c2trie(d, &["sign", "--key", "vendor.key", "t.c2t"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A compile without `--list-version` gets version 0, which any agent serving a table
+/// refuses: it says so. A repeated line costs memory for one entry and is counted.
+#[test]
+fn compile_warns_without_a_list_version_and_counts_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.1\n".repeat(1000)).unwrap();
+    let o = c2trie(
+        d,
+        &["compile", "--global", "g.txt", "-o", "t.c2t", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no --list-version"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["feeds"][0]["duplicates"], 999);
+    assert_eq!(v["lists"]["global"]["duplicates"], 999);
+    assert_eq!(v["lists"]["global"]["entries"], 1);
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--global",
+            "g.txt",
+            "-o",
+            "t.c2t",
+            "--list-version",
+            "7",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no --list-version"), "{}", stderr(&o));
+}

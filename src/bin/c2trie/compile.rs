@@ -42,9 +42,10 @@ pub(crate) struct CompileArgs {
     /// Fail when any line is rejected.
     #[arg(long)]
     strict: bool,
-    /// The list version written to the header (anti-rollback serial number).
-    #[arg(long, default_value_t = 0)]
-    list_version: u64,
+    /// The list version written to the header (anti-rollback serial number); 0, with a
+    /// warning, when not given.
+    #[arg(long)]
+    list_version: Option<u64>,
     /// Creation time to record, seconds since the Unix epoch (default: SOURCE_DATE_EPOCH
     /// if set, else now).
     #[arg(long)]
@@ -79,7 +80,14 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let opts = FeedOptions::new().with_format(format);
     let mut compiler = Compiler::new();
     let limits = args.limits.limits()?;
-    compiler.list_version(args.list_version).limits(limits);
+    let list_version = args.list_version.unwrap_or_else(|| {
+        eprintln!(
+            "warning: no --list-version: the table gets list version 0, which a running \
+             agent refuses as a rollback (or as no news) once it serves any table"
+        );
+        0
+    });
+    compiler.list_version(list_version).limits(limits);
     let created = args.created.or_else(|| {
         std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -176,7 +184,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let summary = json!({
         "output": written.display().to_string(),
         "bytes": bytes.len(),
-        "list_version": args.list_version,
+        "list_version": list_version,
         "feeds": feeds,
         "lists": lists,
         "rejected": rejected,
@@ -212,7 +220,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
             "wrote {} ({} bytes, list version {})",
             written.display(),
             bytes.len(),
-            args.list_version
+            list_version
         );
     }
     Ok(true)
