@@ -198,3 +198,42 @@ fn compile_warns_without_a_list_version_and_counts_repeats() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stderr(&o).contains("no --list-version"), "{}", stderr(&o));
 }
+
+/// Expiry is enforced at compile time: an entry that expired before the table's creation
+/// time is dropped and counted; one that expires later is kept.
+#[test]
+fn expired_entries_are_dropped_at_compile_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("g.json"),
+        r#"[{"ip": "192.0.2.1", "expires": "2020-01-01T00:00:00Z"},
+            {"ip": "192.0.2.2", "expires": "2099-01-01T00:00:00Z"},
+            {"ip": "192.0.2.3"}]"#,
+    )
+    .unwrap();
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--global",
+            "g.json",
+            "-o",
+            "t.c2t",
+            "--json",
+            "--list-version",
+            "1",
+            "--created",
+            "1800000000",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["lists"]["global"]["expired"], 1, "{v}");
+    assert_eq!(v["lists"]["global"]["entries"], 2, "{v}");
+    assert_eq!(v["feeds"][0]["expired"], 1, "{v}");
+    assert_eq!(v["feeds"][0]["duplicates"], 0, "{v}");
+    let t = c2trie::Table::read_file(d.join("t.c2t")).unwrap();
+    assert!(t.lookup("192.0.2.1".parse().unwrap()).is_empty());
+    assert!(!t.lookup("192.0.2.2".parse().unwrap()).is_empty());
+}

@@ -37,6 +37,9 @@ pub struct ListReport {
     pub ipv4: u64,
     /// Of `entries`, how many are IPv6.
     pub ipv6: u64,
+    /// Entries dropped because their `expires` time was at or before the table's creation
+    /// time.
+    pub expired: u64,
 }
 
 /// What the compiler kept, per list (indexed by [`List::index`]).
@@ -139,6 +142,8 @@ impl Seen {
 pub struct Compiler {
     list_version: u64,
     created_unix: Option<u64>,
+    /// The time of the first add, when no creation time is set: expiry and the header use it.
+    clock: Option<u64>,
     records: Vec<Record>,
     seen: Seen,
     sources: Vec<String>,
@@ -235,7 +240,15 @@ impl Compiler {
             )));
         }
         let net = canonical(net);
+        let now = match self.created_unix.or(self.clock) {
+            Some(t) => t,
+            None => *self.clock.insert(now_unix()),
+        };
         let report = self.report.list_mut(list);
+        if meta.expires.is_some_and(|e| e <= now) {
+            report.expired += 1;
+            return Ok(false);
+        }
         if !self.seen.insert(list, net) {
             report.duplicates += 1;
             return Ok(false);
@@ -489,7 +502,7 @@ impl Compiler {
         trie::build_filter(&v6_hosts, seed, &mut v6);
         let parts = Parts {
             list_version: self.list_version,
-            created_unix: self.created_unix.unwrap_or_else(now_unix),
+            created_unix: self.created_unix.or(self.clock).unwrap_or_else(now_unix),
             hash_seed: seed,
             string_offsets,
             string_bytes,

@@ -130,7 +130,9 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                 eprintln!("{}: {unshown} more rejected lines not shown", feed.name);
             }
             rejected += feed.stats.rejected;
+            let expired_before = compiler.report().list(list).expired;
             let added = compiler.add_feed(list, &feed)?;
+            let expired = compiler.report().list(list).expired - expired_before;
             feeds.push(json!({
                 "list": list.as_str(),
                 "file": feed.name,
@@ -138,7 +140,8 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                 "lines": feed.stats.lines,
                 "accepted": feed.stats.accepted,
                 "new": added,
-                "duplicates": feed.stats.duplicates + (feed.stats.accepted - added),
+                "duplicates": feed.stats.duplicates + (feed.stats.accepted - added - expired),
+                "expired": expired,
                 "truncated": feed.stats.truncated,
                 "rejected": feed.stats.rejected,
                 "skipped": feed.stats.skipped,
@@ -194,13 +197,15 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     } else {
         for f in &feeds {
             println!(
-                "{:<8} {} ({}): {} lines, {} accepted, {} duplicate, {} truncated, {} rejected",
+                "{:<8} {} ({}): {} lines, {} accepted, {} duplicate, {} expired, {} truncated, \
+                 {} rejected",
                 f["list"].as_str().unwrap_or(""),
                 f["file"].as_str().unwrap_or(""),
                 f["format"].as_str().unwrap_or(""),
                 f["lines"],
                 f["accepted"],
                 f["duplicates"],
+                f["expired"],
                 f["truncated"],
                 f["rejected"],
             );
