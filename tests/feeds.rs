@@ -188,16 +188,21 @@ fn spamhaus_secops_mirror() {
 #[cfg(feature = "serde")]
 #[test]
 fn spamhaus_asn_drop_json() {
-    let f = parse(
-        "spamhaus-drop/secops-mirror-2024-02-27/asn_drop.json",
-        Format::Json,
-    );
-    assert_eq!(f.entries.len(), 0, "ASN records carry no prefixes");
+    // ASN records carry no prefixes: each is an error saying so (a feed read as an IP list
+    // must not turn silently into an empty one); the metadata trailer is skipped.
+    let f = read_file(
+        data("spamhaus-drop/secops-mirror-2024-02-27/asn_drop.json"),
+        &FeedOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(f.format, Format::Json);
+    assert_eq!(f.entries.len(), 0);
     assert_eq!(
         f.stats.lines, 202,
         "201 ASN records and the metadata trailer"
     );
-    assert_eq!(f.stats.skipped, 202);
+    assert_eq!((f.stats.rejected, f.stats.skipped), (201, 1));
+    assert!(f.errors[0].reason.contains("ASN record"), "{}", f.errors[0]);
 }
 
 #[test]

@@ -1,10 +1,20 @@
 //! Generic CSV / TSV, and the field splitter shared with the Feodo parser.
 //!
 //! The delimiter (comma, tab, semicolon or pipe) is sniffed from the first data row. The
-//! address column comes from a header row (`ip`, `ip_address`, `dst_ip`, `address`,
-//! `prefix`, `cidr`, `network`, `host`, `indicator`, ...), from a `#` comment header just
-//! before the data (as in abuse.ch SSLBL: `# DstIP,DstPort`), or, without a header, from the
-//! data: the first column that parses as an address.
+//! address column is, in this order:
+//!
+//! 1. the one the caller names ([`FeedOptions::field`](super::FeedOptions): a header name, or
+//!    a 1-based number);
+//! 2. from a header row, or a `#` comment header just before the data (as in abuse.ch SSLBL:
+//!    `# DstIP,DstPort`): the one column named like a destination (`dst_ip`, `destination`,
+//!    `c2_ip`, ...), else the one column named like an address (`ip`, `ip_address`,
+//!    `address`, `prefix`, `cidr`, `network`, `host`, `indicator`, ...). A source column
+//!    (`src_ip`, `source`, `client_ip`, ...) is never taken: in a connection log it is the
+//!    victim, not the C&C;
+//! 3. without a header, the one column of the first data row that parses as an address.
+//!
+//! Two candidates where one is needed is an error on every row, naming them and the
+//! override, never a guess.
 //!
 //! The tag is taken from a column named like a description (`description`, `malware`,
 //! `tag`, `family`, `threat`, `comment`, ...). If there is none, a column the header does not
@@ -24,16 +34,40 @@ use super::sink::{LineParser, Sink, bad_addr};
 /// Delimiters tried when sniffing, in order of preference on a tie.
 pub(crate) const DELIMITERS: [char; 4] = [',', '\t', ';', '|'];
 
+/// Header names of a destination address column, preferred over [`ADDR_NAMES`].
+pub(crate) const DEST_NAMES: &[&str] = &[
+    "dstip",
+    "dstaddr",
+    "dstaddress",
+    "destip",
+    "destination",
+    "destinationip",
+    "destinationaddress",
+    "c2",
+    "c2ip",
+    "c2address",
+];
+
+/// Header names of a source address column: never taken as the address.
+pub(crate) const SOURCE_NAMES: &[&str] = &[
+    "srcip",
+    "srcaddr",
+    "srcaddress",
+    "source",
+    "sourceip",
+    "sourceaddress",
+    "clientip",
+    "victim",
+    "victimip",
+];
+
 /// Header names (lowercase, without `_`, `-` or spaces) of an address column.
-const ADDR_NAMES: &[&str] = &[
+pub(crate) const ADDR_NAMES: &[&str] = &[
     "ip",
     "ipaddress",
     "ipaddr",
     "ipv4",
     "ipv6",
-    "dstip",
-    "dstaddr",
-    "srcip",
     "address",
     "addr",
     "prefix",
@@ -142,7 +176,7 @@ pub(crate) fn sniff_delimiter(line: &str, candidates: &[char]) -> Option<char> {
     best
 }
 
-fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     name.trim()
         .chars()
         .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
@@ -150,9 +184,58 @@ fn normalize(name: &str) -> String {
         .collect()
 }
 
-/// Whether a header field names an address column.
+/// Whether a header field names an address column (destination or plain).
 pub(crate) fn is_addr_name(name: &str) -> bool {
-    ADDR_NAMES.contains(&normalize(name).as_str())
+    let n = normalize(name);
+    ADDR_NAMES.contains(&n.as_str()) || DEST_NAMES.contains(&n.as_str())
+}
+
+/// The address column among header `names` by the module's rule; `None` when the header
+/// names none (the data then decides); the error when it cannot be taken.
+fn pick_column(names: &[String], field: Option<&str>) -> Result<Option<usize>, String> {
+    if let Some(f) = field {
+        if let Ok(n) = f.trim().parse::<usize>() {
+            return n
+                .checked_sub(1)
+                .map(Some)
+                .ok_or_else(|| format!("column {f:?}: columns are numbered from 1"));
+        }
+        return names
+            .iter()
+            .position(|n| normalize(n) == normalize(f))
+            .map(Some)
+            .ok_or_else(|| format!("no column named {f:?} (columns: {})", names.join(", ")));
+    }
+    let find = |set: &[&str]| -> Vec<usize> {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| set.contains(&normalize(n).as_str()))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    for set in [DEST_NAMES, ADDR_NAMES] {
+        match find(set).as_slice() {
+            [] => continue,
+            [one] => return Ok(Some(*one)),
+            many => {
+                let cands: Vec<&str> = many.iter().map(|&i| names[i].as_str()).collect();
+                return Err(format!(
+                    "ambiguous address column: {}; name one with --field",
+                    cands.join(", ")
+                ));
+            }
+        }
+    }
+    let sources = find(SOURCE_NAMES);
+    if let Some(&i) = sources.first() {
+        return Err(format!(
+            "only a source address column ({}), which is not the C&C side; name the column \
+             with --field",
+            names[i]
+        ));
+    }
+    Ok(None)
 }
 
 fn is_tag_name(name: &str) -> bool {
@@ -184,22 +267,47 @@ pub(crate) struct Csv {
     /// How many columns the header names (0 without a header).
     named: usize,
     addr_col: Option<usize>,
+    /// Why no column can be taken (reported on every row, never guessed past).
+    refused: Option<String>,
     tag_col: Option<usize>,
     tag_decided: bool,
 }
 
 impl Csv {
-    fn use_header(&mut self, names: &[String]) {
+    fn use_header(&mut self, names: &[String], field: Option<&str>) {
         self.named = names.len();
-        self.addr_col = names.iter().position(|n| is_addr_name(n));
+        match pick_column(names, field) {
+            Ok(i) => self.addr_col = i,
+            Err(e) => self.refused = Some(e),
+        }
         self.tag_col = names.iter().position(|n| is_tag_name(n));
         self.tag_decided = self.tag_col.is_some();
     }
 
     /// Picks the address column (and tag column) from the first usable data row.
-    fn infer(&mut self, fields: &[String]) {
-        if self.addr_col.is_none() {
-            self.addr_col = fields.iter().position(|f| is_addr(f));
+    fn infer(&mut self, fields: &[String], field: Option<&str>) {
+        if self.addr_col.is_none() && self.refused.is_none() {
+            if let Some(f) = field {
+                match pick_column(fields, Some(f)) {
+                    Ok(i) => self.addr_col = i,
+                    Err(e) => self.refused = Some(e),
+                }
+            } else {
+                let addrs: Vec<usize> =
+                    (0..fields.len()).filter(|&i| is_addr(&fields[i])).collect();
+                match addrs.as_slice() {
+                    [] => {}
+                    [one] => self.addr_col = Some(*one),
+                    many => {
+                        let cols: Vec<String> = many.iter().map(|i| (i + 1).to_string()).collect();
+                        self.refused = Some(format!(
+                            "ambiguous address column: columns {} all hold addresses and no \
+                             header names them; name one with --field",
+                            cols.join(", ")
+                        ));
+                    }
+                }
+            }
         }
         if let (Some(addr), false) = (self.addr_col, self.tag_decided) {
             self.tag_col = fields
@@ -229,10 +337,11 @@ impl LineParser for Csv {
             .delim
             .get_or_insert_with(|| sniff_delimiter(t, &DELIMITERS).unwrap_or(','));
         let fields = split_fields(t, delim)?;
+        let field = sink.field.clone();
         if !self.started {
             self.started = true;
             if is_header(&fields) {
-                self.use_header(&fields);
+                self.use_header(&fields, field.as_deref());
                 return Ok(());
             }
             if let Some(c) = self.comment_header.take()
@@ -240,11 +349,14 @@ impl LineParser for Csv {
                 && names.len() >= 2
                 && names.iter().any(|n| is_addr_name(n))
             {
-                self.use_header(&names);
+                self.use_header(&names, field.as_deref());
             }
         }
         if self.addr_col.is_none() || !self.tag_decided {
-            self.infer(&fields);
+            self.infer(&fields, field.as_deref());
+        }
+        if let Some(e) = &self.refused {
+            return Err(e.clone());
         }
         let col = self.addr_col.ok_or("no column holds an address")?;
         let field = fields
@@ -390,6 +502,46 @@ mod tests {
         let f = parse_bytes_as("1,2\n3,192.0.2.1\n", Format::Csv);
         assert_eq!(f.stats.rejected, 1);
         assert_eq!(f.errors[0].reason, "no column holds an address");
+        assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+    }
+
+    /// A connection log names the victim (`src_ip`) and the C&C (`dst_ip`): the
+    /// destination is taken, never the source; two plain address columns are ambiguous and
+    /// every row says so; `--field` settles it.
+    #[test]
+    fn destination_wins_sources_never_and_ambiguity_is_an_error() {
+        let f = parse_bytes_as("src_ip,dst_ip\n10.0.0.5,192.0.2.1\n", Format::Csv);
+        assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+        let f = parse_bytes_as("time,SrcIP\nmon,10.0.0.5\n", Format::Csv);
+        assert!(f.entries.is_empty());
+        assert!(
+            f.errors[0].reason.contains("only a source"),
+            "{:?}",
+            f.errors
+        );
+        let f = parse_bytes_as(
+            "ip,address\n192.0.2.1,192.0.2.2\n192.0.2.3,192.0.2.4\n",
+            Format::Csv,
+        );
+        assert!(f.entries.is_empty());
+        assert_eq!(f.stats.rejected, 2, "every row is refused, none guessed");
+        assert!(f.errors[0].reason.contains("ip, address"), "{:?}", f.errors);
+        let f = parse_bytes_as("192.0.2.1,192.0.2.2\n", Format::Csv);
+        assert!(
+            f.errors[0].reason.contains("columns 1, 2"),
+            "{:?}",
+            f.errors
+        );
+        let opts = crate::feed::FeedOptions::default()
+            .with_format(Format::Csv)
+            .with_field("address");
+        let text = "ip,address\n192.0.2.1,192.0.2.2\n";
+        let f = crate::feed::parse_bytes("t", text.as_bytes(), &opts).unwrap();
+        assert_eq!(got(&f), [pair("192.0.2.2/32", None)]);
+        let opts = crate::feed::FeedOptions::default()
+            .with_format(Format::Csv)
+            .with_field("1");
+        let f = crate::feed::parse_bytes("t", b"192.0.2.1,192.0.2.2\n", &opts).unwrap();
         assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
     }
 }

@@ -1,14 +1,21 @@
 //! JSON feeds (feature `serde`): a JSON array of entry objects, or JSON Lines.
 //!
 //! Each object is `{"prefix": "198.51.100.0/24", "tag": "...", "risk": 0-100, "expires": ...}`
-//! where `"ip"` or `"cidr"` may stand for `"prefix"`, every key but the address is optional,
-//! unknown keys are ignored, and `expires` is Unix seconds or an RFC 3339 time
-//! (`2024-05-01T00:00:00Z`; a numeric offset is converted to UTC). A bare string element is
-//! taken as an address without metadata.
+//! where every key but the address is optional, unknown keys are ignored, and `expires` is
+//! Unix seconds or an RFC 3339 time (`2024-05-01T00:00:00Z`; a numeric offset is converted
+//! to UTC). A bare string element is taken as an address without metadata.
+//!
+//! The address key is the one the caller names ([`FeedOptions::field`](super::FeedOptions)),
+//! else found by rule, without regard to case, `_`, `-`, `.` or spaces: a destination key
+//! (`dst_ip`, `destination`, `c2_ip`, ...), else an address key (`prefix`, `cidr`, `ip`,
+//! `address`, `ip_address`, `ipv4`, `ipv6`, `network`, `indicator`, ...). Several such keys
+//! must hold the same value; a source key (`src_ip`, `source`, `client_ip`, ...) is never
+//! taken. A record without an address is rejected, never skipped (only the
+//! `{"type":"metadata",...}` trailer of Spamhaus feeds is), so a feed whose keys are not
+//! understood cannot turn silently into an empty list.
 //!
 //! For these feeds a "line" in [`FeedStats`](super::FeedStats) is one record (an array
-//! element or a top-level value), numbered by the text line it starts on. A record with no
-//! address key (such as a `{"type":"metadata",...}` trailer) is skipped, not rejected.
+//! element or a top-level value), numbered by the text line it starts on.
 //!
 //! Records are cut out of the byte stream by a small scanner that tracks nesting and strings,
 //! then each is parsed on its own, so a huge array is never held in memory at once and a bad
@@ -25,8 +32,7 @@ use super::addr::parse_net;
 use super::input::Meter;
 use super::sink::{Sink, bad_addr, excerpt};
 
-/// The keys that hold an entry's address, in order of preference.
-const ADDR_KEYS: [&str; 3] = ["prefix", "cidr", "ip"];
+use super::csv::{ADDR_NAMES, DEST_NAMES, SOURCE_NAMES, normalize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -301,9 +307,19 @@ fn record(v: Value, sink: &mut Sink) -> Result<(), String> {
             ));
         }
     };
-    let Some((key, addr)) = ADDR_KEYS.iter().find_map(|&k| obj.get(k).map(|v| (k, v))) else {
+    // Spamhaus's trailer: `{"type":"metadata","timestamp":...,"records":201,...}`.
+    if sink.field.is_none() && obj.get("type").and_then(Value::as_str) == Some("metadata") {
         return Ok(());
-    };
+    }
+    let (key, addr) = address_key(&obj, sink.field.as_deref()).map_err(|e| {
+        if obj.contains_key("asn") {
+            "an ASN record carries no address (map ASNs to their prefixes with the asn-table \
+             format)"
+                .to_owned()
+        } else {
+            e
+        }
+    })?;
     let Value::String(addr) = addr else {
         return Err(format!(
             "{key:?} must be a string, found {}",
@@ -341,6 +357,59 @@ fn record(v: Value, sink: &mut Sink) -> Result<(), String> {
         };
     sink.push(p, Meta { tag, risk, expires });
     Ok(())
+}
+
+/// The key of `obj` that holds the address, and its value: the caller's key if named
+/// ([`FeedOptions::field`](super::FeedOptions)); else the keys named like a destination
+/// (`dst_ip`, `destination`, `c2_ip`, ...), else like an address (`prefix`, `cidr`, `ip`,
+/// `IP`, `address`, `ip_address`, `ipv4`, `indicator`, ...), compared without case, `_`,
+/// `-`, `.` or spaces. Several such keys must agree; a source key (`src_ip`, ...) is never
+/// taken. A record with no address is an error, never skipped.
+fn address_key<'v>(
+    obj: &'v serde_json::Map<String, Value>,
+    field: Option<&str>,
+) -> Result<(String, &'v Value), String> {
+    if let Some(f) = field {
+        return obj
+            .iter()
+            .find(|(k, _)| k.as_str() == f || normalize(k) == normalize(f))
+            .map(|(k, v)| (k.clone(), v))
+            .ok_or_else(|| format!("no key {f:?} in the record"));
+    }
+    for set in [DEST_NAMES, ADDR_NAMES] {
+        let found: Vec<(&String, &Value)> = obj
+            .iter()
+            .filter(|(k, _)| set.contains(&normalize(k).as_str()))
+            .collect();
+        match found.as_slice() {
+            [] => continue,
+            [(k, v)] => return Ok(((*k).clone(), v)),
+            [(k, v), rest @ ..] => {
+                if rest.iter().all(|(_, w)| w == v) {
+                    return Ok(((*k).clone(), v));
+                }
+                let keys: Vec<String> = found.iter().map(|(k, _)| format!("{k:?}")).collect();
+                return Err(format!(
+                    "ambiguous address: keys {} hold different values; name one with --field",
+                    keys.join(", ")
+                ));
+            }
+        }
+    }
+    if let Some(k) = obj
+        .keys()
+        .find(|k| SOURCE_NAMES.contains(&normalize(k).as_str()))
+    {
+        return Err(format!(
+            "only a source address ({k:?}), which is not the C&C side; name the key with \
+             --field"
+        ));
+    }
+    Err(
+        "no address key (such as \"ip\", \"prefix\", \"cidr\", \"address\", \"dst_ip\"); \
+         name one with --field"
+            .to_owned(),
+    )
 }
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date.
@@ -582,5 +651,54 @@ mod tests {
         let f = parse_bytes_as("\u{feff}[{\"ip\":\"192.0.2.1\"}]", Format::Json);
         assert_eq!(f.entries.len(), 1);
         assert!(f.errors.is_empty());
+    }
+
+    /// Address keys are found without regard to case or separators; a record without one
+    /// is an error, never skipped; disagreeing keys are ambiguous; a source key is never
+    /// taken; `--field` names the key.
+    #[test]
+    fn address_keys_are_resolved_by_rule_and_never_skipped() {
+        let f = parse_bytes_as(
+            "{\"IP\": \"192.0.2.1\"}\n{\"address\": \"192.0.2.2\"}\n\
+             {\"ip_address\": \"192.0.2.3\"}\n{\"ipv4\": \"192.0.2.4\"}\n\
+             {\"src_ip\": \"10.0.0.1\", \"dst_ip\": \"192.0.2.5\"}\n\
+             {\"ip\": \"192.0.2.6\", \"prefix\": \"192.0.2.6/32\"}\n",
+            Format::Json,
+        );
+        let nets: Vec<String> = f.entries.iter().map(|e| e.net.to_string()).collect();
+        assert_eq!(
+            nets,
+            [
+                "192.0.2.1/32",
+                "192.0.2.2/32",
+                "192.0.2.3/32",
+                "192.0.2.4/32",
+                "192.0.2.5/32"
+            ]
+        );
+        // "192.0.2.6" and "192.0.2.6/32" are different strings: ambiguous.
+        assert_eq!(f.stats.rejected, 1, "{:?}", f.errors);
+        assert!(f.errors[0].reason.contains("ambiguous"), "{:?}", f.errors);
+        let f = parse_bytes_as(
+            "{\"src_ip\": \"10.0.0.1\"}\n{\"host\": \"x\", \"when\": 1}\n{\"name\": \"y\"}\n",
+            Format::Json,
+        );
+        assert!(f.entries.is_empty());
+        assert_eq!(f.stats.rejected, 3, "never skipped: {:?}", f.errors);
+        assert!(
+            f.errors[0].reason.contains("only a source"),
+            "{:?}",
+            f.errors
+        );
+        let opts = crate::feed::FeedOptions::default()
+            .with_format(Format::Json)
+            .with_field("c2_server");
+        let f = crate::feed::parse_bytes(
+            "t",
+            b"{\"c2_server\": \"192.0.2.9\", \"ip\": \"10.0.0.1\"}\n",
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(f.entries[0].net.to_string(), "192.0.2.9/32");
     }
 }

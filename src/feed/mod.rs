@@ -283,6 +283,9 @@ pub struct FeedOptions {
     /// The most distinct entries kept; one more is [`FeedError::TooManyEntries`], as soon
     /// as it is read. Default: no limit (the input cap bounds it).
     pub max_entries: u64,
+    /// The CSV column (a header name, or a 1-based number) or JSON key that holds the
+    /// address, overriding the rule that finds it (see [`Format::Csv`], [`Format::Json`]).
+    pub field: Option<String>,
 }
 
 impl Default for FeedOptions {
@@ -292,6 +295,7 @@ impl Default for FeedOptions {
             max_input_bytes: 1 << 30,
             max_line_bytes: 64 * 1024,
             max_entries: u64::MAX,
+            field: None,
         }
     }
 }
@@ -306,6 +310,13 @@ impl FeedOptions {
     #[must_use]
     pub fn with_format(mut self, format: Format) -> FeedOptions {
         self.format = format;
+        self
+    }
+
+    /// With the CSV column or JSON key that holds the address.
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> FeedOptions {
+        self.field = Some(field.into());
         self
     }
 
@@ -443,6 +454,7 @@ fn parse_text(
         f => f,
     };
     let mut sink = Sink::new(name, opts.max_entries);
+    sink.field = opts.field.clone();
     let over = |sink: &Sink| {
         sink.over.then(|| FeedError::TooManyEntries {
             limit: opts.max_entries,

@@ -33,6 +33,9 @@ pub(crate) struct Sink {
     max_entries: u64,
     pub(crate) over: bool,
     over_line: u64,
+    /// The column (CSV: header name or 1-based number) or key (JSON) that holds the
+    /// address, when the caller names it ([`FeedOptions::field`](super::FeedOptions)).
+    pub(crate) field: Option<String>,
     pub(crate) errors: Vec<LineError>,
     pub(crate) stats: FeedStats,
 }
@@ -55,6 +58,7 @@ impl Sink {
             max_entries,
             over: false,
             over_line: 0,
+            field: None,
             errors: Vec::new(),
             stats: FeedStats::default(),
         }

@@ -42,6 +42,10 @@ pub(crate) struct CompileArgs {
     /// Fail when any line is rejected.
     #[arg(long)]
     strict: bool,
+    /// The CSV column (header name or 1-based number) or JSON key that holds the address,
+    /// when the feed's own names are missing or ambiguous.
+    #[arg(long, value_name = "NAME")]
+    field: Option<String>,
     /// The list version written to the header (anti-rollback serial number); 0, with a
     /// warning, when not given.
     #[arg(long)]
@@ -77,7 +81,10 @@ impl CompileArgs {
 pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let show_progress = progress::wanted(args.json);
     let format: Format = args.format.parse()?;
-    let opts = FeedOptions::new().with_format(format);
+    let mut opts = FeedOptions::new().with_format(format);
+    if let Some(f) = &args.field {
+        opts = opts.with_field(f.clone());
+    }
     let mut compiler = Compiler::new();
     let limits = args.limits.limits()?;
     let list_version = args.list_version.unwrap_or_else(|| {
