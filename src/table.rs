@@ -113,6 +113,15 @@ impl Table {
     /// [`LoadError`] when the file cannot be read or is not a valid table.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Table, LoadError> {
         use std::io::Read;
+        let path = path.as_ref();
+        // Only a regular file: a FIFO would block the open, a device read forever.
+        let md = std::fs::metadata(path).map_err(LoadError::io)?;
+        if !md.is_file() {
+            return Err(LoadError::io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            )));
+        }
         let mut file = std::fs::File::open(path).map_err(LoadError::io)?;
         let len = file.metadata().map_err(LoadError::io)?.len();
         // The header first: a file that no table can be, by its length or by what its

@@ -34,3 +34,25 @@ fn read_file_refuses_by_the_header_before_reading() {
     let err = Table::from_slice(b"not a table at all, not even 80 bytes").unwrap_err();
     assert_eq!(err.kind(), LoadErrorKind::NotATable);
 }
+
+/// Devices and FIFOs are refused before they are opened: `/dev/zero` would be read
+/// forever, a FIFO without a writer would block the open.
+#[test]
+fn read_file_refuses_what_is_not_a_regular_file() {
+    for p in ["/dev/zero", "/dev/null"] {
+        if std::path::Path::new(p).exists() {
+            let err = Table::read_file(p).unwrap_err();
+            assert_eq!(err.kind(), LoadErrorKind::Io, "{p}: {err}");
+            assert!(err.to_string().contains("not a regular file"), "{p}: {err}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let err = Table::read_file(&fifo).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    let err = Table::read_file(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
