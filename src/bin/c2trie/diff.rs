@@ -78,9 +78,9 @@ impl Meta {
 
     /// `source=... tag=...` for the text output.
     fn text(&self) -> String {
-        let mut s = format!("source={}", self.source);
+        let mut s = format!("source={}", shown(&self.source));
         if let Some(t) = &self.tag {
-            s.push_str(&format!(" tag={t}"));
+            s.push_str(&format!(" tag={}", shown(t)));
         }
         if let Some(r) = self.risk {
             s.push_str(&format!(" risk={r}"));
@@ -93,11 +93,15 @@ impl Meta {
 
     /// The fields that differ, as `field: old -> new`.
     fn changes(&self, new: &Meta, ignore_source: bool) -> Vec<String> {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let opt = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), shown);
         let num = |v: Option<u64>| v.map_or_else(|| "-".into(), |v| v.to_string());
         let mut out = Vec::new();
         if !ignore_source && self.source != new.source {
-            out.push(format!("source: {} -> {}", self.source, new.source));
+            out.push(format!(
+                "source: {} -> {}",
+                shown(&self.source),
+                shown(&new.source)
+            ));
         }
         if self.tag != new.tag {
             out.push(format!("tag: {} -> {}", opt(&self.tag), opt(&new.tag)));
@@ -180,6 +184,21 @@ fn header(path: &Path, t: &Table) -> Value {
         "checksum": format!("xxh3:{:016x}", t.checksum()),
         "entries": t.len(),
     })
+}
+
+/// `s` with its control characters escaped (`\u{1b}`, `\n`, ...): a feed's tag or source
+/// must not move the cursor, clear the screen or forge a summary line on a terminal.
+fn shown(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect()
 }
 
 pub(crate) fn run(args: DiffArgs) -> Result<Outcome> {
@@ -306,5 +325,18 @@ mod tests {
         let d = compare(&old, &new, true);
         assert_eq!(d[&List::Global].changed[0].3, ["tag: x -> y"]);
         assert!(compare(&old, &old, false).values().all(ListDiff::is_empty));
+    }
+
+    #[test]
+    fn control_characters_in_tags_are_escaped_in_text() {
+        let t = meta("feed\nno differences", Some("\u{1b}[2Jx"));
+        assert_eq!(t.text(), "source=feed\\nno differences tag=\\u{1b}[2Jx");
+        assert!(!t.text().chars().any(char::is_control));
+        let other = meta("feed", Some("y\r"));
+        let ch = t.changes(&other, false);
+        assert!(
+            ch.iter().all(|c| !c.chars().any(char::is_control)),
+            "{ch:?}"
+        );
     }
 }
