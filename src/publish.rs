@@ -130,6 +130,7 @@ fn atomic_write<T>(
     file.sync_all()
         .map_err(io_err(|| format!("cannot sync {}", tmp.display())))?;
     drop(file);
+    keep_mode_and_owner(path, &tmp);
     let checked = check(&tmp)?;
     fs::rename(&tmp, path).map_err(io_err(|| {
         format!("cannot rename {} to {}", tmp.display(), path.display())
@@ -149,6 +150,21 @@ fn atomic_write<T>(
     })?;
     Ok(checked)
 }
+
+/// Gives `tmp` the permissions and (where allowed) the owner and group of the file it is
+/// about to replace, so a publish does not widen or change who may read the table. Best
+/// effort: without a file to replace, or the right to `chown`, `tmp` keeps its own.
+#[cfg(unix)]
+fn keep_mode_and_owner(path: &Path, tmp: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(old) = fs::metadata(path) {
+        let _ = fs::set_permissions(tmp, old.permissions());
+        let _ = std::os::unix::fs::chown(tmp, Some(old.uid()), Some(old.gid()));
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_mode_and_owner(_path: &Path, _tmp: &Path) {}
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -628,5 +644,24 @@ mod tests {
             [tmp]
         );
         assert!(dir.path().join("t.c2t").exists());
+    }
+
+    /// A publish keeps the replaced file's mode, owner and group.
+    #[cfg(unix)]
+    #[test]
+    fn publish_keeps_mode_and_owner() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lists.c2t");
+        publish(&path, &bytes(1)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        // Changing the owner needs privilege; where it is refused, only the mode is checked.
+        let owned = std::os::unix::fs::chown(&path, Some(4242), Some(4343)).is_ok();
+        publish(&path, &bytes(2)).unwrap();
+        let md = fs::metadata(&path).unwrap();
+        assert_eq!(md.permissions().mode() & 0o777, 0o640);
+        if owned {
+            assert_eq!((md.uid(), md.gid()), (4242, 4343));
+        }
     }
 }

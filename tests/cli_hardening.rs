@@ -237,3 +237,49 @@ fn expired_entries_are_dropped_at_compile_and_counted() {
     assert!(t.lookup("192.0.2.1".parse().unwrap()).is_empty());
     assert!(!t.lookup("192.0.2.2".parse().unwrap()).is_empty());
 }
+
+/// `lookup` on standard input: a line that is not UTF-8, or is too long, costs that line
+/// (an error object), not the rest of the run.
+#[test]
+fn lookup_survives_bad_lines_on_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.0/24\n").unwrap();
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--global",
+            "g.txt",
+            "-o",
+            "t.c2t",
+            "--list-version",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_c2trie"))
+        .current_dir(d)
+        .args(["lookup", "t.c2t"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = b"192.0.2.1\n\xff\xfe\n".to_vec();
+    input.extend(std::iter::repeat_n(b'9', 100_000));
+    input.extend_from_slice(b"\n198.51.100.1\n");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0]["addr"], "192.0.2.1");
+    assert!(lines[1]["error"].as_str().unwrap().contains("utf-8"));
+    assert!(lines[2]["error"].as_str().unwrap().contains("longer than"));
+    assert_eq!(lines[3]["addr"], "198.51.100.1");
+    assert_eq!(out.status.code(), Some(1), "a bad line makes the run fail");
+}

@@ -1,6 +1,6 @@
 //! `c2trie lookup`: addresses in, one JSON object a line out.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 
 use c2trie::feed;
@@ -125,12 +125,57 @@ pub(crate) fn run(args: LookupArgs) -> Result<bool> {
         writeln!(out, "{line}")
     };
     if args.addrs.is_empty() {
-        for line in io::stdin().lock().lines() {
-            let line = line?;
-            if line.trim().is_empty() {
+        // Lines are read as bytes, at most MAX_LINE of each kept: a line that is not UTF-8,
+        // or too long, costs that line (an error object), never the run or the memory.
+        const MAX_LINE: usize = 4096;
+        let mut bad = false;
+        let mut input = io::stdin().lock();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = (&mut input)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let complete = buf.last() == Some(&b'\n') || buf.len() <= MAX_LINE;
+            if !complete {
+                // Skip the rest of the over-long line.
+                loop {
+                    let (done, used) = {
+                        let avail = input.fill_buf()?;
+                        match avail.iter().position(|&b| b == b'\n') {
+                            Some(i) => (true, i + 1),
+                            None => (avail.is_empty(), avail.len()),
+                        }
+                    };
+                    input.consume(used);
+                    if done {
+                        break;
+                    }
+                }
+                bad = true;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "error": format!("line longer than {MAX_LINE} bytes") })
+                )?;
                 continue;
             }
-            one(&line, &mut out)?;
+            match std::str::from_utf8(&buf) {
+                Ok(line) if line.trim().is_empty() => {}
+                Ok(line) => one(line, &mut out)?,
+                Err(e) => {
+                    bad = true;
+                    let msg = format!("invalid utf-8 at byte {}", e.valid_up_to());
+                    writeln!(out, "{}", json!({ "error": msg }))?;
+                }
+            }
+        }
+        if bad {
+            out.flush()?;
+            return Ok(false);
         }
     } else {
         for a in &args.addrs {
