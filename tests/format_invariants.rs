@@ -608,3 +608,42 @@ fn inv09_jump_offset_and_reserved_bytes() {
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
 }
+
+/// Invariant 22: a leaf's tuple names only entries that contain the leaf's addresses. A
+/// leaf pointed at another prefix's tuple (checksum recomputed, every structural
+/// invariant kept) would make lookups there answer with entries that do not match.
+#[test]
+fn inv22_leaves_cover_their_entries() {
+    let base = valid();
+    let p = Parts::split(&base);
+    let leaves = &p.sections[V4_LEAVES];
+    let values: Vec<u32> = (0..leaves.len() / 4)
+        .map(|i| u32_at(leaves, i * 4))
+        .collect();
+    // Swap in another leaf's non-empty tuple until one names an entry that does not
+    // contain the leaf; the summary marks only tuple 0 vs the rest, so it stays right.
+    let mut broke = false;
+    'outer: for (i, &a) in values.iter().enumerate() {
+        for &b in &values {
+            if a == 0 || b == 0 || a == b {
+                continue;
+            }
+            let mut q = Parts::split(&base);
+            put_u32(&mut q.sections[V4_LEAVES], i * 4, b);
+            if let Err(e) = Table::from_bytes(q.join()) {
+                assert_eq!(e.invariant(), Some(22), "{e}");
+                assert_eq!(e.kind(), LoadErrorKind::Corrupt, "{e}");
+                broke = true;
+                break 'outer;
+            }
+        }
+    }
+    assert!(broke, "no swap of leaf tuples was refused");
+    // A direct-table leaf too: the slot of 0.0.0.0 (on no list, tuple 0) pointed at a
+    // non-empty tuple, whose entries lie elsewhere.
+    corrupt(22, |p| {
+        let d = &mut p.sections[V4_DIRECT];
+        assert_eq!(u32_at(d, 0), 1 << 31, "slot 0 is an empty leaf");
+        put_u32(d, 0, (1 << 31) | 1);
+    });
+}

@@ -636,6 +636,11 @@ fn family<'a, F: Family>(
         ));
     }
 
+    // 22. Leaves cover their entries: every entry a leaf's tuple names contains all the
+    // addresses of the leaf's slots, so no tuple can answer with an entry that does not
+    // match (a tuple rewritten, checksum recomputed, would otherwise pass and answer wrong).
+    leaf_cover::<F>(direct, d, nodes, leaves, tuples, entries)?;
+
     // 18. Host tuples: each element is `NONE`, an entry of its list, or a host entry
     // (`HOST_FLAG | attr`) of its list, and each tuple has a host entry. The count of host
     // entries per tuple is kept for the slots below.
@@ -818,6 +823,120 @@ fn family<'a, F: Family>(
         summary_bits: s,
         summary,
     })
+}
+
+/// Invariant 22 over a trie that satisfies 14–17: for each direct leaf slot and each leaf
+/// run, every entry of its tuple contains the run's first and last reachable slot (an entry
+/// is one prefix, so it then contains every slot between), checked as containing the
+/// smallest prefix that holds both. Linear in the trie.
+fn leaf_cover<F: Family>(
+    direct: &[U32],
+    d: u32,
+    nodes: &[RawNode],
+    leaves: &[U32],
+    tuples: &[RawTuple],
+    entries: &[F::RawEntry],
+) -> Result<(), LoadError> {
+    let fam = F::NAME;
+    // Whether the prefix (lo, len), left-aligned, lies inside every entry of tuple `t`.
+    let check = |t: u32, lo: u128, len: u32, what: &dyn Fn() -> String| {
+        let Some(tuple) = tuples.get(t as usize) else {
+            return Ok(());
+        };
+        for e in tuple.0 {
+            let e = e.get();
+            if e == NONE {
+                continue;
+            }
+            let Some(ent) = entries.get(e as usize) else {
+                continue;
+            };
+            let elen = u32::from(F::entry_len(ent));
+            let eaddr = F::to_u128(F::entry_addr(ent));
+            let inside = elen <= len
+                && (elen == 0 || (lo ^ eaddr).checked_shr(128 - elen).unwrap_or(0) == 0);
+            if !inside {
+                return Err(corrupt(
+                    22,
+                    format!(
+                        "{fam} {}: tuple {t} names entry {e}, which does not contain it",
+                        what()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    let mut at: Vec<(u128, u32)> = Vec::with_capacity(nodes.len());
+    for (slot, v) in direct.iter().enumerate() {
+        let v = v.get();
+        let addr = (slot as u128)
+            .checked_shl(128u32.saturating_sub(d))
+            .unwrap_or(0);
+        if v & LEAF_FLAG != 0 {
+            check(v & !LEAF_FLAG, addr, d, &|| format!("direct slot {slot}"))?;
+        } else {
+            at.push((addr, d));
+        }
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let Some(&(addr, len)) = at.get(i) else { break };
+        let (children, runs) = (n.children.get(), n.leaf_runs.get());
+        let base = n.base_leaf.get() as usize;
+        // Below the node: 6 more bits. A node lies above the last address bit (16), but
+        // its slots may reach past it: those bits read as 0, so only the slots whose bits
+        // past the address are 0 are reachable, and only those are checked.
+        let sub_len = len.saturating_add(STRIDE);
+        let beyond = sub_len.saturating_sub(F::BITS);
+        let reachable: u64 = match beyond {
+            0 => u64::MAX,
+            b => (0..64u32)
+                .step_by(1usize << b.min(6))
+                .fold(0u64, |m, v| m | (1u64 << v)),
+        };
+        let slot_addr = |v: u32| {
+            let v = u128::from(v);
+            addr | match sub_len.checked_sub(128) {
+                None | Some(0) => v.checked_shl(128 - sub_len.min(128)).unwrap_or(0),
+                Some(over) => v.checked_shr(over).unwrap_or(0),
+            }
+        };
+        let child_len = sub_len.min(128);
+        let mut c = children;
+        while c != 0 {
+            at.push((slot_addr(c.trailing_zeros()), child_len));
+            c &= c.wrapping_sub(1);
+        }
+        let leaf_slots = !children & reachable;
+        let mut r = runs;
+        let mut k = 0usize;
+        while r != 0 {
+            let first = r.trailing_zeros();
+            r &= r.wrapping_sub(1);
+            let next = if r == 0 { 64 } else { r.trailing_zeros() };
+            // The run's reachable leaf slots: from `first` up to the next run's start.
+            let upto = if next == 64 {
+                u64::MAX
+            } else {
+                (1u64 << next) - 1
+            };
+            let own = leaf_slots & upto & !((1u64 << first) - 1);
+            if own != 0
+                && let Some(t) = leaves.get(base.wrapping_add(k))
+            {
+                let t = t.get();
+                let (lo, hi) = (own.trailing_zeros(), 63 - own.leading_zeros());
+                // The smallest prefix holding both ends: an entry contains both exactly
+                // when it contains that prefix.
+                let (a, b) = (slot_addr(lo), slot_addr(hi));
+                let common = (a ^ b).leading_zeros().min(child_len);
+                let what = || format!("node {i} leaf {}", base.wrapping_add(k));
+                check(t, a, common, &what)?;
+            }
+            k += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The summary a validated trie (invariants 14–17) calls for: every leaf naming a tuple
