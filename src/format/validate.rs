@@ -854,7 +854,11 @@ fn leaf_cover<F: Family>(
             let elen = u32::from(F::entry_len(ent));
             let eaddr = F::to_u128(F::entry_addr(ent));
             let inside = elen <= len
-                && (elen == 0 || (lo ^ eaddr).checked_shr(128 - elen).unwrap_or(0) == 0);
+                && (elen == 0
+                    || (lo ^ eaddr)
+                        .checked_shr(128u32.saturating_sub(elen))
+                        .unwrap_or(0)
+                        == 0);
             if !inside {
                 return Err(corrupt(
                     22,
@@ -897,7 +901,7 @@ fn leaf_cover<F: Family>(
         let slot_addr = |v: u32| {
             let v = u128::from(v);
             addr | match sub_len.checked_sub(128) {
-                None | Some(0) => v.checked_shl(128 - sub_len.min(128)).unwrap_or(0),
+                None | Some(0) => v.checked_shl(128u32.saturating_sub(sub_len)).unwrap_or(0),
                 Some(over) => v.checked_shr(over).unwrap_or(0),
             }
         };
@@ -918,14 +922,17 @@ fn leaf_cover<F: Family>(
             let upto = if next == 64 {
                 u64::MAX
             } else {
-                (1u64 << next) - 1
+                (1u64 << next).wrapping_sub(1)
             };
-            let own = leaf_slots & upto & !((1u64 << first) - 1);
+            let own = leaf_slots & upto & !(1u64 << first).wrapping_sub(1);
             if own != 0
                 && let Some(t) = leaves.get(base.wrapping_add(k))
             {
                 let t = t.get();
-                let (lo, hi) = (own.trailing_zeros(), 63 - own.leading_zeros());
+                let (lo, hi) = (
+                    own.trailing_zeros(),
+                    63u32.saturating_sub(own.leading_zeros()),
+                );
                 // The smallest prefix holding both ends: an entry contains both exactly
                 // when it contains that prefix.
                 let (a, b) = (slot_addr(lo), slot_addr(hi));
@@ -933,7 +940,7 @@ fn leaf_cover<F: Family>(
                 let what = || format!("node {i} leaf {}", base.wrapping_add(k));
                 check(t, a, common, &what)?;
             }
-            k += 1;
+            k = k.wrapping_add(1);
         }
     }
     Ok(())
