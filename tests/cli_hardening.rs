@@ -91,7 +91,7 @@ fn compile_refuses_a_poisoned_global_list_and_names_the_line() {
         let mut args = vec!["compile", "--global", "g.txt", "-o", "t.c2t"];
         args.extend_from_slice(bad);
         let o = c2trie(d, &args);
-        assert_eq!(o.status.code(), Some(1), "{bad:?}");
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
     }
 }
 
@@ -282,4 +282,32 @@ fn lookup_survives_bad_lines_on_standard_input() {
     assert!(lines[2]["error"].as_str().unwrap().contains("longer than"));
     assert_eq!(lines[3]["addr"], "198.51.100.1");
     assert_eq!(out.status.code(), Some(1), "a bad line makes the run fail");
+}
+
+/// Bad option values are usage errors (exit 2); `--strict` refuses host bits.
+#[test]
+fn bad_option_values_exit_2_and_strict_refuses_host_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.77/24\n").unwrap();
+    for bad in [
+        &["--format", "xml"][..],
+        &["--min-prefix-v4", "global=abc"][..],
+        &["--max-entries", "nolist=5"][..],
+    ] {
+        let mut args = vec!["compile", "--global", "g.txt", "-o", "t.c2t"];
+        args.extend_from_slice(bad);
+        let o = c2trie(d, &args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+    let strict = ["compile", "--global", "g.txt", "-o", "t.c2t", "--strict"];
+    let o = c2trie(d, &strict);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("host bits"), "{}", stderr(&o));
+    assert!(!d.join("t.c2t").exists());
+    let o = c2trie(d, &strict[..5]);
+    assert!(
+        o.status.success(),
+        "without --strict the entry is kept, truncated"
+    );
 }

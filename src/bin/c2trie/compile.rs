@@ -80,13 +80,19 @@ impl CompileArgs {
 
 pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     let show_progress = progress::wanted(args.json);
-    let format: Format = args.format.parse()?;
+    let format: Format = args
+        .format
+        .parse()
+        .map_err(|e| crate::UsageError(format!("--format: {e}")))?;
     let mut opts = FeedOptions::new().with_format(format);
     if let Some(f) = &args.field {
         opts = opts.with_field(f.clone());
     }
     let mut compiler = Compiler::new();
-    let limits = args.limits.limits()?;
+    let limits = args
+        .limits
+        .limits()
+        .map_err(|e| crate::UsageError(e.to_string()))?;
     let list_version = args.list_version.unwrap_or_else(|| {
         eprintln!(
             "warning: no --list-version: the table gets list version 0, which a running \
@@ -105,6 +111,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     }
     let mut feeds = Vec::new();
     let mut rejected = 0u64;
+    let mut truncated = 0u64;
     let inputs = [
         (List::Approved, &args.approved),
         (List::Blocked, &args.blocked),
@@ -137,6 +144,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                 eprintln!("{}: {unshown} more rejected lines not shown", feed.name);
             }
             rejected += feed.stats.rejected;
+            truncated += feed.stats.truncated;
             let expired_before = compiler.report().list(list).expired;
             let added = compiler.add_feed(list, &feed)?;
             let expired = compiler.report().list(list).expired - expired_before;
@@ -157,6 +165,14 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     }
     if args.strict && rejected > 0 {
         eprintln!("c2trie: {rejected} line(s) rejected; --strict refuses to compile");
+        return Ok(false);
+    }
+    if args.strict && truncated > 0 {
+        eprintln!(
+            "c2trie: {truncated} entr{} had host bits set (such as 192.0.2.77/24 for \
+             192.0.2.0/24); --strict refuses to compile",
+            if truncated == 1 { "y" } else { "ies" }
+        );
         return Ok(false);
     }
     let spinner = progress::building(compiler.len(), show_progress);
