@@ -195,6 +195,7 @@ impl<W: Wfp> Traced<W> {
         }
     }
 
+    /// A line for a call on session `s`, with the session's state.
     fn line(
         &self,
         call: &str,
@@ -202,9 +203,20 @@ impl<W: Wfp> Traced<W> {
         s: Option<Session>,
         extra: serde_json::Map<String, serde_json::Value>,
     ) {
-        let (dynamic, txn) = s
+        let state = s
             .and_then(|s| self.state.get(&s).copied())
             .unwrap_or_default();
+        self.line_as(call, code, state, extra);
+    }
+
+    /// A line with the given `(dynamic, txn)` state.
+    fn line_as(
+        &self,
+        call: &str,
+        code: u32,
+        (dynamic, txn): (bool, bool),
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) {
         let mut m = serde_json::Map::new();
         m.insert("call".into(), call.into());
         m.insert("result".into(), format!("0x{code:08x}").into());
@@ -241,13 +253,12 @@ impl<W: Wfp> Wfp for Traced<W> {
             self.state.insert(s, (dynamic, false));
         }
         // `dynamic` is the flag asked for, whether or not a session was opened.
-        let mut st = self.state.clone();
-        st.insert(Session(usize::MAX), (dynamic, false));
-        let shown = r.ok().unwrap_or(Session(usize::MAX));
-        let code = Self::code(&r);
-        std::mem::swap(&mut self.state, &mut st);
-        self.line("FwpmEngineOpen0", code, Some(shown), extra! {});
-        std::mem::swap(&mut self.state, &mut st);
+        self.line_as(
+            "FwpmEngineOpen0",
+            Self::code(&r),
+            (dynamic, false),
+            extra! {},
+        );
         r
     }
     fn engine_close(&mut self, s: Session) -> Result<(), u32> {

@@ -17,6 +17,7 @@
 use std::fmt;
 use std::num::ParseFloatError;
 use std::num::ParseIntError;
+use std::sync::LazyLock;
 
 use ipnet::IpNet;
 
@@ -205,11 +206,17 @@ const EMBEDDINGS: [(&str, &str, u8); 6] = [
 /// The broadest IPv4 prefix length an IPv6 prefix amounts to under any encoding it meets,
 /// and that encoding.
 fn embedded_v4(net: &ipnet::Ipv6Net) -> Option<(&'static str, u8)> {
+    // Parsed once: this runs for every IPv6 entry of a limited list.
+    static REGIONS: LazyLock<Vec<(&str, ipnet::Ipv6Net, u8)>> = LazyLock::new(|| {
+        EMBEDDINGS
+            .iter()
+            .filter_map(|&(enc, region, start)| Some((enc, region.parse().ok()?, start)))
+            .collect()
+    });
+    static LOCAL_USE: LazyLock<Option<ipnet::Ipv6Net>> =
+        LazyLock::new(|| "64:ff9b:1::/48".parse().ok());
     let mut best: Option<(&'static str, u8)> = None;
-    for (enc, region, start) in EMBEDDINGS {
-        let Ok(region) = region.parse::<ipnet::Ipv6Net>() else {
-            continue;
-        };
+    for &(enc, region, start) in REGIONS.iter() {
         if !(region.contains(net) || net.contains(&region)) {
             continue;
         }
@@ -219,7 +226,7 @@ fn embedded_v4(net: &ipnet::Ipv6Net) -> Option<(&'static str, u8)> {
         }
     }
     // RFC 6052 local-use /48: 16 bits of the address, the u octet, 16 more.
-    if let Ok(local) = "64:ff9b:1::/48".parse::<ipnet::Ipv6Net>()
+    if let Some(local) = *LOCAL_USE
         && (local.contains(net) || net.contains(&local))
     {
         let l = net.prefix_len();
@@ -238,11 +245,17 @@ fn embedded_v4(net: &ipnet::Ipv6Net) -> Option<(&'static str, u8)> {
 
 /// The special-purpose range `net` meets, if any.
 fn special(net: &IpNet) -> Option<(&'static str, &'static str)> {
-    SPECIAL_PURPOSE.into_iter().find(|(range, _)| {
-        range
-            .parse::<IpNet>()
-            .is_ok_and(|r| r.contains(net) || net.contains(&r))
-    })
+    // Parsed once: this runs for every entry of a list that refuses special space.
+    static RANGES: LazyLock<Vec<(IpNet, &str, &str)>> = LazyLock::new(|| {
+        SPECIAL_PURPOSE
+            .iter()
+            .filter_map(|&(range, name)| Some((range.parse().ok()?, range, name)))
+            .collect()
+    });
+    RANGES
+        .iter()
+        .find(|(r, _, _)| r.contains(net) || net.contains(r))
+        .map(|&(_, range, name)| (range, name))
 }
 
 /// One entry that breaks a limit: which list, which limit, and where the entry came from.
