@@ -25,7 +25,8 @@
 //! # IPv4 inside IPv6
 //!
 //! An IPv6 address can carry an IPv4 address ([`Encoding`]): `::ffff:192.0.2.1` reaches
-//! `192.0.2.1`, and so, through a translator or relay, do NAT64, 6to4 and Teredo addresses.
+//! `192.0.2.1`, and so, through a translator, relay or tunnel, do NAT64, 6to4, Teredo and
+//! ISATAP addresses.
 //! So that no spelling slips past an IPv4 entry, [`Policy::decide`] decides the IPv6 address
 //! *and* every IPv4 address it embeds (each [`Encoding`] enabled in
 //! [`Policy::embedded`]), then keeps the **most severe** of those decisions, in the order
@@ -296,11 +297,15 @@ pub enum Encoding {
     /// Teredo client, `2001::/32` (RFC 4380): the bitwise NOT of the last 32 bits.
     #[cfg_attr(feature = "serde", serde(rename = "teredo-client"))]
     TeredoClient,
+    /// ISATAP, under any /64 (RFC 5214 §6.1): an interface identifier `0:5efe:a.b.c.d` or
+    /// `200:5efe:a.b.c.d` (either value of the u and g bits); the last 32 bits.
+    #[cfg_attr(feature = "serde", serde(rename = "isatap"))]
+    Isatap,
 }
 
 impl Encoding {
     /// Every encoding, in the order [`EmbeddedV4::decode`] reports them.
-    pub const ALL: [Encoding; 9] = [
+    pub const ALL: [Encoding; 10] = [
         Encoding::Mapped,
         Encoding::Compatible,
         Encoding::Translated,
@@ -310,10 +315,11 @@ impl Encoding {
         Encoding::SixToFour,
         Encoding::TeredoServer,
         Encoding::TeredoClient,
+        Encoding::Isatap,
     ];
 
     /// The short name: `mapped`, `compatible`, `translated`, `nat64`, `nat64-local`,
-    /// `nat64-operator`, `6to4`, `teredo-server` or `teredo-client`.
+    /// `nat64-operator`, `6to4`, `teredo-server`, `teredo-client` or `isatap`.
     ///
     /// ```
     /// assert_eq!(c2trie::policy::Encoding::SixToFour.as_str(), "6to4");
@@ -329,6 +335,7 @@ impl Encoding {
             Encoding::SixToFour => "6to4",
             Encoding::TeredoServer => "teredo-server",
             Encoding::TeredoClient => "teredo-client",
+            Encoding::Isatap => "isatap",
         }
     }
 
@@ -521,6 +528,9 @@ impl EmbeddedV4 {
                 .then(|| (Encoding::TeredoServer, Ipv4Addr::from((a >> 64) as u32))),
             (on(Encoding::TeredoClient) && teredo)
                 .then(|| (Encoding::TeredoClient, Ipv4Addr::from(!(a as u32)))),
+            // The interface identifier's first octet may carry the u and g bits.
+            (on(Encoding::Isatap) && ((a as u64) >> 32) & !0x0300_0000 == 0x5efe)
+                .then_some((Encoding::Isatap, low)),
         ];
         head.into_iter()
             .flatten()
@@ -939,6 +949,8 @@ mod tests {
                 Encoding::TeredoClient,
                 "2001:0:cb00:7101:8000:f227:3fff:fdde",
             ),
+            (Encoding::Isatap, "2001:db8:1:2:0:5efe:192.0.2.33"),
+            (Encoding::Isatap, "2001:db8:1:2:200:5efe:192.0.2.33"),
         ]
     }
 
@@ -963,6 +975,22 @@ mod tests {
                 Verdict::Pass,
                 "{enc} off: {s}"
             );
+        }
+    }
+
+    #[test]
+    fn isatap_needs_its_interface_identifier() {
+        for s in [
+            "2001:db8::400:5efe:c000:221",
+            "2001:db8::5eff:c000:221",
+            "2001:db8::1:5efe:c000:221",
+        ] {
+            let IpAddr::V6(a) = ip(s) else { unreachable!() };
+            let only: Vec<_> = EmbeddedV4::none()
+                .with(Encoding::Isatap, true)
+                .decode(a)
+                .collect();
+            assert!(only.is_empty(), "{s}: {only:?}");
         }
     }
 

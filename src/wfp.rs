@@ -58,6 +58,7 @@
 //! | NAT64 /32 and /96 operator prefixes | the RFC 6052 placement | yes |
 //! | NAT64 local-use (`64:ff9b:1::/48`), operator /40, /48, /56, /64 | the RFC 6052 placement with the "u" octet (bits 64–71) zero | only while `l` ≤ the bits before the u octet (24, 16, 8, 0); longer prefixes are blocked only for u = 0, the value RFC 6052 requires |
 //! | Teredo client | none: the embedded address is the bit-inverted last 32 bits, after 64 wildcard bits, which no prefix or range can express | no, unless the block set is all of IPv4 |
+//! | ISATAP | none: the embedded address follows 64 wildcard bits and the `0:5efe` or `200:5efe` identifier, which no prefix or range can express | no |
 //!
 //! What an image does not cover is reported in [`Plan::gaps`]: those addresses are decided
 //! `Block` by the policy but are not blocked by the plan (a translator that ignores a
@@ -940,6 +941,14 @@ fn embedded_images(v4: &[Iv], policy: &Policy) -> (Vec<Iv>, Vec<Gap>) {
                 note: "the client address is bit-inverted below 64 free bits: no prefix or range",
             });
         }
+    }
+    if on(Encoding::Isatap) {
+        gaps.push(Gap {
+            encoding: Encoding::Isatap,
+            nat64_prefix: None,
+            v4_prefixes: cover.len(),
+            note: "the address follows 64 free bits and the 0:5efe identifier: no prefix or range",
+        });
     }
     (merge(out), gaps)
 }

@@ -367,3 +367,47 @@ fn special_purpose_space_is_refused_when_asked() {
         assert!(compile(&[(List::Global, &f)], strict).is_ok(), "{net}");
     }
 }
+
+/// An IPv6 entry that spells IPv4 hosts (compatible, translated, NAT64, 6to4) also matches
+/// the IPv4 hosts it names; broad or non-host spellings add nothing; the IPv6 entry stays.
+#[test]
+fn ipv6_spellings_of_ipv4_hosts_also_match_the_ipv4_hosts() {
+    let f = feed(
+        "mine.txt",
+        "::192.0.2.1\n\
+         ::ffff:0:192.0.2.9\n\
+         64:ff9b::198.51.100.0/120\n\
+         2002:cb00:7100::/40\n\
+         2002:cb00:7180:1::/64\n\
+         2002::/16\n\
+         ::1\n\
+         2002:0:100::/48\n\
+         64:ff9b::/100\n\
+         2001:0:c000:201::/64\n",
+    );
+    for list in [List::Blocked, List::Global] {
+        let mut c = Compiler::new();
+        c.created_unix(0);
+        c.limits(Limits::none()).add_feed(list, &f).unwrap();
+        let r = *c.report().list(list);
+        // 6to4's 203.0.113.128/32 lies in 203.0.113.0/24: both are added.
+        assert_eq!((r.entries, r.ipv4, r.derived_v4), (15, 5, 5), "{r:?}");
+        let t = Table::from_bytes(c.to_vec().unwrap()).unwrap();
+        for (addr, want) in [
+            ("192.0.2.1", Some("192.0.2.1/32")),
+            ("192.0.2.9", Some("192.0.2.9/32")),
+            ("198.51.100.77", Some("198.51.100.0/24")),
+            ("203.0.113.5", Some("203.0.113.0/24")),
+            ("203.0.113.128", Some("203.0.113.128/32")),
+            ("::192.0.2.1", Some("::c000:201/128")),
+            ("64:ff9b::198.51.100.77", Some("64:ff9b::c633:6400/120")),
+            ("192.0.2.2", None),
+            ("0.0.1.0", None),
+            ("192.0.2.33", None),
+        ] {
+            let got = t.lookup(addr.parse().unwrap());
+            let got = got.get(list).map(|e| e.prefix().to_string());
+            assert_eq!(got.as_deref(), want, "{list:?} {addr}");
+        }
+    }
+}

@@ -66,7 +66,7 @@ fn excuse(table: &Table, policy: &Policy, plan: &Plan, a: IpAddr) -> Option<Stri
             continue;
         }
         let excused = match enc {
-            Encoding::TeredoClient => gap_for(enc),
+            Encoding::TeredoClient | Encoding::Isatap => gap_for(enc),
             Encoding::Nat64LocalUse => gap_for(enc) && u_octet(v6) != 0,
             Encoding::Nat64Operator => {
                 // Excused only through a prefix shorter than /96 holding the address.
@@ -492,7 +492,10 @@ proptest! {
     fn exact_when_no_gap_encoding_is_on(es in entries(), g in mode(), b in mode(), seed in any::<u64>()) {
         let table = build(&es);
         let mut p = Policy::new(g, b);
-        p.embedded.set(Encoding::TeredoClient, false).set(Encoding::Nat64LocalUse, false);
+        p.embedded
+            .set(Encoding::TeredoClient, false)
+            .set(Encoding::Isatap, false)
+            .set(Encoding::Nat64LocalUse, false);
         let plan = Plan::new(&table, &p, Shape::Prefixes);
         prop_assert!(plan.gaps().is_empty());
         let addrs = addresses(&table, &plan, &p, 300, seed);
@@ -568,11 +571,18 @@ fn nothing_blocks_when_no_list_blocks() {
 }
 
 #[test]
-fn teredo_client_and_u_octet_gaps_are_reported() {
+fn teredo_client_isatap_and_u_octet_gaps_are_reported() {
     let table = build(&[(List::Blocked, "192.0.2.0/24".parse().unwrap())]);
     let plan = Plan::new(&table, &Policy::default(), Shape::Prefixes);
     let gaps: Vec<_> = plan.gaps().iter().map(|g| g.encoding).collect();
-    assert_eq!(gaps, [Encoding::Nat64LocalUse, Encoding::TeredoClient]);
+    assert_eq!(
+        gaps,
+        [
+            Encoding::Nat64LocalUse,
+            Encoding::TeredoClient,
+            Encoding::Isatap
+        ]
+    );
     // u = 0 is covered, u != 0 is not; the policy blocks both.
     for (s, covered) in [
         ("64:ff9b:1:c000:2:500::", true),
@@ -589,7 +599,9 @@ fn teredo_client_and_u_octet_gaps_are_reported() {
     // A /16 fits before the u octet: exact.
     let table = build(&[(List::Blocked, "192.0.0.0/16".parse().unwrap())]);
     let mut p = Policy::default();
-    p.embedded.set(Encoding::TeredoClient, false);
+    p.embedded
+        .set(Encoding::TeredoClient, false)
+        .set(Encoding::Isatap, false);
     assert!(Plan::new(&table, &p, Shape::Prefixes).gaps().is_empty());
 }
 
@@ -680,7 +692,10 @@ fn check_real(name: &str, table: &Table, policies: &[Policy], random: usize) {
 
 fn policies() -> Vec<Policy> {
     let mut exact = Policy::new(Mode::Block, Mode::LogOnly);
-    exact.embedded.set(Encoding::TeredoClient, false);
+    exact
+        .embedded
+        .set(Encoding::TeredoClient, false)
+        .set(Encoding::Isatap, false);
     vec![
         Policy::new(Mode::Block, Mode::Block),
         exact,

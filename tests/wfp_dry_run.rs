@@ -141,7 +141,10 @@ fn check(mode: &str, ranges: bool) {
     // Where the plan documents that it cannot follow the policy (Teredo clients, and RFC
     // 6052 local-use NAT64 with a non-zero u octet): blocked by the policy, not covered.
     let mut exact = policy.clone();
-    exact.embedded.set(Encoding::TeredoClient, false);
+    exact
+        .embedded
+        .set(Encoding::TeredoClient, false)
+        .set(Encoding::Isatap, false);
     exact.embedded.set(Encoding::Nat64LocalUse, false);
     let gap = |a: IpAddr| {
         let x = int(a);

@@ -40,6 +40,9 @@ pub struct ListReport {
     /// Entries dropped because their `expires` time was at or before the table's creation
     /// time.
     pub expired: u64,
+    /// Of `entries`, IPv4 prefixes added beside IPv6 entries that spell them
+    /// (`::192.0.2.1`, `64:ff9b::192.0.2.1`, `2002:c000:201::/48`): see [`Compiler::add`].
+    pub derived_v4: u64,
 }
 
 /// What the compiler kept, per list (indexed by [`List::index`]).
@@ -188,8 +191,13 @@ impl Compiler {
 
     /// Adds one prefix to `list`. Host bits are cleared, and an IPv4-mapped IPv6 prefix
     /// (`::ffff:192.0.2.0/120`) is stored as the IPv4 prefix it names (`192.0.2.0/24`), so
-    /// it matches IPv4 traffic to those hosts. Returns `Ok(false)` when the list
-    /// already had this prefix (the first entry's source and metadata are kept).
+    /// it matches IPv4 traffic to those hosts. An IPv6 prefix that spells IPv4 hosts in
+    /// another encoding (IPv4-compatible `::192.0.2.1`, IPv4-translated
+    /// `::ffff:0:192.0.2.1`, NAT64 `64:ff9b::192.0.2.0/120`, 6to4 `2002:c000:201::/48`)
+    /// is kept, and the IPv4 prefix it spells is added beside it, with the same metadata,
+    /// when it fixes at least 8 bits of the IPv4 address ([`ListReport::derived_v4`]
+    /// counts them). Returns `Ok(false)` when the list already had this prefix (the first
+    /// entry's source and metadata are kept).
     ///
     /// # Errors
     ///
@@ -240,6 +248,30 @@ impl Compiler {
             )));
         }
         let net = canonical(net);
+        if let IpNet::V6(v6) = net
+            && let Some(v4) = spelled_v4(&v6)
+        {
+            // The IPv6 entry stays (it matches that literal); the IPv4 prefix it spells is
+            // added beside it, so the hosts it names match however they are reached.
+            let kept = self.insert_one(list, net, source, line, Cow::Borrowed(&*meta))?;
+            let added = self.insert_one(list, IpNet::V4(v4), source, line, meta)?;
+            if added {
+                self.report.list_mut(list).derived_v4 += 1;
+            }
+            return Ok(kept || added);
+        }
+        self.insert_one(list, net, source, line, meta)
+    }
+
+    /// [`Compiler::insert`] for one canonical prefix.
+    fn insert_one(
+        &mut self,
+        list: List,
+        net: IpNet,
+        source: &str,
+        line: u64,
+        meta: Cow<'_, Meta>,
+    ) -> Result<bool, CompileError> {
         let now = match self.created_unix.or(self.clock) {
             Some(t) => t,
             None => *self.clock.insert(now_unix()),
@@ -528,6 +560,40 @@ fn canonical(net: IpNet) -> IpNet {
         return IpNet::V4(n.trunc());
     }
     net.trunc()
+}
+
+/// The IPv4 prefix an IPv6 entry spells through an encoding that names a host by its IPv4
+/// address (IPv4-compatible `::a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`, NAT64
+/// `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::/48`), when the entry lies inside that
+/// encoding's prefix and fixes at least the top 8 bits of the IPv4 address (broader ones
+/// name no host: `2002::/16` is "all of 6to4", not "all of IPv4"). Nothing in `0.0.0.0/8`
+/// (`::` and `::1` are not IPv4-compatible addresses). Teredo is left out: its IPv4 field
+/// names the relay server, not the peer. IPv4-mapped entries are stored as IPv4 by
+/// [`canonical`].
+fn spelled_v4(net: &ipnet::Ipv6Net) -> Option<ipnet::Ipv4Net> {
+    const NAT64_WKP: u128 = 0x0064_ff9b_0000_0000_0000_0000;
+    let a = u128::from(net.network());
+    let len = u32::from(net.prefix_len());
+    // (the encoding's top bits, how many, where the IPv4 address starts)
+    let start = [
+        (0, 96, 96),
+        (0xffff_0000, 96, 96),
+        (NAT64_WKP, 96, 96),
+        (0x2002, 16, 16),
+    ]
+    .into_iter()
+    .find(|&(head, bits, _)| len >= bits && a >> (128 - bits) == head)
+    .map(|(_, _, start)| start)?;
+    let v4_len = len.saturating_sub(start).min(32);
+    if v4_len < 8 {
+        return None;
+    }
+    let v4 = ipnet::Ipv4Net::new(
+        std::net::Ipv4Addr::from((a >> (96 - start)) as u32),
+        v4_len as u8,
+    )
+    .ok()?;
+    (v4.network().octets()[0] != 0).then(|| v4.trunc())
 }
 
 /// Hash seeds tried before giving up on placing the hosts.

@@ -430,6 +430,11 @@ fn embed(enc: c2trie::policy::Encoding, v4: u32, base: u128, nat64: Option<Ipv6N
         E::SixToFour => put(&[0x20, 0x02], [2, 3, 4, 5], v),
         E::TeredoServer => put(&[0x20, 0x01, 0, 0], [4, 5, 6, 7], v),
         E::TeredoClient => put(&[0x20, 0x01, 0, 0], [12, 13, 14, 15], (!v4).to_be_bytes()),
+        E::Isatap => put(
+            &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0x02, 0, 0x5e, 0xfe],
+            [12, 13, 14, 15],
+            v,
+        ),
         _ => {}
     }
     u128::from_be_bytes(b)
