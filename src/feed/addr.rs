@@ -25,6 +25,11 @@ pub enum AddrError {
         /// The offending octet.
         octet: String,
     },
+    /// A prefix length has a leading zero (`/024`): some parsers read it as octal.
+    ZeroPaddedLen {
+        /// The text after the `/`.
+        text: String,
+    },
     /// An IPv4 address with fewer than four octets (`1.2.3`, `127.1`, or a bare integer).
     Shortened {
         /// How many octets were given.
@@ -83,6 +88,12 @@ impl fmt::Display for AddrError {
             AddrError::Invalid => f.write_str("not an ip address"),
             AddrError::ZeroPadded { octet } => {
                 write!(f, "zero-padded octet {octet:?} (could be read as octal)")
+            }
+            AddrError::ZeroPaddedLen { text } => {
+                write!(
+                    f,
+                    "zero-padded prefix length /{text} (could be read as octal)"
+                )
             }
             AddrError::Shortened { octets } => {
                 write!(f, "shortened ipv4 address ({octets} of 4 octets)")
@@ -253,6 +264,9 @@ pub fn parse_net(s: &str) -> Result<ParsedNet, AddrError> {
         Some(t) => {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(AddrError::InvalidPrefixLen { text: t.to_owned() });
+            }
+            if t.len() > 1 && t.starts_with('0') {
+                return Err(AddrError::ZeroPaddedLen { text: t.to_owned() });
             }
             match t.parse::<u8>() {
                 Ok(v) if v <= max => v,
@@ -531,6 +545,18 @@ mod tests {
             Err(AddrError::InvalidPrefixLen { text: "+8".into() })
         );
         assert_eq!(parse_net("/24"), Err(AddrError::Empty));
+        for (net, text) in [
+            ("192.0.2.0/024", "024"),
+            ("2001:db8::/032", "032"),
+            ("10.0.0.0/00", "00"),
+        ] {
+            assert_eq!(
+                parse_net(net),
+                Err(AddrError::ZeroPaddedLen { text: text.into() }),
+                "{net}"
+            );
+        }
+        assert_eq!(parse_net("0.0.0.0/0").unwrap().net.prefix_len(), 0);
         let mixed = range_to_cidrs("1.2.3.4".parse().unwrap(), "::1".parse().unwrap());
         assert_eq!(mixed, Err(AddrError::MixedFamilies));
         let rev = range_to_cidrs("1.2.3.5".parse().unwrap(), "1.2.3.4".parse().unwrap());
