@@ -251,9 +251,29 @@ fn is_text(field: &str) -> bool {
     field.chars().any(char::is_alphabetic) && !is_addr(field)
 }
 
-/// A row that is a header: no field is an address, and some field has letters.
+/// A row that is a header: no field is an address, some field has letters, and either a
+/// field is a known column name or none looks like a mistyped address (`1.2.3.x`,
+/// `2001:db8::g`): a bad first data row is reported as bad, never skipped as a header.
 pub(crate) fn is_header(fields: &[String]) -> bool {
-    !fields.iter().any(|f| is_addr(f)) && fields.iter().any(|f| is_text(f))
+    let known = |f: &String| {
+        let n = normalize(f);
+        [ADDR_NAMES, DEST_NAMES, SOURCE_NAMES, TAG_NAMES]
+            .iter()
+            .any(|set| set.contains(&n.as_str()))
+    };
+    !fields.iter().any(|f| is_addr(f))
+        && fields.iter().any(|f| is_text(f))
+        && (fields.iter().any(known) || !fields.iter().any(|f| looks_like_addr(f)))
+}
+
+/// A field shaped like an address attempt: it starts with a hex digit and holds a `.` or
+/// `:` between characters that addresses, prefixes and ranges use (plus stray letters).
+fn looks_like_addr(field: &str) -> bool {
+    let f = field.trim();
+    f.starts_with(|c: char| c.is_ascii_hexdigit())
+        && f.contains(['.', ':'])
+        && f.chars().any(|c| c.is_ascii_digit())
+        && !f.contains(char::is_whitespace)
 }
 
 /// The generic CSV parser.
@@ -485,6 +505,26 @@ mod tests {
                 pair("192.0.2.9/32", None)
             ]
         );
+    }
+
+    /// A mistyped address in the first row is a bad row, reported with its line; it is not
+    /// swallowed as a header. A header with a known name and a dotted field stays a header.
+    #[test]
+    fn bad_first_row_is_reported_not_taken_for_a_header() {
+        for first in [
+            "1.2.3.x,443,Dridex",
+            "2001:db8::g,443,Dridex",
+            "192.0.2.300,1,x",
+        ] {
+            let f = parse_bytes_as(&format!("{first}\n192.0.2.1,443,Dridex\n"), Format::Csv);
+            assert_eq!(f.stats.rejected, 1, "{first}");
+            assert_eq!(f.errors[0].line, 1, "{first}");
+            assert_eq!(got(&f), [pair("192.0.2.1/32", Some("Dridex"))], "{first}");
+        }
+        let f = parse_bytes_as("ip,version\n192.0.2.1,v1.2\n", Format::Csv);
+        assert_eq!((f.stats.rejected, f.entries.len()), (0, 1));
+        let f = parse_bytes_as("ip,seen\n192.0.2.1,2024-01-01 10:00\n", Format::Csv);
+        assert_eq!((f.stats.rejected, f.entries.len()), (0, 1));
     }
 
     #[test]

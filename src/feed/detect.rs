@@ -129,16 +129,26 @@ fn looks_like_csv(data: &[&str]) -> bool {
     {
         return true;
     }
-    // No header: the same count of one delimiter on every sampled row, and an address in
-    // some column of each.
+    // No header: the same count of one delimiter on at least three rows in four, and an
+    // address in some column of as many: one bad row does not make a CSV a plain list
+    // (whose parse would then reject every row).
+    let most = |n: usize| n > 0 && n * 4 >= data.len() * 3;
     [',', '\t', '|'].iter().any(|&d| {
-        let mut counts = data.iter().map(|l| count_unquoted(l, d));
-        let n = counts.next().unwrap_or(0);
-        n > 0
-            && counts.all(|c| c == n)
-            && data.iter().all(|l| {
-                split_fields(l, d).is_ok_and(|f| f.iter().any(|f| parse_net(f.trim()).is_ok()))
-            })
+        let counts: Vec<usize> = data.iter().map(|l| count_unquoted(l, d)).collect();
+        let modal = counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|c| (counts.iter().filter(|&x| x == c).count(), *c))
+            .max();
+        modal.is_some_and(|(rows, _)| most(rows))
+            && most(
+                data.iter()
+                    .filter(|l| {
+                        split_fields(l, d)
+                            .is_ok_and(|f| f.iter().any(|f| parse_net(f.trim()).is_ok()))
+                    })
+                    .count(),
+            )
     })
 }
 
@@ -196,6 +206,29 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(detect(text.as_bytes()), *want, "{text:?}");
         }
+    }
+
+    /// One odd row among the sampled ones (a bad address, a missing or extra column) does
+    /// not turn a headerless CSV into a plain list; a few commas in a plain list's
+    /// comments do not make it a CSV.
+    #[test]
+    fn one_bad_row_does_not_flip_csv_detection() {
+        let rows: Vec<String> = (1..=19).map(|i| format!("192.0.2.{i},443,c2")).collect();
+        for bad in [
+            "192.0.2.x,443,c2",
+            "192.0.2.77,443",
+            "192.0.2.78,443,c2,extra",
+            "oops",
+        ] {
+            for at in [0, 7, 18] {
+                let mut r = rows.clone();
+                r.insert(at, bad.to_owned());
+                let text = r.join("\n") + "\n";
+                assert_eq!(detect(text.as_bytes()), Format::Csv, "{bad} at {at}");
+            }
+        }
+        let plain = "192.0.2.1\n192.0.2.2 # seen twice, once today\n192.0.2.3\n192.0.2.4\n";
+        assert_eq!(detect(plain.as_bytes()), Format::Plain);
     }
 
     #[test]
