@@ -16,6 +16,11 @@ pub(crate) const HELP: &str = concat!(
   c2trie compile --global vendor.txt.gz --blocked blocked.txt --approved approved.txt \\
       --list-version 42 --strict -o /var/lib/c2trie/table.c2t
   c2trie compile --global drop.txt --format drop --json -o table.c2t
+  curl -s https://example.com/feed.txt.gz | c2trie compile --global - -o table.c2t
+
+A feed named - is read from standard input (at most one per run; gzip is recognized there
+too) and gets the name \"stdin\": its entries' source and the FILE in its messages. Name a
+file called - as ./-.
 
 Feeds are parsed line by line; a line that cannot be used is reported as FILE:LINE: REASON
 on standard error and the rest of the feed is kept (unless --strict). A progress bar is
@@ -27,13 +32,13 @@ drawn for large feeds when standard error is a terminal, never with --json.
 
 #[derive(Debug, Args)]
 pub(crate) struct CompileArgs {
-    /// A feed for the global C&C list (repeatable).
+    /// A feed for the global C&C list (repeatable); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     global: Vec<PathBuf>,
-    /// A feed for the user blocked list (repeatable).
+    /// A feed for the user blocked list (repeatable); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     blocked: Vec<PathBuf>,
-    /// A feed for the user approved list (repeatable).
+    /// A feed for the user approved list (repeatable); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     approved: Vec<PathBuf>,
     /// Feed format: auto, plain, feodo-csv, drop, ipsum, netset, asn-table, csv, json.
@@ -109,6 +114,18 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
     if let Some(t) = created {
         compiler.created_unix(t);
     }
+    let stdin_feeds = [&args.approved, &args.blocked, &args.global]
+        .into_iter()
+        .flatten()
+        .filter(|p| progress::is_stdin(p))
+        .count();
+    if stdin_feeds > 1 {
+        return Err(crate::UsageError(format!(
+            "standard input (-) is given as a feed {stdin_feeds} times; it can be read only \
+             once"
+        ))
+        .into());
+    }
     let mut feeds = Vec::new();
     let mut rejected = 0u64;
     let mut truncated = 0u64;
@@ -134,7 +151,7 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                     }
                     _ => String::new(),
                 };
-                format!("{}: {e}{hint}", path.display()).replace(": line ", ":")
+                format!("{}: {e}{hint}", progress::feed_name(path)).replace(": line ", ":")
             })?;
             for err in &feed.errors {
                 eprintln!("{err}");

@@ -31,10 +31,10 @@ ranges only), built into the binary.
     crate::exit_codes!()
 );
 
-const APPROVED: &str = include_str!("../../../examples/data/approved.txt");
-const BLOCKED: &str = include_str!("../../../examples/data/blocked.txt");
-const GLOBAL: &str = include_str!("../../../examples/data/global.txt");
-const GLOBAL_UPDATE: &str = include_str!("../../../examples/data/global-update.txt");
+const APPROVED: &str = include_str!("../data/approved.txt");
+const BLOCKED: &str = include_str!("../data/blocked.txt");
+const GLOBAL: &str = include_str!("../data/global.txt");
+const GLOBAL_UPDATE: &str = include_str!("../data/global-update.txt");
 
 /// The addresses decided, with what they are.
 const QUERIES: [(&str, &str); 10] = [

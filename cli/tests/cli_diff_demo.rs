@@ -1,6 +1,5 @@
 //! The `c2trie` commands an operator uses around compiling: `diff` on real feed versions,
 //! `demo`, `verify --json`, JSON errors, exit codes, help text and progress output.
-#![cfg(feature = "cli")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ fn stdout_json(out: &Output) -> Value {
 
 fn feodo(stamp: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/abusech-feodo-csv")
+        .join("../../shared/data/abusech-feodo-csv")
         .join(format!("ipblocklist.csv.{stamp}"));
     assert!(
         p.exists(),
@@ -179,7 +178,7 @@ fn diff_reports_changed_metadata_and_can_ignore_the_source() {
 #[test]
 fn diff_of_the_sample_update() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
     let compile = |file: &str, version: &str| {
         let out = tmp.path().join(format!("{file}.c2t"));
         std::fs::copy(data.join(file), tmp.path().join("global.txt")).unwrap();
@@ -282,7 +281,7 @@ fn demo_runs_the_whole_product_from_any_directory() {
 fn verify_json_and_json_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let table = tmp.path().join("t.c2t");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/global.txt");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/global.txt");
     assert!(
         run(bin()
             .args(["compile", "--global"])
@@ -336,7 +335,9 @@ fn exit_codes_and_help() {
         help.contains("Examples:") && help.contains("Exit codes:"),
         "{help}"
     );
-    for sub in ["compile", "lookup", "inspect", "verify", "diff", "demo"] {
+    for sub in [
+        "compile", "lookup", "inspect", "verify", "diff", "demo", "export",
+    ] {
         let out = run(bin().args([sub, "--help"]));
         assert!(out.status.success());
         let h = String::from_utf8(out.stdout).unwrap();
@@ -351,7 +352,7 @@ fn exit_codes_and_help() {
 
 fn large_feed() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/criticalpath-public-intel-feeds/sans.txt");
+        .join("../../shared/data/criticalpath-public-intel-feeds/sans.txt");
     assert!(
         std::fs::metadata(&p).unwrap().len() > 1 << 20,
         "needs a feed over 1 MiB"

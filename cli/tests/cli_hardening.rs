@@ -1,6 +1,5 @@
 //! The binary's hardening paths: poisoned and ambiguous feed lines named by `file:line`,
 //! the limit overrides, corrupted tables refused without a panic, and signing.
-#![cfg(feature = "cli")]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -310,4 +309,70 @@ fn bad_option_values_exit_2_and_strict_refuses_host_bits() {
         o.status.success(),
         "without --strict the entry is kept, truncated"
     );
+}
+
+/// Keys and signatures are never written through a symbolic link at the output path (it
+/// could send a secret key or a signature anywhere the link points); the secret key is
+/// readable by its owner only.
+#[test]
+#[cfg(unix)]
+fn keygen_and_sign_never_write_through_a_symlink() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.txt"), "192.0.2.1\n").unwrap();
+    assert!(
+        c2trie(d, &["compile", "--global", "g.txt", "-o", "t.c2t"])
+            .status
+            .success()
+    );
+    std::fs::write(d.join("precious"), "keep").unwrap();
+    let refused = |args: &[&str]| {
+        let o = c2trie(d, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(d.join("precious")).unwrap(), "keep");
+    };
+
+    // The secret key's path is a link, to a file or to nowhere.
+    symlink(d.join("precious"), d.join("a.key")).unwrap();
+    refused(&["keygen", "-o", "a.key"]);
+    symlink(d.join("nowhere"), d.join("b.key")).unwrap();
+    refused(&["keygen", "-o", "b.key"]);
+    assert!(!d.join("nowhere").exists());
+    // The public key's path is a link: refused before the secret key is written.
+    symlink(d.join("precious"), d.join("c.key.pub")).unwrap();
+    refused(&["keygen", "-o", "c.key"]);
+    assert!(!d.join("c.key").exists());
+
+    let o = c2trie(d, &["keygen", "-o", "vendor.key"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = std::fs::metadata(d.join("vendor.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    // The signature's path is a link.
+    symlink(d.join("precious"), d.join("t.c2t.sig")).unwrap();
+    refused(&["sign", "--key", "vendor.key", "t.c2t"]);
+    std::fs::remove_file(d.join("t.c2t.sig")).unwrap();
+    let o = c2trie(d, &["sign", "--key", "vendor.key", "t.c2t"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        c2trie(d, &["verify", "--pubkey", "vendor.key.pub", "t.c2t"])
+            .status
+            .success()
+    );
+    // Signing again replaces the signature file; no temporary file is left behind.
+    assert!(
+        c2trie(d, &["sign", "--key", "vendor.key", "t.c2t"])
+            .status
+            .success()
+    );
+    let names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }

@@ -1,5 +1,6 @@
-//! `c2trie`: compile C&C IP feeds into a table, look addresses up, inspect, verify and
-//! compare tables, and show the whole product in one run (`demo`).
+//! `c2trie`: compile C&C IP feeds into a table, look addresses up, inspect, verify, sign,
+//! compare and export tables, and show the whole product in one run (`demo`); shell
+//! completions (`completions`) and man pages (`man`).
 //!
 //! Exit codes: 0 success; 1 failure (unreadable input, invalid table, rejected lines under
 //! `--strict`, an address that does not parse); 2 usage error; 3 `diff` found differences.
@@ -9,15 +10,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod bench;
 mod compile;
 mod demo;
 mod diff;
+mod export;
 mod inspect;
 mod limits;
 mod lookup;
+mod output;
 mod progress;
 mod sign;
 
@@ -47,8 +50,12 @@ const MAIN_HELP: &str = concat!(
   c2trie lookup table.c2t 192.0.2.1 2001:db8::1
   c2trie verify table.c2t
   c2trie diff yesterday.c2t table.c2t
+  c2trie export table.c2t --dir exported
+  c2trie completions bash > /etc/bash_completion.d/c2trie
+  c2trie man --out /usr/local/share/man/man1
 
-Every command takes --json for machine-readable output on standard output.
+Every command but completions and man takes --json for machine-readable output on
+standard output.
 
 ",
     exit_codes!()
@@ -111,6 +118,26 @@ enum Command {
     /// in million lookups per second.
     #[command(after_help = bench::HELP)]
     Bench(bench::BenchArgs),
+    /// Write a table's entries, one list at a time, as a feed that compile reads back.
+    #[command(after_help = export::HELP)]
+    Export(export::ExportArgs),
+    /// Print a shell completion script for c2trie.
+    ///
+    /// Example: c2trie completions bash > ~/.local/share/bash-completion/completions/c2trie
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the c2trie(1) man page in roff, or write every command's page to a directory.
+    ///
+    /// Examples: c2trie man | man -l -; c2trie man --out /usr/local/share/man/man1 writes
+    /// c2trie.1 and c2trie-COMMAND.1 for each command.
+    Man {
+        /// Write c2trie.1 and one c2trie-COMMAND.1 page per command into DIR (created if
+        /// missing) instead of printing c2trie.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// A command that reads one table.
@@ -172,6 +199,32 @@ impl From<bool> for Outcome {
     }
 }
 
+/// `c2trie completions SHELL`: the completion script on standard output.
+fn completions(shell: clap_complete::Shell) -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut Cli::command(), "c2trie", &mut out);
+    std::io::Write::flush(&mut out)?;
+    Ok(true)
+}
+
+/// `c2trie man`: c2trie(1) on standard output, or every page into a directory.
+fn man(out: Option<&std::path::Path>) -> Result<bool> {
+    let cmd = Cli::command();
+    match out {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut stdout)?;
+            std::io::Write::flush(&mut stdout)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            clap_mangen::generate_to(cmd, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            println!("wrote the man pages to {}", dir.display());
+        }
+    }
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = match &cli.command {
@@ -183,6 +236,8 @@ fn main() -> ExitCode {
         Command::Diff(a) => a.json,
         Command::Demo(a) => a.json,
         Command::Bench(a) => a.json,
+        Command::Export(a) => a.json,
+        Command::Completions { .. } | Command::Man { .. } => false,
     };
     let result = match cli.command {
         Command::Compile(args) => compile::run(*args).map(Outcome::from),
@@ -197,6 +252,9 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Demo(args) => demo::run(args).map(Outcome::from),
         Command::Bench(args) => bench::run(args).map(Outcome::from),
+        Command::Export(args) => export::run(args).map(Outcome::from),
+        Command::Completions { shell } => completions(shell).map(Outcome::from),
+        Command::Man { out } => man(out.as_deref()).map(Outcome::from),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

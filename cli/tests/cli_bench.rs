@@ -1,6 +1,5 @@
 //! `c2trie bench`: runs on a user's table and reports single and batch figures per family
 //! and query set, with hit counts that show the lookups really ran.
-#![cfg(feature = "cli")]
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +8,7 @@ use std::process::Command;
 fn bench_reports_every_family_set_and_mode() {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("t.c2t");
-    let global = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/global.txt");
+    let global = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/global.txt");
     let bin = env!("CARGO_BIN_EXE_c2trie");
     let out = Command::new(bin)
         .args(["compile", "--global"])

@@ -21,8 +21,30 @@ pub(crate) fn wanted(json: bool) -> bool {
     !json && std::io::stderr().is_terminal()
 }
 
-/// [`feed::read_file`], with a byte bar for a large file when `show`.
+/// The name a feed read from standard input (`-`) gets: its entries' source, and the
+/// `FILE` of its `FILE:LINE: REASON` messages.
+pub(crate) const STDIN_NAME: &str = "stdin";
+
+/// Whether a feed argument names standard input.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// The feed's name: the path as given, or [`STDIN_NAME`] for `-`.
+pub(crate) fn feed_name(path: &Path) -> String {
+    if is_stdin(path) {
+        STDIN_NAME.to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// [`feed::read_file`], with a byte bar for a large file when `show`; `-` reads standard
+/// input (gzip is recognized there as in a file; no bar, its length is unknown).
 pub(crate) fn read_feed(path: &Path, opts: &FeedOptions, show: bool) -> Result<Feed, FeedError> {
+    if is_stdin(path) {
+        return feed::parse_reader(STDIN_NAME, std::io::stdin().lock(), opts);
+    }
     let file = File::open(path)?;
     let len = file.metadata().map_or(0, |m| m.len());
     let name = path.display().to_string();

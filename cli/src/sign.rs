@@ -1,44 +1,41 @@
 //! `c2trie keygen`, `c2trie sign` and `c2trie verify --pubkey`: Ed25519 signatures over
 //! tables (see `c2trie::sign`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use c2trie::sign::{PublicKey, SecretKey, TrustedKeys, signature_path};
 
 use crate::Result;
+use crate::output::{self, Access, Existing};
 
 /// Writes a new key pair: the secret key to `out` (created, never overwritten; mode 0600 on
-/// Unix) and the public key to `out.pub`.
+/// Unix) and the public key to `out.pub` (replaced if present). Neither is written through
+/// a symbolic link: a link at either path is refused before anything is written.
 pub(crate) fn keygen(out: &Path) -> Result<bool> {
-    let key = SecretKey::generate()?;
-    let public = key.public_key();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(out)
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    writeln!(
-        f,
-        "# c2trie ed25519 secret key {}; keep it secret",
-        public.key_id()
-    )?;
-    writeln!(f, "{}", key.to_hex())?;
-    f.sync_all()?;
     let mut pub_path = out.as_os_str().to_owned();
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);
-    std::fs::write(
+    output::refuse_symlink(out)?;
+    output::refuse_symlink(&pub_path)?;
+    let key = SecretKey::generate()?;
+    let public = key.public_key();
+    let secret = format!(
+        "# c2trie ed25519 secret key {}; keep it secret\n{}\n",
+        public.key_id(),
+        key.to_hex()
+    );
+    output::write(out, secret.as_bytes(), Existing::Keep, Access::Private)?;
+    let public_text = format!(
+        "# c2trie ed25519 public key {}\n{}\n",
+        public.key_id(),
+        public.to_hex()
+    );
+    output::write(
         &pub_path,
-        format!(
-            "# c2trie ed25519 public key {}\n{}\n",
-            public.key_id(),
-            public.to_hex()
-        ),
-    )
-    .map_err(|e| format!("{}: {e}", pub_path.display()))?;
+        public_text.as_bytes(),
+        Existing::Replace,
+        Access::Default,
+    )?;
     println!(
         "wrote {} (secret) and {} (public key {})",
         out.display(),
@@ -48,7 +45,8 @@ pub(crate) fn keygen(out: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Signs `table` with the secret key in `key`; writes `TABLE.sig`. The table is validated
+/// Signs `table` with the secret key in `key`; writes `TABLE.sig` (never through a symbolic
+/// link; atomically, so a reader never sees half a signature). The table is validated
 /// first, so a broken table is never signed.
 pub(crate) fn sign(key: &Path, table: &Path) -> Result<bool> {
     let key = SecretKey::read_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
@@ -56,16 +54,12 @@ pub(crate) fn sign(key: &Path, table: &Path) -> Result<bool> {
     let t = c2trie::Table::from_bytes(bytes).map_err(|e| format!("{}: {e}", table.display()))?;
     let sig = key.sign_table(t.as_bytes());
     let sig_path = signature_path(table);
-    // Temp file and rename, so a reader never sees half a signature.
-    let mut tmp = sig_path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, format!("{sig}\n"))
-        .and_then(|()| std::fs::rename(&tmp, &sig_path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("{}: {e}", sig_path.display())
-        })?;
+    output::write(
+        &sig_path,
+        format!("{sig}\n").as_bytes(),
+        Existing::Replace,
+        Access::Default,
+    )?;
     println!(
         "wrote {} (key {}, list version {})",
         sig_path.display(),
