@@ -2,7 +2,7 @@
 //! address ranges only): parse three feeds, compile them, load the table through full
 //! validation, and look up a mix of addresses, printing what matched.
 //!
-//! Run: `cargo run --release --features cli --example quickstart`
+//! Run: `cargo run --release --example quickstart`
 
 use std::error::Error;
 use std::net::IpAddr;

@@ -219,9 +219,11 @@
 //!
 //! # 7. Outside Rust
 //!
-//! - The `c2trie` command-line tool (feature `cli`) compiles, looks up, inspects, verifies
-//!   and compares tables; `c2trie demo` runs everything above in one go on built-in sample
-//!   lists. Every command takes `--json`; `c2trie --help` lists the exit codes.
+//! - The `c2trie` command-line tool (the workspace package `c2trie-cli` in `cli/`;
+//!   `cargo install --path cli`) compiles, looks up, inspects, verifies, compares and
+//!   exports tables; `c2trie demo` runs everything above in one go on built-in sample
+//!   lists. Every command but `completions` and `man` takes `--json`; `c2trie --help`
+//!   lists the exit codes.
 //! - The `c2trie-capi` crate in the repository's `capi/` directory is the C ABI: a static
 //!   and a shared library and the header `c2trie.h`, for C and C++ products. See
 //!   `capi/README.md`.
