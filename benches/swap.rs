@@ -94,7 +94,7 @@ fn readers(c: &mut Criterion) {
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let mut old = live.load_full();
-                    live.force_replace(next);
+                    live.force_replace(next).unwrap();
                     swaps.fetch_add(1, Ordering::Relaxed);
                     next = loop {
                         match Arc::try_unwrap(old) {
@@ -135,7 +135,7 @@ fn readers(c: &mut Criterion) {
                 while !stop.load(Ordering::Relaxed) {
                     let t = Table::from_bytes(bytes.clone()).unwrap();
                     if swap {
-                        live.force_replace(t);
+                        live.force_replace(t).unwrap();
                         swaps.fetch_add(1, Ordering::Relaxed);
                     } else {
                         drop(black_box(t));
@@ -168,7 +168,7 @@ fn swap_latency(c: &mut Criterion) {
     g.bench_function("force_replace", |b| {
         b.iter_batched(
             || Table::from_bytes(bytes.clone()).unwrap(),
-            |t| live.force_replace(t),
+            |t| live.force_replace(t).unwrap(),
             BatchSize::SmallInput,
         )
     });
@@ -179,7 +179,7 @@ fn swap_latency(c: &mut Criterion) {
     g.bench_function("reload_read", |b| {
         b.iter(|| {
             let t = Table::read_file(&path).unwrap();
-            live.force_replace(t)
+            live.force_replace(t).unwrap()
         })
     });
     g.bench_function("publish", |b| {

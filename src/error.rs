@@ -230,8 +230,11 @@ pub enum SwapErrorKind {
     Rollback,
     /// The offered file or bytes are not a valid table.
     Load,
-    /// Writing, syncing or renaming a published file failed.
+    /// Writing, syncing or renaming a published file (or the version record) failed.
     Io,
+    /// The offered table's `list_version` lies further above the accepted one than the
+    /// [`VersionState`](crate::swap::VersionState)'s jump limit allows.
+    VersionJump,
 }
 
 #[derive(Debug)]
@@ -246,6 +249,12 @@ enum SwapRepr {
         what: String,
         source: io::Error,
         published: bool,
+    },
+    Jump {
+        accepted: u64,
+        offered: u64,
+        max: u64,
+        table: Option<Box<crate::Table>>,
     },
 }
 
@@ -265,7 +274,7 @@ enum SwapRepr {
 /// assert_eq!(err.kind(), SwapErrorKind::Rollback);
 /// assert_eq!(err.versions(), Some((5, 4)));
 /// // The refused table comes back, for an operator who really means it.
-/// live.force_replace(err.into_table().unwrap());
+/// live.force_replace(err.into_table().unwrap())?;
 /// assert_eq!(live.list_version(), Some(4));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -277,6 +286,20 @@ impl SwapError {
         SwapError(SwapRepr::Rollback {
             current,
             offered,
+            table: table.map(Box::new),
+        })
+    }
+
+    pub(crate) fn jump(
+        accepted: u64,
+        offered: u64,
+        max: u64,
+        table: Option<crate::Table>,
+    ) -> SwapError {
+        SwapError(SwapRepr::Jump {
+            accepted,
+            offered,
+            max,
             table: table.map(Box::new),
         })
     }
@@ -322,15 +345,20 @@ impl SwapError {
             SwapRepr::Rollback { .. } => SwapErrorKind::Rollback,
             SwapRepr::Load(_) => SwapErrorKind::Load,
             SwapRepr::Io { .. } => SwapErrorKind::Io,
+            SwapRepr::Jump { .. } => SwapErrorKind::VersionJump,
         }
     }
 
-    /// For a rollback: the `list_version` in service (or published) and the one offered.
+    /// For a rollback or a version jump: the `list_version` in service, published or
+    /// accepted, and the one offered.
     pub fn versions(&self) -> Option<(u64, u64)> {
         match &self.0 {
             SwapRepr::Rollback {
                 current, offered, ..
             } => Some((*current, *offered)),
+            SwapRepr::Jump {
+                accepted, offered, ..
+            } => Some((*accepted, *offered)),
             _ => None,
         }
     }
@@ -346,7 +374,7 @@ impl SwapError {
     /// The refused table, by reference (see [`SwapError::into_table`]).
     pub fn table(&self) -> Option<&crate::Table> {
         match &self.0 {
-            SwapRepr::Rollback { table, .. } => table.as_deref(),
+            SwapRepr::Rollback { table, .. } | SwapRepr::Jump { table, .. } => table.as_deref(),
             _ => None,
         }
     }
@@ -356,7 +384,7 @@ impl SwapError {
     /// [`force_replace`](crate::swap::LiveTable::force_replace) to put it in service anyway.
     pub fn into_table(self) -> Option<crate::Table> {
         match self.0 {
-            SwapRepr::Rollback { table, .. } => table.map(|t| *t),
+            SwapRepr::Rollback { table, .. } | SwapRepr::Jump { table, .. } => table.map(|t| *t),
             _ => None,
         }
     }
@@ -373,6 +401,16 @@ impl fmt::Display for SwapError {
             ),
             SwapRepr::Load(e) => write!(f, "table not swapped in: {e}"),
             SwapRepr::Io { what, source, .. } => write!(f, "{what}: {source}"),
+            SwapRepr::Jump {
+                accepted,
+                offered,
+                max,
+                ..
+            } => write!(
+                f,
+                "refused table with list_version {offered}: more than {max} above the \
+                 accepted {accepted}"
+            ),
         }
     }
 }
@@ -380,7 +418,7 @@ impl fmt::Display for SwapError {
 impl std::error::Error for SwapError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0 {
-            SwapRepr::Rollback { .. } => None,
+            SwapRepr::Rollback { .. } | SwapRepr::Jump { .. } => None,
             SwapRepr::Load(e) => Some(e),
             SwapRepr::Io { source, .. } => Some(source),
         }

@@ -102,7 +102,7 @@ fn temp_name(name: &str) -> String {
 /// Writes `write`'s output to a temporary file beside `path`, syncs it, checks it with
 /// `check`, renames it over `path` and syncs the directory. Only a temporary file this call
 /// created is ever removed.
-fn atomic_write<T>(
+pub(crate) fn atomic_write<T>(
     path: &Path,
     write: impl FnOnce(&mut File) -> io::Result<()>,
     check: impl FnOnce(&Path) -> Result<T, SwapError>,

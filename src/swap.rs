@@ -13,7 +13,10 @@
 //!
 //! [`LiveTable::replace`] refuses a table whose `list_version` is not newer than the one in
 //! service, so a stale or replayed list cannot be slipped in. [`LiveTable::force_replace`]
-//! is the explicit way around it (an operator rolling back a bad list).
+//! is the explicit way around it (an operator rolling back a bad list). A process that
+//! restarts has nothing in service: attach a [`VersionState`] (a small state file beside the
+//! table) with [`LiveTable::attach_version_state`] and the highest accepted version
+//! survives the restart, with an optional limit on how far a new version may jump.
 //!
 //! # When is the old table released?
 //!
@@ -42,6 +45,11 @@ use arc_swap::ArcSwap;
 use crate::error::SwapError;
 use crate::policy::{Decision, Policy, Verdict};
 use crate::table::Table;
+
+mod state;
+
+use state::Refusal;
+pub use state::{Accepted, VersionState};
 
 /// What readers get while no valid table is in service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,9 +217,9 @@ impl ReloadMode {
 /// ```
 pub struct LiveTable {
     current: ArcSwap<Snapshot>,
-    /// Serializes writers so that "check the version, then swap" is atomic. Readers never
-    /// take it.
-    writer: Mutex<()>,
+    /// Serializes writers so that "check the version, then swap" is atomic, and holds the
+    /// persisted version record, if one is attached. Readers never take it.
+    writer: Mutex<Option<VersionState>>,
     fail: FailMode,
 }
 
@@ -223,6 +231,14 @@ impl fmt::Debug for LiveTable {
             .field("table", &snap.table)
             .field("fail", &self.fail)
             .finish()
+    }
+}
+
+/// The error for a table a [`VersionState`] refuses.
+fn refused(r: Refusal, offered: u64, table: Option<Table>) -> SwapError {
+    match r {
+        Refusal::Rollback { accepted } => SwapError::rollback(accepted, offered, table),
+        Refusal::Jump { accepted, max } => SwapError::jump(accepted, offered, max, table),
     }
 }
 
@@ -251,7 +267,7 @@ impl LiveTable {
     fn with_snapshot(table: Option<Table>, generation: u64, fail: FailMode) -> LiveTable {
         LiveTable {
             current: ArcSwap::from_pointee(Snapshot { table, generation }),
-            writer: Mutex::new(()),
+            writer: Mutex::new(None),
             fail,
         }
     }
@@ -292,36 +308,86 @@ impl LiveTable {
         self.load().decide(addr, policy).verdict()
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, ()> {
-        // The mutex guards no data, so a writer that panicked left nothing inconsistent.
+    fn lock_writer(&self) -> MutexGuard<'_, Option<VersionState>> {
+        // A writer that panicked left the record as it was on disk or as it was before:
+        // `VersionState::record` updates memory only after the file is in place.
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Puts `table` in service if its `list_version` is newer than the one in service (any
-    /// version is accepted when none is in service).
+    /// Attaches a persisted version record ([`VersionState`]), so that rollback protection
+    /// survives a restart: from now on a table older than the record, or with the record's
+    /// version and another checksum, is refused even with nothing in service, and every
+    /// table put in service is recorded (crash-safely) before it serves. A table already in
+    /// service is checked against the record and recorded.
     ///
     /// # Errors
     ///
-    /// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) when the version is not newer; the table in service stays,
-    /// and [`SwapError::into_table`] returns the refused table.
-    pub fn replace(&self, table: Table) -> Result<Swapped, SwapError> {
-        let _w = self.lock_writer();
+    /// As [`LiveTable::replace`], for the table in service; writing the record
+    /// ([`SwapErrorKind::Io`](crate::SwapErrorKind::Io)). The record is then not attached.
+    pub fn attach_version_state(&self, mut state: VersionState) -> Result<(), SwapError> {
+        let mut w = self.lock_writer();
         let cur = self.current.load();
-        if let Some(current) = cur.list_version() {
-            let offered = table.list_version();
-            if offered <= current {
-                return Err(SwapError::rollback(current, offered, Some(table)));
+        if let Some(table) = cur.table.as_ref() {
+            state
+                .admits(table)
+                .map_err(|r| refused(r, table.list_version(), None))?;
+            state.record(table)?;
+        }
+        *w = Some(state);
+        Ok(())
+    }
+
+    /// The attached version record's last accepted table, if a record is attached and has
+    /// one.
+    pub fn accepted_version(&self) -> Option<Accepted> {
+        self.lock_writer().as_ref().and_then(VersionState::accepted)
+    }
+
+    /// Puts `table` in service if its `list_version` is newer than the one in service (any
+    /// version is accepted when none is in service) and the attached [`VersionState`], if
+    /// any, admits it; the record is written before the table serves.
+    ///
+    /// # Errors
+    ///
+    /// [`SwapErrorKind::Rollback`](crate::SwapErrorKind::Rollback) when the version is not
+    /// newer (than the one in service, or than the record, or is the record's with another
+    /// checksum); [`SwapErrorKind::VersionJump`](crate::SwapErrorKind::VersionJump) beyond
+    /// the record's jump limit; [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the
+    /// record cannot be written. The table in service stays, and [`SwapError::into_table`]
+    /// returns a refused table.
+    pub fn replace(&self, table: Table) -> Result<Swapped, SwapError> {
+        let mut w = self.lock_writer();
+        let cur = self.current.load();
+        let offered = table.list_version();
+        if let Some(current) = cur.list_version()
+            && offered <= current
+        {
+            return Err(SwapError::rollback(current, offered, Some(table)));
+        }
+        if let Some(state) = w.as_mut() {
+            if let Err(r) = state.admits(&table) {
+                return Err(refused(r, offered, Some(table)));
             }
+            state.record(&table)?;
         }
         Ok(self.store(&cur, table))
     }
 
     /// Puts `table` in service whatever its `list_version`: the explicit override of
-    /// rollback protection.
-    pub fn force_replace(&self, table: Table) -> Swapped {
-        let _w = self.lock_writer();
+    /// rollback protection. An attached [`VersionState`] records it (so an operator's
+    /// rollback holds across a restart).
+    ///
+    /// # Errors
+    ///
+    /// [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the attached record cannot be
+    /// written; the table in service stays.
+    pub fn force_replace(&self, table: Table) -> Result<Swapped, SwapError> {
+        let mut w = self.lock_writer();
         let cur = self.current.load();
-        self.store(&cur, table)
+        if let Some(state) = w.as_mut() {
+            state.record(&table)?;
+        }
+        Ok(self.store(&cur, table))
     }
 
     /// Stores the next generation. The caller holds the writer lock.
@@ -530,9 +596,12 @@ impl WatchState {
     }
 
     fn settle(&mut self, now: Option<Fingerprint>, r: &Result<Swapped, SwapError>, at: Instant) {
-        let failed = r
-            .as_ref()
-            .is_err_and(|e| e.kind() != crate::SwapErrorKind::Rollback);
+        let failed = r.as_ref().is_err_and(|e| {
+            !matches!(
+                e.kind(),
+                crate::SwapErrorKind::Rollback | crate::SwapErrorKind::VersionJump
+            )
+        });
         if failed {
             let wait = self.retry.map_or(self.interval, |(_, _, w)| w);
             let next = wait
@@ -682,7 +751,7 @@ mod tests {
             }
         );
         let refused = live.replace(table(3, 0)).unwrap_err().into_table().unwrap();
-        let s = live.force_replace(refused);
+        let s = live.force_replace(refused).unwrap();
         assert_eq!((s.generation, s.list_version), (3, 3));
         assert_eq!(live.list_version(), Some(3));
     }

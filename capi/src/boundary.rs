@@ -43,7 +43,9 @@ impl Error {
 
     pub(crate) fn swap(e: &c2trie::SwapError) -> Error {
         match e.kind() {
-            c2trie::SwapErrorKind::Rollback => Error::new(C2TRIE_ERR_ROLLBACK, e),
+            c2trie::SwapErrorKind::Rollback | c2trie::SwapErrorKind::VersionJump => {
+                Error::new(C2TRIE_ERR_ROLLBACK, e)
+            }
             c2trie::SwapErrorKind::Load => match e.load_error() {
                 Some(l) => Error::load(l),
                 None => Error::new(C2TRIE_ERR_INVALID_TABLE, e),

@@ -94,6 +94,7 @@ fn reload(live: &LiveTable, path: &Path, flags: u32) -> Result<c2trie_swap, Erro
     let map = flags & C2TRIE_RELOAD_MAP != 0;
     let swapped = if flags & C2TRIE_RELOAD_FORCE != 0 {
         live.force_replace(load(path, map)?)
+            .map_err(|e| Error::swap(&e))?
     } else if map {
         // SAFETY: as in `load`: the C caller asked for a mapping and took on its contract.
         let mode = unsafe { ReloadMode::map() };
