@@ -14,7 +14,18 @@
 //! The signed message is the domain tag `c2trie table signature v1\0` followed by the
 //! table's length (8 bytes, little endian) and the SHA-512 digest of all its bytes, so the
 //! signature covers everything in the table, including its `list_version` (which is what
-//! rollback protection compares) and its checksum. The key id is the first 8 bytes of the
+//! rollback protection compares) and its checksum.
+//!
+//! A signature may also carry a **not-after time** ([`SecretKey::sign_table_until`]):
+//!
+//! ```text
+//! c2trie-ed25519-v2 <key id> <not-after: seconds since the Unix epoch> <signature>
+//! ```
+//!
+//! Its message is the domain tag `c2trie table signature v2\0`, the length and the digest
+//! as above, then the not-after time (8 bytes, little endian). After that time the table is
+//! refused ([`SignError::Expired`]): whoever withholds updates cannot keep an agent on an
+//! old list past it. [`TrustedKeys::require_not_after`] refuses `v1` signatures. The key id is the first 8 bytes of the
 //! SHA-512 digest of the public key; it only names the key in messages, it is not trusted.
 //!
 //! Key files hold the 32-byte key as 64 hex digits or as base64, on one line; lines that
@@ -78,10 +89,16 @@ use sha2::{Digest as _, Sha512};
 use crate::error::LoadError;
 use crate::table::Table;
 
-/// The first token of a signature line.
+/// The first token of a signature line without an expiry.
 const SIG_TAG: &str = "c2trie-ed25519-v1";
-/// The domain separator at the start of every signed message.
+
+/// The first token of a signature line with a not-after time.
+const SIG_TAG_V2: &str = "c2trie-ed25519-v2";
+/// The domain separator at the start of every signed message without an expiry.
 const DOMAIN: &[u8] = b"c2trie table signature v1\0";
+
+/// The domain separator of a signed message with a not-after time.
+const DOMAIN_V2: &[u8] = b"c2trie table signature v2\0";
 
 /// Why a key, a signature or a signed table was refused.
 #[derive(Debug)]
@@ -110,6 +127,17 @@ pub enum SignError {
     Load(LoadError),
     /// The system's random number generator failed (key generation).
     Random(String),
+    /// The signature holds, but its not-after time has passed: a withheld or replayed old
+    /// table.
+    Expired {
+        /// The signed not-after time (seconds since the Unix epoch).
+        not_after: u64,
+        /// The time it was checked at.
+        now: u64,
+    },
+    /// The signature has no not-after time, and [`TrustedKeys::require_not_after`] asks for
+    /// one.
+    NoExpiry,
 }
 
 impl fmt::Display for SignError {
@@ -129,6 +157,15 @@ impl fmt::Display for SignError {
             SignError::Io(e) => write!(f, "{e}"),
             SignError::Load(e) => write!(f, "{e}"),
             SignError::Random(e) => write!(f, "no randomness for a key: {e}"),
+            SignError::Expired { not_after, now } => write!(
+                f,
+                "signature expired: valid until {} (unix {not_after}), now {} (unix {now})",
+                date(*not_after),
+                date(*now)
+            ),
+            SignError::NoExpiry => f.write_str(
+                "signature has no not-after time (c2trie-ed25519-v1) and one is required",
+            ),
         }
     }
 }
@@ -141,6 +178,13 @@ impl std::error::Error for SignError {
             _ => None,
         }
     }
+}
+
+/// An RFC 3339 date for seconds since the epoch (`?` past what the clock type holds).
+fn date(secs: u64) -> String {
+    std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::from_secs(secs))
+        .map_or_else(|| "?".to_owned(), crate::event::rfc3339)
 }
 
 /// Decodes a 32-byte key from a key file's text: hex or base64, `#` comment lines allowed.
@@ -176,13 +220,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The message a signature covers.
-fn message(table: &[u8]) -> Vec<u8> {
+/// The message a signature covers: with a not-after time, the v2 domain and the time
+/// (8 bytes, little endian) after the digest.
+fn message(table: &[u8], not_after: Option<u64>) -> Vec<u8> {
     let digest = Sha512::digest(table);
-    let mut m = Vec::with_capacity(DOMAIN.len() + 8 + digest.len());
-    m.extend_from_slice(DOMAIN);
+    let mut m = Vec::with_capacity(DOMAIN_V2.len() + 16 + digest.len());
+    m.extend_from_slice(if not_after.is_some() {
+        DOMAIN_V2
+    } else {
+        DOMAIN
+    });
     m.extend_from_slice(&(table.len() as u64).to_le_bytes());
     m.extend_from_slice(&digest);
+    if let Some(t) = not_after {
+        m.extend_from_slice(&t.to_le_bytes());
+    }
     m
 }
 
@@ -292,11 +344,23 @@ impl SecretKey {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Signs a compiled table's bytes.
+    /// Signs a compiled table's bytes, with no expiry (`c2trie-ed25519-v1`).
     pub fn sign_table(&self, table: &[u8]) -> Signature {
         Signature {
             key_id: self.public_key().key_id(),
-            sig: self.0.sign(&message(table)).to_bytes(),
+            sig: self.0.sign(&message(table, None)).to_bytes(),
+            not_after: None,
+        }
+    }
+
+    /// Signs a compiled table's bytes together with a not-after time (seconds since the
+    /// Unix epoch; `c2trie-ed25519-v2`): after it, [`TrustedKeys::verify`] refuses the
+    /// table, so an attacker who withholds updates cannot keep serving an old list forever.
+    pub fn sign_table_until(&self, table: &[u8], not_after: u64) -> Signature {
+        Signature {
+            key_id: self.public_key().key_id(),
+            sig: self.0.sign(&message(table, Some(not_after))).to_bytes(),
+            not_after: Some(not_after),
         }
     }
 }
@@ -307,6 +371,7 @@ impl SecretKey {
 pub struct Signature {
     key_id: String,
     sig: [u8; 64],
+    not_after: Option<u64>,
 }
 
 impl Signature {
@@ -323,10 +388,33 @@ impl Signature {
             .find(|l| !l.is_empty() && !l.starts_with('#'))
             .ok_or_else(|| bad("empty"))?;
         let mut parts = line.split_ascii_whitespace();
-        if parts.next() != Some(SIG_TAG) {
-            return Err(bad("does not start with c2trie-ed25519-v1"));
+        let not_after = match parts.next() {
+            Some(SIG_TAG) => None,
+            Some(SIG_TAG_V2) => {
+                let t = parts
+                    .nth(1)
+                    .ok_or_else(|| bad("expected a not-after time"))?;
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad("the not-after time is not a number of seconds"));
+                }
+                Some(
+                    t.parse::<u64>()
+                        .map_err(|_| bad("the not-after time is too large"))?,
+                )
+            }
+            _ => {
+                return Err(bad(
+                    "does not start with c2trie-ed25519-v1 or c2trie-ed25519-v2",
+                ));
+            }
+        };
+        // Again from the start: the key id comes before the time.
+        let mut parts = line.split_ascii_whitespace().skip(1);
+        let key_id = parts.next();
+        if not_after.is_some() {
+            parts.next();
         }
-        let (Some(key_id), Some(sig), None) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(key_id), Some(sig), None) = (key_id, parts.next(), parts.next()) else {
             return Err(bad("expected a key id and a signature"));
         };
         let is_hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -338,6 +426,7 @@ impl Signature {
         Ok(Signature {
             key_id: key_id.to_ascii_lowercase(),
             sig: bytes,
+            not_after,
         })
     }
 
@@ -345,11 +434,20 @@ impl Signature {
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
+
+    /// The signed not-after time, if the signature has one (trusted only once
+    /// [`TrustedKeys::verify`] accepts the signature).
+    pub fn not_after(&self) -> Option<u64> {
+        self.not_after
+    }
 }
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SIG_TAG} {} {}", self.key_id, hex(&self.sig))
+        match self.not_after {
+            None => write!(f, "{SIG_TAG} {} {}", self.key_id, hex(&self.sig)),
+            Some(t) => write!(f, "{SIG_TAG_V2} {} {t} {}", self.key_id, hex(&self.sig)),
+        }
     }
 }
 
@@ -365,6 +463,7 @@ pub fn signature_path(table: impl AsRef<Path>) -> PathBuf {
 #[derive(Debug, Clone, Default)]
 pub struct TrustedKeys {
     keys: Vec<PublicKey>,
+    require_not_after: bool,
 }
 
 impl TrustedKeys {
@@ -386,22 +485,48 @@ impl TrustedKeys {
         &self.keys
     }
 
-    /// Checks `sig` over `table` (the table's bytes); does not validate the table.
+    /// Refuse signatures without a not-after time ([`SecretKey::sign_table_until`]), once
+    /// the publisher signs every table with one: an old `v1` signature can then not be
+    /// replayed to pin an old list. Off by default.
+    pub fn require_not_after(&mut self, on: bool) -> &mut TrustedKeys {
+        self.require_not_after = on;
+        self
+    }
+
+    /// Checks `sig` over `table` (the table's bytes) against the current time; does not
+    /// validate the table.
     ///
     /// # Errors
     ///
-    /// [`SignError::NoTrustedKeys`] or [`SignError::Untrusted`].
+    /// As [`TrustedKeys::verify_at`].
     pub fn verify(&self, table: &[u8], sig: &Signature) -> Result<(), SignError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.verify_at(table, sig, now)
+    }
+
+    /// Checks `sig` over `table` as of `now` (seconds since the Unix epoch): a trusted key
+    /// verifies it, and its not-after time, if any, is not before `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`SignError::NoTrustedKeys`], [`SignError::Untrusted`], [`SignError::Expired`], or
+    /// [`SignError::NoExpiry`] under [`TrustedKeys::require_not_after`].
+    pub fn verify_at(&self, table: &[u8], sig: &Signature, now: u64) -> Result<(), SignError> {
         if self.keys.is_empty() {
             return Err(SignError::NoTrustedKeys);
         }
-        let m = message(table);
-        if self.keys.iter().any(|k| k.verifies(&m, sig)) {
-            Ok(())
-        } else {
-            Err(SignError::Untrusted {
+        let m = message(table, sig.not_after);
+        if !self.keys.iter().any(|k| k.verifies(&m, sig)) {
+            return Err(SignError::Untrusted {
                 key_id: sig.key_id.clone(),
-            })
+            });
+        }
+        match sig.not_after {
+            Some(not_after) if now > not_after => Err(SignError::Expired { not_after, now }),
+            None if self.require_not_after => Err(SignError::NoExpiry),
+            _ => Ok(()),
         }
     }
 

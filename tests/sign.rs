@@ -190,3 +190,77 @@ fn base64_encode(b: &[u8]) -> String {
     }
     out
 }
+
+/// A not-after time is part of what is signed: within it the table loads, after it the
+/// table is refused as expired, and an edited time breaks the signature. Signatures without
+/// one are refused only when the product asks for one.
+#[test]
+fn a_signed_not_after_time_is_enforced() {
+    let key = SecretKey::generate().unwrap();
+    let bytes = table(4);
+    let sig = key.sign_table_until(&bytes, 2_000_000_000);
+    let text = sig.to_string();
+    assert!(text.starts_with("c2trie-ed25519-v2 "), "{text}");
+    let parsed = Signature::from_text(&text).unwrap();
+    assert_eq!(parsed, sig);
+    assert_eq!(parsed.not_after(), Some(2_000_000_000));
+    let trusted = trusting(&key);
+    trusted.verify_at(&bytes, &sig, 1_999_999_999).unwrap();
+    trusted.verify_at(&bytes, &sig, 2_000_000_000).unwrap();
+    match trusted.verify_at(&bytes, &sig, 2_000_000_001) {
+        Err(SignError::Expired { not_after, now }) => {
+            assert_eq!((not_after, now), (2_000_000_000, 2_000_000_001));
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = trusted
+        .verify_at(&bytes, &sig, 2_000_000_001)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("2033-05-18T03:33:20"), "{msg}");
+    // Moving the time forward (or turning it into a v1 line) breaks the signature.
+    for forged in [
+        text.replace(" 2000000000 ", " 2100000000 "),
+        text.replace("c2trie-ed25519-v2", "c2trie-ed25519-v1")
+            .replace(" 2000000000 ", " "),
+    ] {
+        let f = Signature::from_text(&forged).unwrap();
+        assert!(
+            matches!(
+                trusted.verify_at(&bytes, &f, 1),
+                Err(SignError::Untrusted { .. })
+            ),
+            "{forged}"
+        );
+    }
+    // The current clock: a time in the past is refused by `load_table`.
+    let old = key.sign_table_until(&bytes, 1_000_000_000).to_string();
+    assert!(matches!(
+        trusted.load_table(bytes.clone(), &old),
+        Err(SignError::Expired { .. })
+    ));
+    // v1 signatures: accepted unless a not-after time is required.
+    let v1 = key.sign_table(&bytes);
+    let mut strict = trusting(&key);
+    strict.verify_at(&bytes, &v1, 1).unwrap();
+    strict.require_not_after(true);
+    assert!(matches!(
+        strict.verify_at(&bytes, &v1, 1),
+        Err(SignError::NoExpiry)
+    ));
+    strict.verify_at(&bytes, &sig, 1).unwrap();
+    // Malformed times.
+    let hexsig = text.rsplit(' ').next().unwrap();
+    let id = key.public_key().key_id();
+    for bad in [
+        format!("c2trie-ed25519-v2 {id} {hexsig}"),
+        format!("c2trie-ed25519-v2 {id} -1 {hexsig}"),
+        format!("c2trie-ed25519-v2 {id} 99999999999999999999999 {hexsig}"),
+        format!("c2trie-ed25519-v2 {id} 12 {hexsig} x"),
+    ] {
+        assert!(
+            matches!(Signature::from_text(&bad), Err(SignError::BadSignature(_))),
+            "{bad}"
+        );
+    }
+}
