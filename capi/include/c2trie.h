@@ -25,6 +25,15 @@
  *   valid until that handle is freed. Print them with printf("%.*s", (int)len, ptr).
  *   Decisions from a live handle carry no strings (NULL); take a snapshot
  *   (c2trie_live_snapshot) to get them.
+ * - Structs that can grow start with `uint32_t size`, the caller's sizeof: c2trie_match,
+ *   c2trie_decision (and its `entry`), and so c2trie_matches. Initialize every one the
+ *   library is to write with its _INIT macro (C2TRIE_DECISION_INIT, C2TRIE_MATCHES_INIT)
+ *   or function (c2trie_decision_init, c2trie_matches_init), every element of a batch too;
+ *   the library writes only the fields that size covers and never past it. A size of 0, or
+ *   one smaller than any layout the library knows, fails with C2TRIE_ERR_SIZE and nothing is
+ *   written. A result is initialized and may be reused for any number of calls. The policy
+ *   is an opaque handle (c2trie_policy_new) and grows by new functions. See capi/README.md,
+ *   "ABI policy".
  *
  * Thread safety
  * -------------
@@ -38,9 +47,13 @@
  *
  * Linking
  * -------
- * Static:  cc app.c -I capi/include target/release/libc2trie_capi.a \
- *              -lpthread -ldl -lm -lgcc_s -lrt -lutil
- * Shared:  cc app.c -I capi/include -L target/release -lc2trie_capi
+ * Installed (make -C capi install PREFIX=...):
+ *          cc app.c $(pkg-config --cflags --libs c2trie)
+ *          cc app.c $(pkg-config --static --cflags --libs c2trie)    (static)
+ *          CMake: find_package(c2trie) and target_link_libraries(app c2trie::c2trie)
+ * From the build tree:
+ *          cc app.c -I capi/include target/release/libc2trie_capi.a \
+ *              -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
  * See capi/README.md.
  */
 #ifndef C2TRIE_H
@@ -52,6 +65,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- Version -------------------------------------------------------------------------- */
+
+/** The version of this header. c2trie_version() gives the library's at run time; while the
+ *  major version is 0, libraries with the same major and minor version share an ABI (the
+ *  SONAME libc2trie.so.0.MINOR). */
+#define C2TRIE_VERSION_MAJOR 0
+#define C2TRIE_VERSION_MINOR 1
+#define C2TRIE_VERSION_PATCH 0
 
 /* ---- Status codes --------------------------------------------------------------------- */
 
@@ -74,6 +96,10 @@ enum c2trie_status {
     C2TRIE_ERR_ROLLBACK = 5,
     /** The live handle has no table in service. */
     C2TRIE_ERR_NO_TABLE = 6,
+    /** The `size` field of a struct the library is to write is 0 or smaller than any
+     *  layout it knows: the struct was not initialized with its _INIT macro or function.
+     *  Nothing was written. */
+    C2TRIE_ERR_SIZE = 7,
     /** Internal error (a bug in c2trie); the call had no effect. */
     C2TRIE_ERR_PANIC = 99
 };
@@ -84,7 +110,8 @@ enum c2trie_status {
 #define C2TRIE_FAMILY_V4 4
 #define C2TRIE_FAMILY_V6 6
 
-/** Lists: indexes into c2trie_matches.lists and values of c2trie_decision.list. */
+/** Lists: indexes into c2trie_matches.lists and values of c2trie_decision.list and
+ *  c2trie_match.list. */
 enum c2trie_list {
     C2TRIE_LIST_NONE = -1,
     /** The user's approved list: an approved entry always allows. */
@@ -96,7 +123,7 @@ enum c2trie_list {
 };
 #define C2TRIE_LISTS 3
 
-/** What a list does with the addresses it covers (c2trie_policy.global / .blocked). */
+/** What a list does with the addresses it covers (c2trie_policy_set_mode). */
 enum c2trie_mode {
     /** Ignored: addresses fall through to the next list. */
     C2TRIE_MODE_OFF = 0,
@@ -144,7 +171,7 @@ enum c2trie_fail_mode {
 /** Accept a table whatever its list_version (an operator rolling back a bad list). */
 #define C2TRIE_RELOAD_FORCE 2u
 
-/** IPv4-in-IPv6 encodings decoded by a policy (c2trie_policy.embedded bits). An IPv6
+/** IPv4-in-IPv6 encodings decoded by a policy (c2trie_policy_set_embedded). An IPv6
  *  address that embeds an IPv4 address is decided for both, and the most severe verdict
  *  wins, so no IPv6 spelling of a listed IPv4 address slips through. The bit index is the
  *  value of c2trie_decision.via. */
@@ -153,8 +180,7 @@ enum c2trie_fail_mode {
 #define C2TRIE_EMBED_TRANSLATED      (1u << 2) /* ::ffff:0:a.b.c.d (SIIT) */
 #define C2TRIE_EMBED_NAT64           (1u << 3) /* 64:ff9b::/96            */
 #define C2TRIE_EMBED_NAT64_LOCAL     (1u << 4) /* 64:ff9b:1::/48          */
-#define C2TRIE_EMBED_NAT64_OPERATOR  (1u << 5) /* operator NAT64 prefixes: none can be
-                                                  configured through the C ABI yet */
+#define C2TRIE_EMBED_NAT64_OPERATOR  (1u << 5) /* c2trie_policy_add_nat64_prefix */
 #define C2TRIE_EMBED_6TO4            (1u << 6) /* 2002::/16               */
 #define C2TRIE_EMBED_TEREDO_SERVER   (1u << 7) /* 2001::/32, server       */
 #define C2TRIE_EMBED_TEREDO_CLIENT   (1u << 8) /* 2001::/32, client       */
@@ -168,6 +194,12 @@ typedef struct c2trie_table c2trie_table;
 /** A live handle: the table in service, replaced atomically by reloads. */
 typedef struct c2trie_live c2trie_live;
 
+/** A run-time policy: the modes of the global and blocked lists, the IPv4-in-IPv6
+ *  encodings decoded and the operator's NAT64 prefixes. Changing it needs no new table.
+ *  Set it up, then decide with it from any number of threads; setters need it to
+ *  themselves (to change a policy in use, change a clone and swap the pointer). */
+typedef struct c2trie_policy c2trie_policy;
+
 /** An IP address. */
 typedef struct c2trie_addr {
     /** C2TRIE_FAMILY_V4 or C2TRIE_FAMILY_V6. */
@@ -177,10 +209,15 @@ typedef struct c2trie_addr {
     uint8_t bytes[16];
 } c2trie_addr;
 
-/** One list's longest match. */
+/** One list's longest match, or one entry of a table (c2trie_table_for_each_entry). */
 typedef struct c2trie_match {
-    /** 1 when the list has an entry covering the address. When 0, every other field is
-     *  zero or NULL. */
+    /** sizeof(c2trie_match) as the caller was compiled (C2TRIE_MATCH_INIT sets it); in a
+     *  match the library hands out, the library's. */
+    uint32_t size;
+    /** The entry's list (c2trie_list); C2TRIE_LIST_NONE when found is 0. */
+    int list;
+    /** 1 when the list has an entry covering the address. When 0, every other field but
+     *  size and list is zero or NULL. */
     uint8_t found;
     /** The prefix's family: C2TRIE_FAMILY_V4 or C2TRIE_FAMILY_V6. */
     uint8_t family;
@@ -201,21 +238,12 @@ typedef struct c2trie_match {
     size_t tag_len;
 } c2trie_match;
 
-/** Every list's longest match for one address. */
+/** Every list's longest match for one address. Initialize with C2TRIE_MATCHES_INIT or
+ *  c2trie_matches_init: every list's size must be set, and the same. */
 typedef struct c2trie_matches {
     /** Indexed by C2TRIE_LIST_APPROVED, C2TRIE_LIST_BLOCKED, C2TRIE_LIST_GLOBAL. */
     c2trie_match lists[C2TRIE_LISTS];
 } c2trie_matches;
-
-/** A run-time policy. Changing it needs no new table. */
-typedef struct c2trie_policy {
-    /** c2trie_mode of the global list. Default C2TRIE_MODE_LOG. */
-    int global;
-    /** c2trie_mode of the blocked list. Default C2TRIE_MODE_BLOCK. */
-    int blocked;
-    /** C2TRIE_EMBED_* bits. Default C2TRIE_EMBED_ALL. */
-    uint32_t embedded;
-} c2trie_policy;
 
 /**
  * A verdict and what decided it.
@@ -226,6 +254,9 @@ typedef struct c2trie_policy {
  * c2trie_policy.embedded) and the most severe verdict wins.
  */
 typedef struct c2trie_decision {
+    /** sizeof(c2trie_decision) as the caller was compiled (C2TRIE_DECISION_INIT sets it,
+     *  and entry.size). */
+    uint32_t size;
     /** c2trie_verdict. */
     int verdict;
     /** c2trie_reason. */
@@ -246,6 +277,15 @@ typedef struct c2trie_decision {
      *  handle. */
     uint64_t generation;
 } c2trie_decision;
+
+/** Initializers: `c2trie_decision d = C2TRIE_DECISION_INIT;`,
+ *  `c2trie_matches m = C2TRIE_MATCHES_INIT;` (C and C++). */
+#define C2TRIE_MATCH_INIT                                                                   \
+    { (uint32_t)sizeof(c2trie_match), C2TRIE_LIST_NONE, 0, 0, 0, 0, {0}, 0, NULL, 0, NULL, 0 }
+#define C2TRIE_MATCHES_INIT { { C2TRIE_MATCH_INIT, C2TRIE_MATCH_INIT, C2TRIE_MATCH_INIT } }
+#define C2TRIE_DECISION_INIT                                                                \
+    { (uint32_t)sizeof(c2trie_decision), C2TRIE_VERDICT_PASS, C2TRIE_REASON_UNLISTED,       \
+      C2TRIE_LIST_NONE, -1, {0, {0}}, C2TRIE_MATCH_INIT, 0, 0 }
 
 /** A table's header and counts. */
 typedef struct c2trie_table_info {
@@ -298,7 +338,9 @@ const char *c2trie_last_error(void);
 /** A static description of a status code. Never NULL. [any thread] */
 const char *c2trie_strerror(int code);
 
-/** The library version, e.g. "0.1.0". Static. [any thread] */
+/** The library version, e.g. "0.1.0": the version of the library loaded at run time, which
+ *  may be newer than C2TRIE_VERSION_* of the header compiled against. Static.
+ *  [any thread] */
 const char *c2trie_version(void);
 
 /* ---- Tables --------------------------------------------------------------------------- */
@@ -330,7 +372,27 @@ void c2trie_table_free(c2trie_table *table);
 /** The table's header fields and counts. [any thread] */
 int c2trie_table_get_info(const c2trie_table *table, c2trie_table_info *out);
 
+/** The callback of c2trie_table_for_each_entry: return 0 to go on, anything else to stop. */
+typedef int (*c2trie_entry_fn)(void *user, const c2trie_match *entry);
+
+/** Calls f(user, entry) for every entry of the table, in this order: IPv4 prefixes
+ *  (sorted by address, length, list), IPv4 hosts, IPv6 prefixes, IPv6 hosts (hosts in
+ *  hash-table order). `entry` is valid during the call only (copy it to keep it); its
+ *  source and tag are borrowed from the table handle and stay valid until the handle is
+ *  freed. entry->size is the library's sizeof(c2trie_match): fields past the caller's own
+ *  sizeof are for newer callers. Returns C2TRIE_OK after the last entry, or the first
+ *  non-zero value f returned, at once. f may call any [any thread] function, on this table
+ *  too, but must not free the table, nor unwind out of the call (no C++ exception, no
+ *  longjmp). [any thread] Errors: NULL. */
+int c2trie_table_for_each_entry(const c2trie_table *table, c2trie_entry_fn f, void *user);
+
 /* ---- Lookups: every list's longest match ---------------------------------------------- */
+
+/* Each `out` (each element of a batch's `out`) must be initialized: C2TRIE_MATCHES_INIT
+ * or c2trie_matches_init. Errors besides those listed: SIZE. */
+
+/** Initializes `out` for the library to write (as C2TRIE_MATCHES_INIT). [any thread] */
+int c2trie_matches_init(c2trie_matches *out);
 
 /** Looks up one address. [any thread] Errors: NULL, ARGUMENT (family). */
 int c2trie_lookup(const c2trie_table *table, const c2trie_addr *addr, c2trie_matches *out);
@@ -356,12 +418,60 @@ int c2trie_lookup_v6_batch(const c2trie_table *table, const uint8_t *addrs, size
  *  IPv6 (no zone id). [any thread] Errors: NULL, ARGUMENT. */
 int c2trie_parse_addr(const char *text, c2trie_addr *out);
 
-/** Fills `out` with the default policy: global LOG, blocked BLOCK, every encoding.
- *  [any thread] */
-int c2trie_policy_default(c2trie_policy *out);
+/** A new policy with the defaults: global list LOG, blocked list BLOCK, every encoding
+ *  decoded (C2TRIE_EMBED_ALL), no operator NAT64 prefix. Free with c2trie_policy_free.
+ *  [any thread] Errors: NULL. */
+int c2trie_policy_new(c2trie_policy **out);
+
+/** A new policy with the settings of `policy`. [any thread] Errors: NULL. */
+int c2trie_policy_clone(const c2trie_policy *policy, c2trie_policy **out);
+
+/** Frees a policy; NULL is ignored. [exclusive] */
+void c2trie_policy_free(c2trie_policy *policy);
+
+/** Sets the c2trie_mode of `list`: C2TRIE_LIST_GLOBAL or C2TRIE_LIST_BLOCKED (the approved
+ *  list has no mode: it always allows). [exclusive] Errors: NULL, ARGUMENT. */
+int c2trie_policy_set_mode(c2trie_policy *policy, int list, int mode);
+
+/** The c2trie_mode of `list` (global or blocked). [any thread] Errors: NULL, ARGUMENT. */
+int c2trie_policy_get_mode(const c2trie_policy *policy, int list, int *out);
+
+/** Sets the IPv4-in-IPv6 encodings decoded: C2TRIE_EMBED_* bits. Operator NAT64 prefixes
+ *  are kept; they are decoded while C2TRIE_EMBED_NAT64_OPERATOR is set. [exclusive]
+ *  Errors: NULL, ARGUMENT (bits outside C2TRIE_EMBED_ALL). */
+int c2trie_policy_set_embedded(c2trie_policy *policy, uint32_t bits);
+
+/** The C2TRIE_EMBED_* bits of the encodings decoded. [any thread] Errors: NULL. */
+int c2trie_policy_get_embedded(const c2trie_policy *policy, uint32_t *out);
+
+/** Adds an operator NAT64 prefix (RFC 6052), 16 bytes in network order and a length of
+ *  32, 40, 48, 56, 64 or 96: an IPv6 address under it embeds an IPv4 address in the RFC
+ *  6052 position for that length, decided as C2TRIE_EMBED_NAT64_OPERATOR (via 5). Host
+ *  bits are cleared; a prefix already present is not added again. [exclusive]
+ *  Errors: NULL, ARGUMENT (length). */
+int c2trie_policy_add_nat64_prefix(c2trie_policy *policy, const uint8_t prefix[16],
+                                   uint8_t len);
+
+/** Removes every operator NAT64 prefix. [exclusive] Errors: NULL. */
+int c2trie_policy_clear_nat64_prefixes(c2trie_policy *policy);
+
+/** The number of operator NAT64 prefixes. [any thread] Errors: NULL. */
+int c2trie_policy_nat64_count(const c2trie_policy *policy, size_t *out);
+
+/** Operator NAT64 prefix `index` (0-based, in the order added): network address and
+ *  length. [any thread] Errors: NULL, ARGUMENT (index past the last). */
+int c2trie_policy_get_nat64_prefix(const c2trie_policy *policy, size_t index,
+                                   uint8_t prefix[16], uint8_t *len);
+
+/* Each decision `out` (each element of a batch's `out`) must be initialized:
+ * C2TRIE_DECISION_INIT or c2trie_decision_init. Errors besides those listed: SIZE. A
+ * policy must not be changed while a decision reads it. */
+
+/** Initializes `out` for the library to write (as C2TRIE_DECISION_INIT). [any thread] */
+int c2trie_decision_init(c2trie_decision *out);
 
 /** Decides one address under `policy` (NULL: the default policy). [any thread]
- *  Errors: NULL, ARGUMENT (family, mode or embedded bits out of range). */
+ *  Errors: NULL, ARGUMENT (family). */
 int c2trie_decide(const c2trie_table *table, const c2trie_policy *policy,
                   const c2trie_addr *addr, c2trie_decision *out);
 

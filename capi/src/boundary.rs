@@ -250,32 +250,196 @@ pub(crate) unsafe fn batch_in<'a>(
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// The output slots of a batch of `n` results.
+/// The layout of a struct the caller allocated and the library writes, as its `size`
+/// fields describe it.
+///
+/// Such a struct starts with `uint32_t size`, the caller's `sizeof`, set by its `_INIT`
+/// macro or function. The library writes only the fields the caller's layout has, at the
+/// caller's offsets, and leaves the rest of the caller's bytes (fields a newer header added)
+/// as they were. Structs grow only at their end; when an embedded struct grows (the
+/// `c2trie_match` in `c2trie_decision`), the fields after it move by as much, and the
+/// embedded struct's own `size` says by how much.
+pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug {
+    /// The Rust (current) type of one element.
+    type Value;
+
+    /// Reads and checks the `size` fields of the element at `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` is not NULL, aligned for `Self::Value`, and points to a struct of this type that
+    /// the caller initialized (its `size` fields at least) and that is as large as its
+    /// `size` says.
+    unsafe fn read(p: *const u8, what: &str) -> Result<Self, Error>;
+
+    /// The caller's size of one element: the distance between batch elements.
+    fn stride(&self) -> usize;
+
+    /// Writes `value` in the caller's layout.
+    ///
+    /// # Safety
+    ///
+    /// `p` is valid for writing `self.stride()` bytes, and this layout was read from it.
+    unsafe fn write(&self, p: *mut u8, value: &Self::Value);
+}
+
+/// Checks a `size` field: at least `min` (the layout of the first release with the field),
+/// and a multiple of the alignment, as any `sizeof` is.
+pub(crate) fn check_size(
+    size: u32,
+    min: usize,
+    align: usize,
+    what: impl fmt::Display,
+    init: &str,
+) -> Result<usize, Error> {
+    let s = size as usize;
+    if s < min || !s.is_multiple_of(align) {
+        return Err(Error::new(
+            C2TRIE_ERR_SIZE,
+            format!(
+                "{what}.size is {size}; expected sizeof the struct (at least {min}, a multiple \
+                 of {align}): initialize it with {init}"
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// Reads the `uint32_t size` field at `offset` bytes into a caller's struct.
 ///
 /// # Safety
 ///
-/// When `n > 0`, `p` is NULL or valid for writing `n` consecutive `T`s (initialized or
-/// not), not overlapping any input, and not accessed by anything else during `'a`.
-pub(crate) unsafe fn batch_out<'a, T>(
-    p: *mut T,
+/// `p + offset` is valid for reading an initialized, aligned `u32`.
+pub(crate) unsafe fn read_size(p: *const u8, offset: usize) -> u32 {
+    let field = p.wrapping_add(offset).cast::<u32>();
+    // SAFETY: the caller's guarantee: in bounds, aligned and initialized.
+    unsafe { field.read() }
+}
+
+/// Copies the bytes `from` of `value` to `dst + at`, but no further than `dst + limit`.
+///
+/// # Safety
+///
+/// `dst` is valid for writing `limit` bytes; `from` lies within `T`.
+pub(crate) unsafe fn copy_part<T>(
+    value: &T,
+    from: std::ops::Range<usize>,
+    dst: *mut u8,
+    at: usize,
+    limit: usize,
+) {
+    let len = from.len().min(limit.saturating_sub(at));
+    if len == 0 {
+        return;
+    }
+    let src = std::ptr::from_ref(value)
+        .cast::<u8>()
+        .wrapping_add(from.start);
+    let dst = dst.wrapping_add(at);
+    // SAFETY: `src..src + len` lies within `value` (`from` is within `T`, and `len` is at
+    // most its length); `dst + at..dst + at + len` lies within the `limit` bytes the caller
+    // guarantees writable; the two do not overlap (`value` is a Rust value, `dst` the
+    // caller's memory). An untyped copy moves padding bytes as they are.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+}
+
+/// Writes `value` through an out-pointer to a sized struct, in the caller's layout.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a struct of the type `L` describes, initialized by its `_INIT`
+/// macro or function (or written by this library before), valid for writing and not
+/// accessed by anything else during the call.
+pub(crate) unsafe fn put_sized<L: CallerLayout>(
+    p: *mut L::Value,
+    what: &str,
+    value: &L::Value,
+) -> Result<(), Error> {
+    if p.is_null() {
+        return Err(Error::null(what));
+    }
+    // SAFETY: not NULL; the caller's guarantee on the rest.
+    let layout = unsafe { L::read(p.cast(), what) }?;
+    // SAFETY: the struct is `stride` bytes long (its size says so) and writable.
+    unsafe { layout.write(p.cast(), value) };
+    Ok(())
+}
+
+/// The output structs of a batch, in the caller's layout: every element was checked to
+/// have the layout of the first before anything is written.
+#[derive(Debug)]
+pub(crate) struct BatchOut<'a, L: CallerLayout> {
+    base: *mut u8,
+    n: usize,
+    layout: Option<L>,
+    _out: std::marker::PhantomData<&'a mut L::Value>,
+}
+
+impl<L: CallerLayout> BatchOut<'_, L> {
+    /// Writes result `i`; an index past the batch is ignored.
+    pub(crate) fn write(&mut self, i: usize, value: &L::Value) {
+        let Some(layout) = self.layout else { return };
+        if i >= self.n {
+            return;
+        }
+        // `i * stride` is within the batch (checked not to overflow when it was made).
+        let at = self.base.wrapping_add(i * layout.stride());
+        // SAFETY: element `i` lies within the `n * stride` writable bytes the constructor's
+        // caller guaranteed for the batch's lifetime, and its layout was checked to be
+        // `layout`.
+        unsafe { layout.write(at, value) };
+    }
+}
+
+/// The output slots of a batch of `n` results of a sized struct.
+///
+/// # Safety
+///
+/// When `n > 0`, `p` is NULL or points to `n` consecutive structs of the type `L`
+/// describes, each initialized by its `_INIT` macro or function, valid for writing, not
+/// overlapping any input, and not accessed by anything else during `'a`.
+pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
+    p: *mut L::Value,
     n: usize,
     what: &str,
-) -> Result<&'a mut [std::mem::MaybeUninit<T>], Error> {
+) -> Result<BatchOut<'a, L>, Error> {
+    let mut out = BatchOut {
+        base: p.cast(),
+        n,
+        layout: None,
+        _out: std::marker::PhantomData,
+    };
     if n == 0 {
-        return Ok(&mut []);
+        return Ok(out);
     }
     if p.is_null() {
         return Err(Error::null(what));
     }
-    if n.checked_mul(size_of::<T>())
+    // SAFETY: not NULL; the caller's guarantee on the rest.
+    let first = unsafe { L::read(p.cast(), what) }.map_err(|e| e.with_context("element 0"))?;
+    let stride = first.stride();
+    if n.checked_mul(stride)
         .is_none_or(|l| isize::try_from(l).is_err())
     {
         return Err(Error::argument(format!(
             "batch of {n} results is too large"
         )));
     }
-    // SAFETY: `p` is not NULL, aligned for `T` (a C array of `T`), and valid for `n` writes
-    // with exclusive access for `'a` (the caller's guarantee); the total size fits in
-    // `isize` (checked above). `MaybeUninit` makes no claim about the current contents.
-    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), n) })
+    for i in 1..n {
+        let at = out.base.wrapping_add(i * stride);
+        // SAFETY: as for the first element: element `i` starts `i * stride` bytes in, within
+        // the batch (the product fits, checked above), and the caller initialized it.
+        let this = unsafe { L::read(at, what) }
+            .map_err(|e| e.with_context(format_args!("element {i}")))?;
+        if this != first {
+            return Err(Error::new(
+                C2TRIE_ERR_SIZE,
+                format!(
+                    "{what}[{i}] has sizes {this:?}, {what}[0] {first:?}: initialize every element"
+                ),
+            ));
+        }
+    }
+    out.layout = Some(first);
+    Ok(out)
 }

@@ -22,6 +22,7 @@
 
 mod boundary;
 mod live;
+mod policy;
 mod table;
 mod types;
 
@@ -31,11 +32,17 @@ pub use live::{
     c2trie_live_decide_v6, c2trie_live_decide_v6_batch, c2trie_live_free, c2trie_live_get_info,
     c2trie_live_new, c2trie_live_reload, c2trie_live_reload_pointer, c2trie_live_snapshot,
 };
+pub use policy::{
+    c2trie_policy, c2trie_policy_add_nat64_prefix, c2trie_policy_clear_nat64_prefixes,
+    c2trie_policy_clone, c2trie_policy_free, c2trie_policy_get_embedded, c2trie_policy_get_mode,
+    c2trie_policy_get_nat64_prefix, c2trie_policy_nat64_count, c2trie_policy_new,
+    c2trie_policy_set_embedded, c2trie_policy_set_mode,
+};
 pub use table::{
     c2trie_decide, c2trie_decide_v4, c2trie_decide_v4_batch, c2trie_decide_v6,
-    c2trie_decide_v6_batch, c2trie_lookup, c2trie_lookup_v4, c2trie_lookup_v4_batch,
-    c2trie_lookup_v6, c2trie_lookup_v6_batch, c2trie_parse_addr, c2trie_policy_default,
-    c2trie_table, c2trie_table_free, c2trie_table_from_bytes, c2trie_table_get_info,
-    c2trie_table_map, c2trie_table_open,
+    c2trie_decide_v6_batch, c2trie_decision_init, c2trie_entry_fn, c2trie_lookup, c2trie_lookup_v4,
+    c2trie_lookup_v4_batch, c2trie_lookup_v6, c2trie_lookup_v6_batch, c2trie_matches_init,
+    c2trie_parse_addr, c2trie_table, c2trie_table_for_each_entry, c2trie_table_free,
+    c2trie_table_from_bytes, c2trie_table_get_info, c2trie_table_map, c2trie_table_open,
 };
 pub use types::*;

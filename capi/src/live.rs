@@ -7,8 +7,11 @@ use std::path::Path;
 use c2trie::Table;
 use c2trie::swap::{FailMode, LiveTable, ReloadMode};
 
-use crate::boundary::{Error, arg, batch_in, batch_out, guard, guard_void, path_arg, put};
-use crate::table::{c2trie_table, policy_arg};
+use crate::boundary::{
+    Error, arg, batch_in, batch_sized, guard, guard_void, path_arg, put, put_sized,
+};
+use crate::policy::{c2trie_policy, policy_arg};
+use crate::table::c2trie_table;
 use crate::types::*;
 
 /// A live handle. Opaque to C; every function but `c2trie_live_free` may be called on one
@@ -242,14 +245,15 @@ pub unsafe extern "C" fn c2trie_live_decide(
     guard(|| {
         // SAFETY: the caller's guarantee on `live`.
         let l = unsafe { live_arg(live) }?;
+        let mut default = None;
         // SAFETY: the caller's guarantee on `policy`.
-        let p = unsafe { policy_arg(policy) }?;
+        let p = unsafe { policy_arg(policy, &mut default) };
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         let g = l.load();
-        let d = decision_to_c(&g.decide(a, &p), g.generation(), Strings::Withhold);
+        let d = decision_to_c(&g.decide(a, p), g.generation(), Strings::Withhold);
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", d) }
+        unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
     })
 }
 
@@ -271,14 +275,15 @@ macro_rules! live_family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `live`.
                 let l = unsafe { live_arg(live) }?;
+                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy) }?;
+                let p = unsafe { policy_arg(policy, &mut default) };
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 let g = l.load();
-                let d = decision_to_c(&g.decide(a, &p), g.generation(), Strings::Withhold);
+                let d = decision_to_c(&g.decide(a, p), g.generation(), Strings::Withhold);
                 // SAFETY: the caller's guarantee on `out`.
-                unsafe { put(out, "out", d) }
+                unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
             })
         }
 
@@ -300,18 +305,19 @@ macro_rules! live_family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `live`.
                 let l = unsafe { live_arg(live) }?;
+                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy) }?;
+                let p = unsafe { policy_arg(policy, &mut default) };
                 // SAFETY: the caller's guarantee on `addrs`.
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.
-                let output = unsafe { batch_out(out, n, "out") }?;
+                let mut output = unsafe { batch_sized::<DecisionLayout>(out, n, "out") }?;
                 let g = l.load();
-                for (chunk, slot) in input.chunks_exact($width).zip(output) {
+                for (i, chunk) in input.chunks_exact($width).enumerate() {
                     let mut b = [0u8; $width];
                     b.copy_from_slice(chunk);
-                    let d = g.decide(IpAddr::from($ip::from(b)), &p);
-                    slot.write(decision_to_c(&d, g.generation(), Strings::Withhold));
+                    let d = g.decide(IpAddr::from($ip::from(b)), p);
+                    output.write(i, &decision_to_c(&d, g.generation(), Strings::Withhold));
                 }
                 Ok(())
             })

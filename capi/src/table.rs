@@ -1,13 +1,16 @@
 //! Table handles: open, free, inspect, look up, decide.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use c2trie::swap::Snapshot;
-use c2trie::{List, Policy, Table};
+use c2trie::{List, Table};
 
-use crate::boundary::{Error, arg, batch_in, batch_out, guard, guard_void, path_arg, put, str_arg};
+use crate::boundary::{
+    Error, arg, batch_in, batch_sized, guard, guard_void, path_arg, put, put_sized, str_arg,
+};
+use crate::policy::{c2trie_policy, policy_arg};
 use crate::types::*;
 
 /// An open table. Opaque to C; immutable, so any number of threads may use one at once.
@@ -217,28 +220,67 @@ pub unsafe extern "C" fn c2trie_parse_addr(text: *const c_char, out: *mut c2trie
     })
 }
 
-/// Fills `out` with the default policy.
+/// Initializes a decision for a call to write: sets its `size` fields (what
+/// `C2TRIE_DECISION_INIT` does), for arrays and for callers without the macro.
 ///
 /// # Safety
 ///
-/// `out` is NULL or valid for writing.
+/// `out` is NULL or valid for writing one `c2trie_decision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn c2trie_policy_default(out: *mut c2trie_policy) -> c_int {
+pub unsafe extern "C" fn c2trie_decision_init(out: *mut c2trie_decision) -> c_int {
     // SAFETY: the caller's guarantee on `out`.
-    guard(|| unsafe { put(out, "out", c2trie_policy::default()) })
+    guard(|| unsafe { put(out, "out", c2trie_decision::default()) })
 }
 
-/// The policy a C pointer names; NULL is the default policy.
+/// Initializes every list's match for a call to write (what `C2TRIE_MATCHES_INIT` does).
 ///
 /// # Safety
 ///
-/// `p` is NULL or valid for reading.
-pub(crate) unsafe fn policy_arg(p: *const c2trie_policy) -> Result<Policy, Error> {
-    if p.is_null() {
-        return Ok(Policy::default());
-    }
-    // SAFETY: the caller's guarantee on `p`.
-    policy_from_c(unsafe { arg(p, "policy") }?)
+/// `out` is NULL or valid for writing one `c2trie_matches`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn c2trie_matches_init(out: *mut c2trie_matches) -> c_int {
+    // SAFETY: the caller's guarantee on `out`.
+    guard(|| unsafe { put(out, "out", c2trie_matches::default()) })
+}
+
+/// The callback of [`c2trie_table_for_each_entry`]: 0 to go on, anything else to stop.
+pub type c2trie_entry_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, entry: *const c2trie_match) -> c_int>;
+
+/// Calls `f(user, entry)` for every entry of the table: IPv4 prefixes, IPv4 hosts, IPv6
+/// prefixes, IPv6 hosts. The entry's strings are borrowed from the table handle and stay
+/// valid until it is freed; the `c2trie_match` itself only during the call. Stops early
+/// when `f` returns non-zero, and then returns that value; otherwise `C2TRIE_OK`.
+///
+/// # Safety
+///
+/// `table` is NULL or a live handle, not freed before this returns; `f` is NULL or a
+/// function that may be called with `user` and does not unwind (no C++ exception, no
+/// `longjmp`) out of the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn c2trie_table_for_each_entry(
+    table: *const c2trie_table,
+    f: c2trie_entry_fn,
+    user: *mut c_void,
+) -> c_int {
+    let mut stopped = 0;
+    let rc = guard(|| {
+        // SAFETY: the caller's guarantee on `table`.
+        let t = unsafe { table_arg(table) }?;
+        let f = f.ok_or_else(|| Error::null("f"))?;
+        for e in t.entries() {
+            let m = match_to_c(Some(e), Strings::Borrow);
+            // SAFETY: `f` is a C function the caller vouches for; `m` lives across the call
+            // and its strings as long as the table.
+            let r = unsafe { f(user, &m) };
+            if r != 0 {
+                stopped = r;
+                break;
+            }
+        }
+        Ok(())
+    });
+    if rc == C2TRIE_OK { stopped } else { rc }
 }
 
 /// Looks up an address given as [`c2trie_addr`].
@@ -259,7 +301,7 @@ pub unsafe extern "C" fn c2trie_lookup(
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", matches_to_c(&t.lookup(a))) }
+        unsafe { put_sized::<MatchesLayout>(out, "out", &matches_to_c(&t.lookup(a))) }
     })
 }
 
@@ -278,13 +320,14 @@ pub unsafe extern "C" fn c2trie_decide(
     guard(|| {
         // SAFETY: the caller's guarantee on `table`.
         let t = unsafe { table_arg(table) }?;
+        let mut default = None;
         // SAFETY: the caller's guarantee on `policy`.
-        let p = unsafe { policy_arg(policy) }?;
+        let p = unsafe { policy_arg(policy, &mut default) };
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         let d = decision_to_c(&p.decide(t, a), 0, Strings::Borrow);
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", d) }
+        unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
     })
 }
 
@@ -309,7 +352,7 @@ macro_rules! family_fns {
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 // SAFETY: the caller's guarantee on `out`.
-                unsafe { put(out, "out", matches_to_c(&t.lookup(a))) }
+                unsafe { put_sized::<MatchesLayout>(out, "out", &matches_to_c(&t.lookup(a))) }
             })
         }
 
@@ -333,11 +376,11 @@ macro_rules! family_fns {
                 // SAFETY: the caller's guarantee on `addrs`.
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.
-                let output = unsafe { batch_out(out, n, "out") }?;
-                for (chunk, slot) in input.chunks_exact($width).zip(output) {
+                let mut output = unsafe { batch_sized::<MatchesLayout>(out, n, "out") }?;
+                for (i, chunk) in input.chunks_exact($width).enumerate() {
                     let mut b = [0u8; $width];
                     b.copy_from_slice(chunk);
-                    slot.write(matches_to_c(&t.lookup(IpAddr::from($ip::from(b)))));
+                    output.write(i, &matches_to_c(&t.lookup(IpAddr::from($ip::from(b)))));
                 }
                 Ok(())
             })
@@ -359,13 +402,14 @@ macro_rules! family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `table`.
                 let t = unsafe { table_arg(table) }?;
+                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy) }?;
+                let p = unsafe { policy_arg(policy, &mut default) };
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 let d = decision_to_c(&p.decide(t, a), 0, Strings::Borrow);
                 // SAFETY: the caller's guarantee on `out`.
-                unsafe { put(out, "out", d) }
+                unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
             })
         }
 
@@ -385,17 +429,18 @@ macro_rules! family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `table`.
                 let t = unsafe { table_arg(table) }?;
+                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy) }?;
+                let p = unsafe { policy_arg(policy, &mut default) };
                 // SAFETY: the caller's guarantee on `addrs`.
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.
-                let output = unsafe { batch_out(out, n, "out") }?;
-                for (chunk, slot) in input.chunks_exact($width).zip(output) {
+                let mut output = unsafe { batch_sized::<DecisionLayout>(out, n, "out") }?;
+                for (i, chunk) in input.chunks_exact($width).enumerate() {
                     let mut b = [0u8; $width];
                     b.copy_from_slice(chunk);
                     let d = p.decide(t, IpAddr::from($ip::from(b)));
-                    slot.write(decision_to_c(&d, 0, Strings::Borrow));
+                    output.write(i, &decision_to_c(&d, 0, Strings::Borrow));
                 }
                 Ok(())
             })

@@ -8,9 +8,11 @@ use std::ffi::{c_char, c_int};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use c2trie::policy::{EmbeddedV4, Encoding, Reason};
-use c2trie::{Decision, EntryRef, List, Mode, Policy, Verdict};
+use c2trie::{Decision, EntryRef, List, Mode, Verdict};
 
-use crate::boundary::Error;
+use std::mem::{align_of, offset_of, size_of};
+
+use crate::boundary::{CallerLayout, Error, check_size, copy_part, read_size};
 
 /// Success.
 pub const C2TRIE_OK: c_int = 0;
@@ -29,6 +31,9 @@ pub const C2TRIE_ERR_INVALID_TABLE: c_int = 4;
 pub const C2TRIE_ERR_ROLLBACK: c_int = 5;
 /// The live handle has no table in service.
 pub const C2TRIE_ERR_NO_TABLE: c_int = 6;
+/// The `size` field of a caller-allocated struct is 0 or smaller than any layout this
+/// library accepts: the struct was not initialized with its `_INIT` macro or function.
+pub const C2TRIE_ERR_SIZE: c_int = 7;
 /// An internal error (a bug in c2trie): a panic was caught at the boundary.
 pub const C2TRIE_ERR_PANIC: c_int = 99;
 
@@ -81,7 +86,7 @@ pub const C2TRIE_RELOAD_MAP: u32 = 1;
 /// Reload flag: accept a table whose `list_version` is not newer (an operator rollback).
 pub const C2TRIE_RELOAD_FORCE: u32 = 2;
 
-/// The IPv4-in-IPv6 encodings, in bit order of [`c2trie_policy::embedded`]. Fixed here, not
+/// The IPv4-in-IPv6 encodings, in the bit order of the `C2TRIE_EMBED_*` constants. Fixed here, not
 /// taken from the library's list, so that the C bit values never move.
 pub(crate) const ENCODINGS: [Encoding; 9] = [
     Encoding::Mapped,
@@ -105,7 +110,7 @@ pub const C2TRIE_EMBED_TRANSLATED: u32 = 1 << 2;
 pub const C2TRIE_EMBED_NAT64: u32 = 1 << 3;
 /// `64:ff9b:1::/48` (NAT64 local-use prefix).
 pub const C2TRIE_EMBED_NAT64_LOCAL: u32 = 1 << 4;
-/// Operator NAT64 prefixes (none can be configured through the C ABI yet).
+/// Operator NAT64 prefixes (`c2trie_policy_add_nat64_prefix`).
 pub const C2TRIE_EMBED_NAT64_OPERATOR: u32 = 1 << 5;
 /// `2002::/16` (6to4).
 pub const C2TRIE_EMBED_6TO4: u32 = 1 << 6;
@@ -127,12 +132,17 @@ pub struct c2trie_addr {
     pub bytes: [u8; 16],
 }
 
-/// One list's longest match.
+/// One list's longest match, or one entry of a table.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct c2trie_match {
+    /// `sizeof(c2trie_match)` as the caller was compiled: set by `C2TRIE_MATCH_INIT`, read
+    /// by the library to know which fields the caller has.
+    pub size: u32,
+    /// The entry's list (`C2TRIE_LIST_*`); [`C2TRIE_LIST_NONE`] when `found` is 0.
+    pub list: c_int,
     /// 1 when the list has an entry covering the address; 0 otherwise, and then every other
-    /// field is zero or NULL.
+    /// field but `size` and `list` is zero or NULL.
     pub found: u8,
     /// The prefix's family.
     pub family: u8,
@@ -158,6 +168,8 @@ pub struct c2trie_match {
 impl Default for c2trie_match {
     fn default() -> c2trie_match {
         c2trie_match {
+            size: size_of::<c2trie_match>() as u32,
+            list: C2TRIE_LIST_NONE,
             found: 0,
             family: 0,
             prefix_len: 0,
@@ -180,33 +192,13 @@ pub struct c2trie_matches {
     pub lists: [c2trie_match; C2TRIE_LISTS],
 }
 
-/// A run-time policy: the modes of the global and blocked lists (the approved list always
-/// allows) and the IPv4-in-IPv6 encodings decoded.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct c2trie_policy {
-    /// `C2TRIE_MODE_*` of the global list.
-    pub global: c_int,
-    /// `C2TRIE_MODE_*` of the blocked list.
-    pub blocked: c_int,
-    /// `C2TRIE_EMBED_*` bits.
-    pub embedded: u32,
-}
-
-impl Default for c2trie_policy {
-    fn default() -> c2trie_policy {
-        c2trie_policy {
-            global: C2TRIE_MODE_LOG,
-            blocked: C2TRIE_MODE_BLOCK,
-            embedded: C2TRIE_EMBED_ALL,
-        }
-    }
-}
-
 /// A verdict and what decided it.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct c2trie_decision {
+    /// `sizeof(c2trie_decision)` as the caller was compiled: set by `C2TRIE_DECISION_INIT`,
+    /// read by the library to know which fields the caller has.
+    pub size: u32,
     /// `C2TRIE_VERDICT_*`.
     pub verdict: c_int,
     /// `C2TRIE_REASON_*`.
@@ -224,6 +216,22 @@ pub struct c2trie_decision {
     pub list_version: u64,
     /// The live handle's generation that decided; 0 for decisions against a table handle.
     pub generation: u64,
+}
+
+impl Default for c2trie_decision {
+    fn default() -> c2trie_decision {
+        c2trie_decision {
+            size: size_of::<c2trie_decision>() as u32,
+            verdict: C2TRIE_VERDICT_PASS,
+            reason: C2TRIE_REASON_UNLISTED,
+            list: C2TRIE_LIST_NONE,
+            via: -1,
+            matched: c2trie_addr::default(),
+            entry: c2trie_match::default(),
+            list_version: 0,
+            generation: 0,
+        }
+    }
 }
 
 /// A table's header and counts.
@@ -314,7 +322,7 @@ pub(crate) fn list_to_c(list: List) -> c_int {
     }
 }
 
-fn mode_from_c(mode: c_int, which: &str) -> Result<Mode, Error> {
+pub(crate) fn mode_from_c(mode: c_int, which: &str) -> Result<Mode, Error> {
     match mode {
         C2TRIE_MODE_OFF => Ok(Mode::Off),
         C2TRIE_MODE_LOG => Ok(Mode::LogOnly),
@@ -325,23 +333,35 @@ fn mode_from_c(mode: c_int, which: &str) -> Result<Mode, Error> {
     }
 }
 
-pub(crate) fn policy_from_c(p: &c2trie_policy) -> Result<Policy, Error> {
-    let mut policy = Policy::new(
-        mode_from_c(p.global, "global")?,
-        mode_from_c(p.blocked, "blocked")?,
-    );
-    if p.embedded & !C2TRIE_EMBED_ALL != 0 {
+pub(crate) fn mode_to_c(mode: Mode) -> c_int {
+    match mode {
+        Mode::Off => C2TRIE_MODE_OFF,
+        Mode::LogOnly => C2TRIE_MODE_LOG,
+        _ => C2TRIE_MODE_BLOCK,
+    }
+}
+
+/// Turns the encodings on and off as the `C2TRIE_EMBED_*` bits say; operator NAT64
+/// prefixes are kept.
+pub(crate) fn set_embedded_bits(e: &mut EmbeddedV4, bits: u32) -> Result<(), Error> {
+    if bits & !C2TRIE_EMBED_ALL != 0 {
         return Err(Error::argument(format!(
-            "policy embedded bits {:#x} outside C2TRIE_EMBED_ALL",
-            p.embedded
+            "embedded bits {bits:#x} outside C2TRIE_EMBED_ALL"
         )));
     }
-    let mut embedded = EmbeddedV4::none();
     for (bit, enc) in ENCODINGS.iter().enumerate() {
-        embedded.set(*enc, p.embedded & (1 << bit) != 0);
+        e.set(*enc, bits & (1 << bit) != 0);
     }
-    policy.embedded = embedded;
-    Ok(policy)
+    Ok(())
+}
+
+/// The `C2TRIE_EMBED_*` bits of the encodings that are on.
+pub(crate) fn embedded_bits(e: &EmbeddedV4) -> u32 {
+    ENCODINGS
+        .iter()
+        .enumerate()
+        .filter(|(_, enc)| e.is_enabled(**enc))
+        .fold(0, |m, (bit, _)| m | 1 << bit)
 }
 
 pub(crate) fn verdict_to_c(v: Verdict) -> c_int {
@@ -376,6 +396,7 @@ pub(crate) fn match_to_c(e: Option<EntryRef<'_>>, strings: Strings) -> c2trie_ma
     let prefix = e.prefix();
     let c = addr_to_c(prefix.network());
     let mut m = c2trie_match {
+        list: list_to_c(e.list()),
         found: 1,
         family: c.family,
         prefix_len: prefix.prefix_len(),
@@ -424,5 +445,162 @@ pub(crate) fn decision_to_c(
         entry: match_to_c(d.entry(), strings),
         list_version: d.list_version().unwrap_or(0),
         generation,
+        ..c2trie_decision::default()
+    }
+}
+
+/// The smallest `c2trie_match.size` accepted: the layout of the first release with the
+/// field (this one). Never raised: older callers keep working.
+pub(crate) const MATCH_MIN_SIZE: usize = size_of::<c2trie_match>();
+/// The smallest `c2trie_decision.size` accepted, as [`MATCH_MIN_SIZE`].
+pub(crate) const DECISION_MIN_SIZE: usize = size_of::<c2trie_decision>();
+
+/// A caller's `c2trie_matches`: three `c2trie_match` of the caller's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MatchesLayout {
+    entry: usize,
+}
+
+impl CallerLayout for MatchesLayout {
+    type Value = c2trie_matches;
+
+    unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
+        let check = |size, list: usize| {
+            check_size(
+                size,
+                MATCH_MIN_SIZE,
+                align_of::<c2trie_match>(),
+                format_args!("{what}->lists[{list}]"),
+                "C2TRIE_MATCHES_INIT or c2trie_matches_init",
+            )
+        };
+        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_matches`, whose
+        // first field is `lists[0].size`.
+        let entry = check(unsafe { read_size(p, 0) }, 0)?;
+        for list in 1..C2TRIE_LISTS {
+            // SAFETY: the caller's struct holds `C2TRIE_LISTS` matches of `entry` bytes
+            // (the size it declared), each starting with its `size`.
+            let size = unsafe { read_size(p, list * entry) };
+            if check(size, list)? != entry {
+                return Err(Error::new(
+                    C2TRIE_ERR_SIZE,
+                    format!("{what}->lists[{list}].size {size} differs from lists[0].size {entry}"),
+                ));
+            }
+        }
+        Ok(MatchesLayout { entry })
+    }
+
+    fn stride(&self) -> usize {
+        C2TRIE_LISTS * self.entry
+    }
+
+    unsafe fn write(&self, p: *mut u8, value: &c2trie_matches) {
+        for (i, m) in value.lists.iter().enumerate() {
+            let m = c2trie_match {
+                size: self.entry as u32,
+                ..*m
+            };
+            // SAFETY: match `i` of the caller's struct starts `i * entry` bytes in and is
+            // `entry` bytes long, within the `stride` writable bytes.
+            unsafe {
+                copy_part(
+                    &m,
+                    0..size_of::<c2trie_match>(),
+                    p,
+                    i * self.entry,
+                    (i + 1) * self.entry,
+                )
+            };
+        }
+    }
+}
+
+/// A caller's `c2trie_decision`: its size and the size of its `entry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DecisionLayout {
+    size: usize,
+    entry: usize,
+}
+
+/// Where `c2trie_decision.entry` starts, in every layout.
+const ENTRY_AT: usize = offset_of!(c2trie_decision, entry);
+/// Where the fields after `entry` start in this release's layout.
+const TAIL_AT: usize = offset_of!(c2trie_decision, list_version);
+
+impl CallerLayout for DecisionLayout {
+    type Value = c2trie_decision;
+
+    unsafe fn read(p: *const u8, what: &str) -> Result<DecisionLayout, Error> {
+        const INIT: &str = "C2TRIE_DECISION_INIT or c2trie_decision_init";
+        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, whose
+        // first field is its `size`.
+        let size = unsafe { read_size(p, 0) };
+        let size = check_size(
+            size,
+            DECISION_MIN_SIZE,
+            align_of::<c2trie_decision>(),
+            what,
+            INIT,
+        )?;
+        // SAFETY: the struct is at least `DECISION_MIN_SIZE` bytes (checked), so it holds
+        // `entry`, whose first field is its `size`, at `ENTRY_AT` as in every layout.
+        let entry = unsafe { read_size(p, ENTRY_AT) };
+        let entry = check_size(
+            entry,
+            MATCH_MIN_SIZE,
+            align_of::<c2trie_match>(),
+            format_args!("{what}->entry"),
+            INIT,
+        )?;
+        // The fields after `entry` follow the caller's `entry`; at least those of the first
+        // layout must fit.
+        if size < ENTRY_AT + entry + (DECISION_MIN_SIZE - TAIL_AT) {
+            return Err(Error::new(
+                C2TRIE_ERR_SIZE,
+                format!("{what}->size {size} is too small for an entry of {entry} bytes: {INIT}"),
+            ));
+        }
+        Ok(DecisionLayout { size, entry })
+    }
+
+    fn stride(&self) -> usize {
+        self.size
+    }
+
+    unsafe fn write(&self, p: *mut u8, value: &c2trie_decision) {
+        let d = c2trie_decision {
+            size: self.size as u32,
+            entry: c2trie_match {
+                size: self.entry as u32,
+                ..value.entry
+            },
+            ..*value
+        };
+        let n = self.size;
+        // SAFETY: the three parts land within the caller's `size` bytes, which are
+        // writable: the fields before `entry`, `entry` clipped to the caller's `entry.size`,
+        // then the fields after it at the caller's offset.
+        unsafe { copy_part(&d, 0..ENTRY_AT, p, 0, n) };
+        // SAFETY: as above.
+        unsafe {
+            copy_part(
+                &d,
+                ENTRY_AT..TAIL_AT,
+                p,
+                ENTRY_AT,
+                (ENTRY_AT + self.entry).min(n),
+            )
+        };
+        // SAFETY: as above.
+        unsafe {
+            copy_part(
+                &d,
+                TAIL_AT..size_of::<c2trie_decision>(),
+                p,
+                ENTRY_AT + self.entry,
+                n,
+            )
+        };
     }
 }

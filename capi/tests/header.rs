@@ -115,10 +115,9 @@ fn rust_layout() -> BTreeMap<String, i128> {
     }
     structs! {
         c2trie_addr { family, bytes }
-        c2trie_match { found, family, prefix_len, risk, prefix, expires, source, source_len, tag, tag_len }
+        c2trie_match { size, list, found, family, prefix_len, risk, prefix, expires, source, source_len, tag, tag_len }
         c2trie_matches { lists }
-        c2trie_policy { global, blocked, embedded }
-        c2trie_decision { verdict, reason, list, via, matched, entry, list_version, generation }
+        c2trie_decision { size, verdict, reason, list, via, matched, entry, list_version, generation }
         c2trie_table_info { format_version, list_version, created_unix, checksum, bytes, entries, counts }
         c2trie_swap { generation, list_version, previous_version, had_previous }
         c2trie_live_info { generation, list_version, created_unix, has_table, fail_mode }
@@ -128,7 +127,7 @@ fn rust_layout() -> BTreeMap<String, i128> {
     }
     constants! {
         C2TRIE_OK C2TRIE_ERR_NULL C2TRIE_ERR_ARGUMENT C2TRIE_ERR_IO C2TRIE_ERR_INVALID_TABLE
-        C2TRIE_ERR_ROLLBACK C2TRIE_ERR_NO_TABLE C2TRIE_ERR_PANIC
+        C2TRIE_ERR_ROLLBACK C2TRIE_ERR_NO_TABLE C2TRIE_ERR_SIZE C2TRIE_ERR_PANIC
         C2TRIE_FAMILY_V4 C2TRIE_FAMILY_V6
         C2TRIE_LIST_NONE C2TRIE_LIST_APPROVED C2TRIE_LIST_BLOCKED C2TRIE_LIST_GLOBAL C2TRIE_LISTS
         C2TRIE_MODE_OFF C2TRIE_MODE_LOG C2TRIE_MODE_BLOCK
@@ -140,17 +139,61 @@ fn rust_layout() -> BTreeMap<String, i128> {
         C2TRIE_EMBED_NAT64_LOCAL C2TRIE_EMBED_NAT64_OPERATOR C2TRIE_EMBED_6TO4
         C2TRIE_EMBED_TEREDO_SERVER C2TRIE_EMBED_TEREDO_CLIENT C2TRIE_EMBED_ALL
     }
+    // The header's version macros are the crate's version (`capi/Cargo.toml`).
+    for (name, value) in [
+        ("C2TRIE_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("C2TRIE_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("C2TRIE_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        m.insert(name.to_owned(), value.parse().unwrap());
+    }
+    // What the initializer macros set equals what the init functions write.
+    let d = c2trie_decision::default();
+    let ms = c2trie_matches::default();
+    for (key, value) in [
+        ("init decision.size", d.size.into()),
+        ("init decision.entry.size", d.entry.size.into()),
+        ("init decision.list", d.list.into()),
+        ("init decision.via", d.via.into()),
+        ("init decision.verdict", d.verdict.into()),
+        ("init decision.reason", d.reason.into()),
+        ("init decision.entry.list", d.entry.list.into()),
+        ("init matches.lists[2].size", ms.lists[2].size.into()),
+        ("init matches.lists[1].list", ms.lists[1].list.into()),
+    ] {
+        m.insert(key.to_owned(), value);
+    }
     m
+}
+
+#[test]
+fn version_macros_are_the_crate_version() {
+    let h = header();
+    for (name, value) in [
+        ("C2TRIE_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("C2TRIE_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("C2TRIE_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        let line = format!("#define {name} {value}\n");
+        assert!(h.contains(&line), "c2trie.h lacks {line:?}");
+    }
+    // SAFETY: `c2trie_version` returns a static NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(c2trie_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
 fn c_compiler_sees_the_rust_layouts_and_constants() {
     let rust = rust_layout();
     let mut src = String::from(
-        "#include <stddef.h>\n#include <stdio.h>\n#include \"c2trie.h\"\nint main(void) {\n",
+        "#include <stddef.h>\n#include <stdio.h>\n#include \"c2trie.h\"\nint main(void) {\n\
+         c2trie_decision decision = C2TRIE_DECISION_INIT;\n\
+         c2trie_matches matches = C2TRIE_MATCHES_INIT;\n",
     );
     for key in rust.keys() {
-        let expr = if let Some(ty) = key.strip_prefix("sizeof ") {
+        let expr = if let Some(field) = key.strip_prefix("init ") {
+            field.to_owned()
+        } else if let Some(ty) = key.strip_prefix("sizeof ") {
             format!("sizeof({ty})")
         } else if let Some(f) = key.strip_prefix("offsetof ") {
             let (ty, field) = f.split_once('.').unwrap();
@@ -223,7 +266,14 @@ fn header_compiles_alone_as_c99_and_cpp() {
     let cpp = tmp.path().join("only.cpp");
     std::fs::write(
         &cpp,
-        "#include \"c2trie.h\"\nint main() { c2trie_policy p; return c2trie_policy_default(&p); }\n",
+        "#include \"c2trie.h\"\nint main() {\n\
+         c2trie_decision d = C2TRIE_DECISION_INIT;\n\
+         c2trie_matches m = C2TRIE_MATCHES_INIT;\n\
+         c2trie_policy *p = nullptr;\n\
+         if (c2trie_policy_new(&p) != C2TRIE_OK) return 1;\n\
+         c2trie_policy_free(p);\n\
+         return static_cast<int>(d.size + m.lists[0].size) > 0 ? 0 : 1;\n\
+         }\n",
     )
     .unwrap();
     run_ok(

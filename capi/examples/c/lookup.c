@@ -52,18 +52,23 @@ int main(int argc, char **argv) {
     printf("%s: list version %llu, %llu entries\n", argv[1],
            (unsigned long long)info.list_version, (unsigned long long)info.entries);
 
-    c2trie_policy policy;
-    c2trie_policy_default(&policy); /* global: log, blocked: block, IPv4-in-IPv6 decoded */
+    c2trie_policy *policy = NULL; /* global: log, blocked: block, IPv4-in-IPv6 decoded */
+    if (c2trie_policy_new(&policy) != C2TRIE_OK) {
+        fprintf(stderr, "%s\n", c2trie_last_error());
+        c2trie_table_free(table);
+        return 1;
+    }
     int status = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--block") == 0) {
-            policy.global = C2TRIE_MODE_BLOCK;
+            c2trie_policy_set_mode(policy, C2TRIE_LIST_GLOBAL, C2TRIE_MODE_BLOCK);
             continue;
         }
         c2trie_addr addr;
-        c2trie_decision d;
+        /* Structs the library writes carry their size: initialize them. */
+        c2trie_decision d = C2TRIE_DECISION_INIT;
         if (c2trie_parse_addr(argv[i], &addr) != C2TRIE_OK ||
-            c2trie_decide(table, &policy, &addr, &d) != C2TRIE_OK) {
+            c2trie_decide(table, policy, &addr, &d) != C2TRIE_OK) {
             fprintf(stderr, "%s\n", c2trie_last_error());
             status = 1;
             continue;
@@ -79,6 +84,7 @@ int main(int argc, char **argv) {
         }
         printf("\n");
     }
+    c2trie_policy_free(policy);
     c2trie_table_free(table);
     return status;
 }

@@ -67,31 +67,43 @@ static void prefix_text(const c2trie_match *m, char *buf, size_t cap) {
     snprintf(buf + o, cap - o, "/%u", m->prefix_len);
 }
 
-static c2trie_policy policy(int global, int blocked, uint32_t embedded) {
-    c2trie_policy p;
-    p.global = global;
-    p.blocked = blocked;
-    p.embedded = embedded;
+/* A policy handle with these settings; free it with c2trie_policy_free. */
+static c2trie_policy *policy(int global, int blocked, uint32_t embedded) {
+    c2trie_policy *p = NULL;
+    if (c2trie_policy_new(&p) != C2TRIE_OK ||
+        c2trie_policy_set_mode(p, C2TRIE_LIST_GLOBAL, global) != C2TRIE_OK ||
+        c2trie_policy_set_mode(p, C2TRIE_LIST_BLOCKED, blocked) != C2TRIE_OK ||
+        c2trie_policy_set_embedded(p, embedded) != C2TRIE_OK) {
+        fprintf(stderr, "cannot make a policy: %s\n", c2trie_last_error());
+        exit(2);
+    }
     return p;
 }
 
 /* ---- Verdicts the sample lists specify ------------------------------------------------ */
 
 static void test_sample_verdicts(const c2trie_table *t) {
-    c2trie_policy def;
-    CHECK_OK(c2trie_policy_default(&def));
-    CHECK(def.global == C2TRIE_MODE_LOG && def.blocked == C2TRIE_MODE_BLOCK &&
-              def.embedded == C2TRIE_EMBED_ALL,
+    c2trie_policy *def = NULL;
+    CHECK_OK(c2trie_policy_new(&def));
+    int global = -1, blocked = -1;
+    uint32_t embedded = 0;
+    size_t nat64 = 99;
+    CHECK_OK(c2trie_policy_get_mode(def, C2TRIE_LIST_GLOBAL, &global));
+    CHECK_OK(c2trie_policy_get_mode(def, C2TRIE_LIST_BLOCKED, &blocked));
+    CHECK_OK(c2trie_policy_get_embedded(def, &embedded));
+    CHECK_OK(c2trie_policy_nat64_count(def, &nat64));
+    CHECK(global == C2TRIE_MODE_LOG && blocked == C2TRIE_MODE_BLOCK &&
+              embedded == C2TRIE_EMBED_ALL && nat64 == 0,
           "default policy");
-    c2trie_policy block_all = policy(C2TRIE_MODE_BLOCK, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL);
-    c2trie_policy off_all = policy(C2TRIE_MODE_OFF, C2TRIE_MODE_OFF, C2TRIE_EMBED_ALL);
-    c2trie_policy no_embed = policy(C2TRIE_MODE_LOG, C2TRIE_MODE_BLOCK, 0);
-    c2trie_decision d;
+    c2trie_policy *block_all = policy(C2TRIE_MODE_BLOCK, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL);
+    c2trie_policy *off_all = policy(C2TRIE_MODE_OFF, C2TRIE_MODE_OFF, C2TRIE_EMBED_ALL);
+    c2trie_policy *no_embed = policy(C2TRIE_MODE_LOG, C2TRIE_MODE_BLOCK, 0);
+    c2trie_decision d = C2TRIE_DECISION_INIT;
     c2trie_addr a;
 
     /* A global C&C host: logged by default, blocked under block, passed when off. */
     a = addr("192.0.2.1");
-    CHECK_OK(c2trie_decide(t, &def, &a, &d));
+    CHECK_OK(c2trie_decide(t, def, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_LOG, "192.0.2.1 default: %d", d.verdict);
     CHECK(d.list == C2TRIE_LIST_GLOBAL && d.reason == C2TRIE_REASON_LISTED, "list %d", d.list);
     CHECK(d.entry.found && d.entry.prefix_len == 32, "prefix len %u", d.entry.prefix_len);
@@ -100,52 +112,52 @@ static void test_sample_verdicts(const c2trie_table *t) {
     CHECK(d.list_version == 1 && d.generation == 0 && d.via == -1, "version/generation/via");
     CHECK_OK(c2trie_decide(t, NULL, &a, &d)); /* NULL policy = default */
     CHECK(d.verdict == C2TRIE_VERDICT_LOG, "NULL policy: %d", d.verdict);
-    CHECK_OK(c2trie_decide(t, &block_all, &a, &d));
+    CHECK_OK(c2trie_decide(t, block_all, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_BLOCK, "192.0.2.1 block: %d", d.verdict);
-    CHECK_OK(c2trie_decide(t, &off_all, &a, &d));
+    CHECK_OK(c2trie_decide(t, off_all, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_PASS && d.reason == C2TRIE_REASON_UNLISTED &&
               d.list == C2TRIE_LIST_NONE && !d.entry.found,
           "192.0.2.1 off: %d", d.verdict);
 
     /* Approved inside a global /24: allowed under every policy. */
     a = addr("198.51.100.77");
-    CHECK_OK(c2trie_decide(t, &block_all, &a, &d));
+    CHECK_OK(c2trie_decide(t, block_all, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_ALLOW && d.list == C2TRIE_LIST_APPROVED, "approved: %d",
           d.verdict);
 
     /* User blocked. */
     const uint8_t blocked4[4] = {203, 0, 113, 200};
-    CHECK_OK(c2trie_decide_v4(t, &def, blocked4, &d));
+    CHECK_OK(c2trie_decide_v4(t, def, blocked4, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_BLOCK && d.list == C2TRIE_LIST_BLOCKED, "blocked: %d",
           d.verdict);
-    CHECK_OK(c2trie_decide_v4(t, &off_all, blocked4, &d));
+    CHECK_OK(c2trie_decide_v4(t, off_all, blocked4, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_PASS, "blocked, off: %d", d.verdict);
 
     /* On no list. */
     a = addr("192.0.2.200");
-    CHECK_OK(c2trie_decide(t, &block_all, &a, &d));
+    CHECK_OK(c2trie_decide(t, block_all, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_PASS && d.reason == C2TRIE_REASON_UNLISTED, "unlisted: %d",
           d.verdict);
 
     /* IPv4-mapped spelling of a blocked address: blocked through the embedded address,
        unless decoding is turned off. */
     a = addr("::ffff:203.0.113.200");
-    CHECK_OK(c2trie_decide(t, &def, &a, &d));
+    CHECK_OK(c2trie_decide(t, def, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_BLOCK && d.via == 0, "mapped: %d via %d", d.verdict, d.via);
     CHECK(d.matched.family == C2TRIE_FAMILY_V4 && memcmp(d.matched.bytes, blocked4, 4) == 0,
           "matched address");
-    CHECK_OK(c2trie_decide(t, &no_embed, &a, &d));
+    CHECK_OK(c2trie_decide(t, no_embed, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_PASS, "mapped, no decoding: %d", d.verdict);
 
     /* NAT64 well-known prefix reaching a global host. */
     a = addr("64:ff9b::192.0.2.1");
-    CHECK_OK(c2trie_decide(t, &def, &a, &d));
+    CHECK_OK(c2trie_decide(t, def, &a, &d));
     CHECK(d.verdict == C2TRIE_VERDICT_LOG && d.via == 3, "nat64: %d via %d", d.verdict, d.via);
 
     /* IPv6 user-blocked /64, through the byte interface. */
     struct in6_addr in6;
     CHECK(inet_pton(AF_INET6, "2001:db8:ffff::9", &in6) == 1, "inet_pton");
-    c2trie_matches m;
+    c2trie_matches m = C2TRIE_MATCHES_INIT;
     CHECK_OK(c2trie_lookup_v6(t, in6.s6_addr, &m));
     CHECK(m.lists[C2TRIE_LIST_BLOCKED].found && m.lists[C2TRIE_LIST_BLOCKED].prefix_len == 64,
           "v6 blocked /64");
@@ -159,6 +171,184 @@ static void test_sample_verdicts(const c2trie_table *t) {
     CHECK_OK(c2trie_lookup_v4(t, (const uint8_t *)&in4, &m));
     CHECK(m.lists[C2TRIE_LIST_GLOBAL].found && m.lists[C2TRIE_LIST_GLOBAL].prefix_len == 26,
           "192.0.2.70 in global /26");
+    CHECK(m.lists[C2TRIE_LIST_GLOBAL].list == C2TRIE_LIST_GLOBAL &&
+              m.lists[C2TRIE_LIST_APPROVED].list == C2TRIE_LIST_NONE &&
+              m.lists[C2TRIE_LIST_GLOBAL].size == sizeof(c2trie_match),
+          "match list and size");
+    c2trie_policy_free(def);
+    c2trie_policy_free(block_all);
+    c2trie_policy_free(off_all);
+    c2trie_policy_free(no_embed);
+}
+
+/* ---- Operator NAT64 prefixes ---------------------------------------------------------- */
+
+static void test_nat64(const c2trie_table *t) {
+    c2trie_policy *p = NULL, *copy = NULL;
+    CHECK_OK(c2trie_policy_new(&p));
+    c2trie_decision d = C2TRIE_DECISION_INIT;
+    /* 192.0.2.1 (global) behind the operator's NAT64 prefix 2001:db8:64::/96. */
+    c2trie_addr a = addr("2001:db8:64::192.0.2.1");
+    CHECK_OK(c2trie_decide(t, p, &a, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_PASS, "no operator prefix yet: %d", d.verdict);
+
+    c2trie_addr prefix = addr("2001:db8:64::ffff"); /* host bits are cleared */
+    CHECK(c2trie_policy_add_nat64_prefix(p, prefix.bytes, 33) == C2TRIE_ERR_ARGUMENT,
+          "length 33");
+    CHECK(strstr(c2trie_last_error(), "RFC 6052") != NULL, "message: %s", c2trie_last_error());
+    CHECK(c2trie_policy_add_nat64_prefix(p, prefix.bytes, 200) == C2TRIE_ERR_ARGUMENT,
+          "length 200");
+    CHECK(c2trie_policy_add_nat64_prefix(NULL, prefix.bytes, 96) == C2TRIE_ERR_NULL, "NULL");
+    CHECK(c2trie_policy_add_nat64_prefix(p, NULL, 96) == C2TRIE_ERR_NULL, "NULL prefix");
+    CHECK_OK(c2trie_policy_add_nat64_prefix(p, prefix.bytes, 96));
+    CHECK_OK(c2trie_policy_add_nat64_prefix(p, prefix.bytes, 96)); /* not added twice */
+    c2trie_addr p48 = addr("2001:db8:4848::");
+    CHECK_OK(c2trie_policy_add_nat64_prefix(p, p48.bytes, 48));
+    size_t n = 0;
+    CHECK_OK(c2trie_policy_nat64_count(p, &n));
+    CHECK(n == 2, "two prefixes: %zu", n);
+    uint8_t got[16];
+    uint8_t len = 0;
+    CHECK_OK(c2trie_policy_get_nat64_prefix(p, 0, got, &len));
+    c2trie_addr want = addr("2001:db8:64::");
+    CHECK(len == 96 && memcmp(got, want.bytes, 16) == 0, "prefix 0 is 2001:db8:64::/96");
+    CHECK(c2trie_policy_get_nat64_prefix(p, 2, got, &len) == C2TRIE_ERR_ARGUMENT, "index 2");
+
+    CHECK_OK(c2trie_decide(t, p, &a, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_LOG && d.via == 5 && d.list == C2TRIE_LIST_GLOBAL,
+          "operator NAT64: %d via %d", d.verdict, d.via);
+    CHECK(d.matched.family == C2TRIE_FAMILY_V4 && d.matched.bytes[0] == 192 &&
+              d.matched.bytes[3] == 1,
+          "decided by the embedded 192.0.2.1");
+    /* A /48 prefix puts the IPv4 address in bits 48-63 and 72-87 (RFC 6052). */
+    c2trie_addr b = addr("2001:db8:4848:c000:2:100::");
+    CHECK_OK(c2trie_decide(t, p, &b, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_LOG && d.via == 5, "/48: %d via %d", d.verdict, d.via);
+
+    /* The encoding bit switches the prefixes off and on again; they are kept. */
+    CHECK_OK(c2trie_policy_set_embedded(p, C2TRIE_EMBED_ALL & ~C2TRIE_EMBED_NAT64_OPERATOR));
+    CHECK_OK(c2trie_decide(t, p, &a, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_PASS, "operator bit off: %d", d.verdict);
+    CHECK_OK(c2trie_policy_set_embedded(p, C2TRIE_EMBED_ALL));
+
+    CHECK_OK(c2trie_policy_clone(p, &copy));
+    CHECK_OK(c2trie_policy_clear_nat64_prefixes(p));
+    CHECK_OK(c2trie_policy_nat64_count(p, &n));
+    CHECK(n == 0, "cleared: %zu", n);
+    uint32_t bits = 0;
+    CHECK_OK(c2trie_policy_get_embedded(p, &bits));
+    CHECK(bits == C2TRIE_EMBED_ALL, "clearing keeps the encodings: %x", bits);
+    CHECK_OK(c2trie_decide(t, p, &a, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_PASS, "cleared: %d", d.verdict);
+    CHECK_OK(c2trie_decide(t, copy, &a, &d));
+    CHECK(d.verdict == C2TRIE_VERDICT_LOG && d.via == 5, "the clone kept its prefixes");
+    c2trie_policy_free(p);
+    c2trie_policy_free(copy);
+}
+
+/* ---- Iterating a table's entries ------------------------------------------------------ */
+
+struct walk {
+    size_t n;
+    size_t per_list[C2TRIE_LISTS];
+    int bad;
+    /* Borrowed from the table: valid after the walk, until the table is freed. */
+    const char *source;
+    size_t source_len;
+    int stop_after;
+};
+
+static int visit(void *user, const c2trie_match *e) {
+    struct walk *w = user;
+    w->n++;
+    if (e->size < sizeof(c2trie_match) || !e->found || e->list < 0 || e->list >= C2TRIE_LISTS ||
+        (e->family != C2TRIE_FAMILY_V4 && e->family != C2TRIE_FAMILY_V6) || e->source == NULL)
+        w->bad++;
+    else
+        w->per_list[e->list]++;
+    if (e->family == C2TRIE_FAMILY_V4 && e->prefix_len == 32 && e->prefix[0] == 192 &&
+        e->prefix[1] == 0 && e->prefix[2] == 2 && e->prefix[3] == 1) {
+        w->source = e->source;
+        w->source_len = e->source_len;
+    }
+    return w->stop_after != 0 && (int)w->n == w->stop_after ? 42 : 0;
+}
+
+static void test_entries(const c2trie_table *t) {
+    c2trie_table_info info;
+    CHECK_OK(c2trie_table_get_info(t, &info));
+    struct walk w;
+    memset(&w, 0, sizeof w);
+    CHECK_OK(c2trie_table_for_each_entry(t, visit, &w));
+    CHECK(w.n == info.entries && w.bad == 0, "visited %zu of %llu entries, %d bad", w.n,
+          (unsigned long long)info.entries, w.bad);
+    for (int l = 0; l < C2TRIE_LISTS; l++)
+        CHECK(w.per_list[l] == info.counts[l][0] + info.counts[l][1], "list %d: %zu", l,
+              w.per_list[l]);
+    CHECK(str_eq(w.source, w.source_len, "global.txt"), "192.0.2.1/32 from global.txt");
+    memset(&w, 0, sizeof w);
+    w.stop_after = 3;
+    CHECK(c2trie_table_for_each_entry(t, visit, &w) == 42 && w.n == 3, "stopped: %zu", w.n);
+    CHECK(c2trie_table_for_each_entry(NULL, visit, &w) == C2TRIE_ERR_NULL, "NULL table");
+    CHECK(c2trie_table_for_each_entry(t, NULL, &w) == C2TRIE_ERR_NULL, "NULL callback");
+}
+
+/* ---- Struct sizes --------------------------------------------------------------------- */
+
+static void test_sizes(const c2trie_table *t) {
+    c2trie_addr a = addr("192.0.2.1");
+    c2trie_decision d = C2TRIE_DECISION_INIT;
+    CHECK(d.size == sizeof d && d.entry.size == sizeof d.entry, "C2TRIE_DECISION_INIT");
+
+    /* Size 0 (not initialized): an error, and nothing written. */
+    memset(&d, 0x5a, sizeof d);
+    d.size = 0;
+    CHECK(c2trie_decide(t, NULL, &a, &d) == C2TRIE_ERR_SIZE, "decision size 0");
+    CHECK(strstr(c2trie_last_error(), "C2TRIE_DECISION_INIT") != NULL, "message: %s",
+          c2trie_last_error());
+    CHECK(d.size == 0 && d.verdict == 0x5a5a5a5a, "nothing written");
+    CHECK_OK(c2trie_decision_init(&d));
+    d.entry.size = 8;
+    CHECK(c2trie_decide(t, NULL, &a, &d) == C2TRIE_ERR_SIZE, "entry size 8");
+    d.size = (uint32_t)sizeof d - 8;
+    d.entry.size = (uint32_t)sizeof d.entry;
+    CHECK(c2trie_decide(t, NULL, &a, &d) == C2TRIE_ERR_SIZE, "decision too small");
+    d.size = (uint32_t)sizeof d + 3;
+    CHECK(c2trie_decide(t, NULL, &a, &d) == C2TRIE_ERR_SIZE, "size not a multiple");
+
+    /* A newer caller's larger struct: the library writes its fields, not past them. */
+    struct {
+        c2trie_decision d;
+        uint64_t newer;
+    } big;
+    memset(&big, 0, sizeof big);
+    CHECK_OK(c2trie_decision_init(&big.d));
+    big.d.size = (uint32_t)sizeof big;
+    big.newer = 0x1122334455667788u;
+    CHECK_OK(c2trie_decide(t, NULL, &a, &big.d));
+    CHECK(big.d.verdict == C2TRIE_VERDICT_LOG && big.d.size == sizeof big &&
+              big.newer == 0x1122334455667788u,
+          "larger struct: verdict %d, trailing field kept", big.d.verdict);
+
+    c2trie_matches m = C2TRIE_MATCHES_INIT;
+    m.lists[1].size = 0;
+    CHECK(c2trie_lookup(t, &a, &m) == C2TRIE_ERR_SIZE, "matches list 1 size 0");
+    CHECK_OK(c2trie_matches_init(&m));
+    m.lists[2].size += 8;
+    CHECK(c2trie_lookup(t, &a, &m) == C2TRIE_ERR_SIZE, "lists of different sizes");
+
+    /* Batches: every element is checked before any is written. */
+    c2trie_decision ds[3];
+    for (int i = 0; i < 3; i++) CHECK_OK(c2trie_decision_init(&ds[i]));
+    ds[2].size = 0;
+    ds[0].verdict = 77;
+    const uint8_t v4[12] = {192, 0, 2, 1, 192, 0, 2, 1, 192, 0, 2, 1};
+    CHECK(c2trie_decide_v4_batch(t, NULL, v4, 3, ds) == C2TRIE_ERR_SIZE, "batch element 2");
+    CHECK(strstr(c2trie_last_error(), "element 2") != NULL, "message: %s", c2trie_last_error());
+    CHECK(ds[0].verdict == 77, "nothing written");
+    CHECK_OK(c2trie_decision_init(&ds[2]));
+    CHECK_OK(c2trie_decide_v4_batch(t, NULL, v4, 3, ds));
+    CHECK(ds[2].verdict == C2TRIE_VERDICT_LOG, "batch after init");
 }
 
 /* ---- Every expectation, singly and in batches ----------------------------------------- */
@@ -219,7 +409,7 @@ static void check_decision(const struct expected *e, const c2trie_decision *d, i
 }
 
 static void test_expectations(const c2trie_table *t, const struct expected *ex, size_t n) {
-    c2trie_policy pols[3] = {
+    c2trie_policy *pols[3] = {
         policy(C2TRIE_MODE_LOG, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL),
         policy(C2TRIE_MODE_BLOCK, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL),
         policy(C2TRIE_MODE_OFF, C2TRIE_MODE_OFF, C2TRIE_EMBED_ALL),
@@ -230,15 +420,15 @@ static void test_expectations(const c2trie_table *t, const struct expected *ex, 
     char got[64];
     for (size_t i = 0; i < n; i++) {
         const struct expected *e = &ex[i];
-        c2trie_matches m;
+        c2trie_matches m = C2TRIE_MATCHES_INIT;
         CHECK_OK(c2trie_lookup(t, &e->addr, &m));
         for (int l = 0; l < C2TRIE_LISTS; l++) {
             prefix_text(&m.lists[l], got, sizeof got);
             CHECK(strcmp(got, e->lists[l]) == 0, "list %d: %s, expected %s", l, got, e->lists[l]);
         }
         for (int p = 0; p < 3; p++) {
-            c2trie_decision d;
-            CHECK_OK(c2trie_decide(t, &pols[p], &e->addr, &d));
+            c2trie_decision d = C2TRIE_DECISION_INIT;
+            CHECK_OK(c2trie_decide(t, pols[p], &e->addr, &d));
             check_decision(e, &d, p, 1);
         }
         if (e->addr.family == C2TRIE_FAMILY_V4) {
@@ -252,10 +442,18 @@ static void test_expectations(const c2trie_table *t, const struct expected *ex, 
     /* Batches answer exactly as single calls. */
     c2trie_matches *m4 = malloc((n4 + 1) * sizeof *m4), *m6 = malloc((n6 + 1) * sizeof *m6);
     c2trie_decision *d4 = malloc((n4 + 1) * sizeof *d4), *d6 = malloc((n6 + 1) * sizeof *d6);
+    for (size_t i = 0; i < n4; i++) {
+        CHECK_OK(c2trie_matches_init(&m4[i]));
+        CHECK_OK(c2trie_decision_init(&d4[i]));
+    }
+    for (size_t i = 0; i < n6; i++) {
+        CHECK_OK(c2trie_matches_init(&m6[i]));
+        CHECK_OK(c2trie_decision_init(&d6[i]));
+    }
     CHECK_OK(c2trie_lookup_v4_batch(t, v4, n4, m4));
     CHECK_OK(c2trie_lookup_v6_batch(t, v6, n6, m6));
-    CHECK_OK(c2trie_decide_v4_batch(t, &pols[0], v4, n4, d4));
-    CHECK_OK(c2trie_decide_v6_batch(t, &pols[0], v6, n6, d6));
+    CHECK_OK(c2trie_decide_v4_batch(t, pols[0], v4, n4, d4));
+    CHECK_OK(c2trie_decide_v6_batch(t, pols[0], v6, n6, d6));
     for (size_t i = 0; i < n4; i++) {
         for (int l = 0; l < C2TRIE_LISTS; l++) {
             prefix_text(&m4[i].lists[l], got, sizeof got);
@@ -282,14 +480,14 @@ static void test_expectations(const c2trie_table *t, const struct expected *ex, 
     free(m6);
     free(d4);
     free(d6);
+    for (int p = 0; p < 3; p++) c2trie_policy_free(pols[p]);
 }
 
 /* ---- Errors --------------------------------------------------------------------------- */
 
 static void test_errors(const c2trie_table *t, const char *v1_path, const char *corrupt) {
     c2trie_table *u = (c2trie_table *)0x1; /* must stay untouched on failure */
-    c2trie_matches m;
-    c2trie_decision d;
+    c2trie_matches m = C2TRIE_MATCHES_INIT;
     c2trie_addr a = addr("192.0.2.1");
 
     CHECK(c2trie_last_error() != NULL, "last_error is never NULL");
@@ -319,12 +517,22 @@ static void test_errors(const c2trie_table *t, const char *v1_path, const char *
     c2trie_addr bad = a;
     bad.family = 5;
     CHECK(c2trie_lookup(t, &bad, &m) == C2TRIE_ERR_ARGUMENT, "family 5");
-    c2trie_policy p = policy(7, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL);
-    CHECK(c2trie_decide(t, &p, &a, &d) == C2TRIE_ERR_ARGUMENT, "mode 7");
+    c2trie_policy *p = policy(C2TRIE_MODE_LOG, C2TRIE_MODE_BLOCK, C2TRIE_EMBED_ALL);
+    CHECK(c2trie_policy_set_mode(p, C2TRIE_LIST_GLOBAL, 7) == C2TRIE_ERR_ARGUMENT, "mode 7");
     CHECK(strstr(c2trie_last_error(), "global") != NULL, "names the list: %s",
           c2trie_last_error());
-    p = policy(C2TRIE_MODE_LOG, C2TRIE_MODE_BLOCK, 1u << 20);
-    CHECK(c2trie_decide(t, &p, &a, &d) == C2TRIE_ERR_ARGUMENT, "embedded bit 20");
+    CHECK(c2trie_policy_set_mode(p, C2TRIE_LIST_APPROVED, C2TRIE_MODE_OFF) ==
+              C2TRIE_ERR_ARGUMENT,
+          "the approved list has no mode");
+    CHECK(c2trie_policy_set_mode(NULL, C2TRIE_LIST_GLOBAL, C2TRIE_MODE_OFF) == C2TRIE_ERR_NULL,
+          "NULL policy");
+    CHECK(c2trie_policy_set_embedded(p, 1u << 20) == C2TRIE_ERR_ARGUMENT, "embedded bit 20");
+    int mode = -1;
+    CHECK_OK(c2trie_policy_get_mode(p, C2TRIE_LIST_GLOBAL, &mode));
+    CHECK(mode == C2TRIE_MODE_LOG, "a refused setting changes nothing: %d", mode);
+    CHECK(c2trie_policy_new(NULL) == C2TRIE_ERR_NULL, "policy_new NULL");
+    c2trie_policy_free(p);
+    c2trie_policy_free(NULL);
     c2trie_addr out;
     CHECK(c2trie_parse_addr("1.2.3", &out) == C2TRIE_ERR_ARGUMENT, "shortened IPv4");
     CHECK(c2trie_parse_addr("010.0.0.1", &out) == C2TRIE_ERR_ARGUMENT, "octal-looking IPv4");
@@ -378,7 +586,7 @@ static void test_open_ways(const c2trie_table *t, const char *path) {
     CHECK(same_info(&a, &c) && c.bytes == (uint64_t)len, "copied table");
 
     c2trie_addr x = addr("2001:db8:bad::1");
-    c2trie_decision d1, d2;
+    c2trie_decision d1 = C2TRIE_DECISION_INIT, d2 = C2TRIE_DECISION_INIT;
     CHECK_OK(c2trie_decide(mapped, NULL, &x, &d1));
     CHECK_OK(c2trie_decide(copied, NULL, &x, &d2));
     CHECK(d1.verdict == C2TRIE_VERDICT_LOG && d2.verdict == d1.verdict, "same answers");
@@ -394,7 +602,7 @@ static void test_live(const char *v1, const char *v2, const char *corrupt) {
     c2trie_live *live = NULL;
     c2trie_live_info info;
     c2trie_swap s;
-    c2trie_decision d;
+    c2trie_decision d = C2TRIE_DECISION_INIT;
     c2trie_table *snap = NULL;
 
     CHECK(c2trie_live_new(42, &live) == C2TRIE_ERR_ARGUMENT, "bad fail mode");
@@ -464,8 +672,9 @@ static void *reader_main(void *arg) {
     uint8_t batch[4 * 8];
     for (int i = 0; i < 8; i++) memcpy(batch + 4 * i, updated, 4);
     c2trie_decision ds[8];
+    for (int i = 0; i < 8; i++) c2trie_decision_init(&ds[i]);
     while (!__atomic_load_n(r->stop, __ATOMIC_ACQUIRE)) {
-        c2trie_decision d;
+        c2trie_decision d = C2TRIE_DECISION_INIT;
         if (c2trie_live_decide_v4(r->live, NULL, updated, &d) != C2TRIE_OK) {
             r->wrong++;
             continue;
@@ -520,6 +729,9 @@ int main(int argc, char **argv) {
     CHECK_OK(c2trie_table_open(argv[1], &t));
     if (!t) return 1;
     test_sample_verdicts(t);
+    test_nat64(t);
+    test_entries(t);
+    test_sizes(t);
     struct expected *ex = NULL;
     size_t n = read_expected(argv[4], &ex);
     CHECK(n > 1000, "expectations: %zu", n);

@@ -1,0 +1,300 @@
+//! The C ABI from Rust, as a C caller would use it: struct sizes from older and newer
+//! callers, operator NAT64 prefixes on a policy, and iterating a table's entries.
+
+use std::ffi::{CStr, c_int, c_void};
+use std::mem::{offset_of, size_of};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use c2trie::policy::{EmbeddedV4, Encoding};
+use c2trie::{Compiler, List, Meta, Policy, Table};
+use c2trie_capi::*;
+
+/// A small table: two global entries (one IPv6, one tagged) and a blocked one.
+fn table_bytes() -> Vec<u8> {
+    let mut c = Compiler::new();
+    c.list_version(7);
+    c.add(
+        List::Global,
+        "192.0.2.1/32".parse().unwrap(),
+        "g.txt",
+        Meta::default(),
+    )
+    .unwrap();
+    c.add(
+        List::Global,
+        "2001:db8:bad::/48".parse().unwrap(),
+        "g6.txt",
+        Meta::tagged("fam"),
+    )
+    .unwrap();
+    c.add(
+        List::Blocked,
+        "203.0.113.0/24".parse().unwrap(),
+        "b.txt",
+        Meta::default(),
+    )
+    .unwrap();
+    c.to_vec().unwrap()
+}
+
+/// The table through the C ABI; freed on drop.
+struct CTable(*mut c2trie_table);
+
+impl CTable {
+    fn new(bytes: &[u8]) -> CTable {
+        let mut t = std::ptr::null_mut();
+        // SAFETY: `bytes` is valid for its length; `t` is a valid out-pointer.
+        let rc = unsafe { c2trie_table_from_bytes(bytes.as_ptr(), bytes.len(), &mut t) };
+        assert_eq!(rc, C2TRIE_OK);
+        CTable(t)
+    }
+}
+
+impl Drop for CTable {
+    fn drop(&mut self) {
+        // SAFETY: a handle from `c2trie_table_from_bytes`, freed once.
+        unsafe { c2trie_table_free(self.0) };
+    }
+}
+
+fn last_error() -> String {
+    // SAFETY: never NULL; valid until the next failing call on this thread.
+    unsafe { CStr::from_ptr(c2trie_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn decide(t: &CTable, p: *const c2trie_policy, addr: IpAddr) -> c2trie_decision {
+    let a = match addr {
+        IpAddr::V4(a) => {
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&a.octets());
+            c2trie_addr {
+                family: C2TRIE_FAMILY_V4,
+                bytes,
+            }
+        }
+        IpAddr::V6(a) => c2trie_addr {
+            family: C2TRIE_FAMILY_V6,
+            bytes: a.octets(),
+        },
+    };
+    let mut d = c2trie_decision::default();
+    // SAFETY: live handles and valid pointers.
+    let rc = unsafe { c2trie_decide(t.0, p, &a, &mut d) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    d
+}
+
+#[test]
+fn nat64_prefixes_decide_as_the_library_does() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let mut p = std::ptr::null_mut();
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { c2trie_policy_new(&mut p) }, C2TRIE_OK);
+    let prefix: Ipv6Addr = "2001:db8:64::".parse().unwrap();
+    // SAFETY: a live policy handle used by this thread only; 16 readable bytes.
+    let rc = unsafe { c2trie_policy_add_nat64_prefix(p, &prefix.octets(), 40) };
+    assert_eq!(rc, C2TRIE_OK);
+    // SAFETY: as above.
+    let rc = unsafe { c2trie_policy_add_nat64_prefix(p, &prefix.octets(), 97) };
+    assert_eq!(rc, C2TRIE_ERR_ARGUMENT);
+    assert!(last_error().contains("97"), "{}", last_error());
+
+    let mut rust = Policy::default();
+    let mut e = EmbeddedV4::all();
+    e.add_nat64_prefix("2001:db8:64::/40".parse().unwrap())
+        .unwrap();
+    rust.embedded = e;
+    let table = Table::from_bytes(bytes.clone()).unwrap();
+    // Every IPv4 address of the table spelled under the /40 prefix, and some that are not.
+    for v4 in ["192.0.2.1", "203.0.113.9", "198.51.100.1"] {
+        let v4: Ipv4Addr = v4.parse().unwrap();
+        let o = v4.octets();
+        // RFC 6052, /40: bits 40-63 hold the first three octets, bits 72-79 the last.
+        let mut b = prefix.octets();
+        b[5..8].copy_from_slice(&o[..3]);
+        b[9] = o[3];
+        let addr = IpAddr::V6(Ipv6Addr::from(b));
+        let want = rust.decide(&table, addr);
+        let got = decide(&t, p, addr);
+        assert_eq!(got.verdict, verdict_code(want.verdict()), "{addr}");
+        assert_eq!(got.via, if want.via().is_some() { 5 } else { -1 }, "{addr}");
+        if v4.octets()[0] != 198 {
+            assert_eq!(want.via(), Some(Encoding::Nat64Operator), "{addr}");
+        }
+        // The default policy has no operator prefix.
+        let plain = decide(&t, std::ptr::null(), addr);
+        assert_eq!(plain.verdict, C2TRIE_VERDICT_PASS, "{addr}");
+    }
+    let mut n = 0usize;
+    // SAFETY: a live handle and a valid out-pointer.
+    assert_eq!(unsafe { c2trie_policy_nat64_count(p, &mut n) }, C2TRIE_OK);
+    assert_eq!(n, 1);
+    // SAFETY: a handle from `c2trie_policy_new`, freed once.
+    unsafe { c2trie_policy_free(p) };
+}
+
+fn verdict_code(v: c2trie::Verdict) -> c_int {
+    match v {
+        c2trie::Verdict::Pass => C2TRIE_VERDICT_PASS,
+        c2trie::Verdict::Allow => C2TRIE_VERDICT_ALLOW,
+        c2trie::Verdict::Log => C2TRIE_VERDICT_LOG,
+        _ => C2TRIE_VERDICT_BLOCK,
+    }
+}
+
+/// What the callback saw: prefix, list, source, tag, risk, expires.
+type Seen = Vec<(String, c_int, String, Option<String>, u8, u64)>;
+
+unsafe extern "C" fn collect(user: *mut c_void, e: *const c2trie_match) -> c_int {
+    // SAFETY: `user` is the `Seen` passed to the walk, used by nothing else meanwhile.
+    let seen = unsafe { &mut *user.cast::<Seen>() };
+    // SAFETY: `e` is valid during the call.
+    let e = unsafe { &*e };
+    let text = |p: *const std::ffi::c_char, len: usize| {
+        // SAFETY: the library's strings: `len` bytes, valid while the table lives.
+        let b = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
+        String::from_utf8(b.to_vec()).unwrap()
+    };
+    let net = if e.family == C2TRIE_FAMILY_V4 {
+        let [a, b, c, d, ..] = e.prefix;
+        format!("{}/{}", Ipv4Addr::new(a, b, c, d), e.prefix_len)
+    } else {
+        format!("{}/{}", Ipv6Addr::from(e.prefix), e.prefix_len)
+    };
+    assert_eq!(e.size as usize, size_of::<c2trie_match>());
+    assert_eq!(e.found, 1);
+    seen.push((
+        net,
+        e.list,
+        text(e.source, e.source_len),
+        (!e.tag.is_null()).then(|| text(e.tag, e.tag_len)),
+        e.risk,
+        e.expires,
+    ));
+    c_int::from(seen.len() == 100)
+}
+
+#[test]
+fn entries_are_the_tables_entries() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let mut seen: Seen = Vec::new();
+    // SAFETY: a live table, a callback that does not unwind out (a failed assert aborts
+    // the test), and `seen` as its user data.
+    let rc = unsafe {
+        c2trie_table_for_each_entry(t.0, Some(collect), (&raw mut seen).cast::<c_void>())
+    };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    let table = Table::from_bytes(bytes).unwrap();
+    let want: Seen = table
+        .entries()
+        .map(|e| {
+            (
+                e.prefix().to_string(),
+                e.list().index() as c_int,
+                e.source().to_owned(),
+                e.tag().map(str::to_owned),
+                e.risk().unwrap_or(255),
+                e.expires().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(seen, want);
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().any(|s| s.3.as_deref() == Some("fam")));
+}
+
+/// A newer caller whose `c2trie_match` grew by 16 bytes and whose decision grew by 8 more:
+/// the library writes each part at the caller's offsets and leaves the new fields alone.
+#[test]
+fn a_newer_callers_larger_layout_is_written_at_its_offsets() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    const GROW: usize = 16;
+    const EXTRA: usize = 8;
+    let size = size_of::<c2trie_decision>() + GROW + EXTRA;
+    let entry_at = offset_of!(c2trie_decision, entry);
+    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; size / 8];
+    let base = buf.as_mut_ptr().cast::<u8>();
+    let entry_size = (size_of::<c2trie_match>() + GROW) as u32;
+    // SAFETY: `buf` holds `size` bytes, aligned for u64 (so for the u32 size fields).
+    unsafe {
+        base.cast::<u32>().write(size as u32);
+    }
+    // SAFETY: as above; `entry_at` is within the buffer.
+    unsafe {
+        base.wrapping_add(entry_at).cast::<u32>().write(entry_size);
+    }
+    let a = c2trie_addr {
+        family: C2TRIE_FAMILY_V4,
+        bytes: [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    // SAFETY: the buffer is a decision in the caller's (newer) layout, `size` bytes.
+    let rc = unsafe { c2trie_decide(t.0, std::ptr::null(), &a, base.cast()) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    let raw: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap());
+    assert_eq!(u32_at(0) as usize, size, "size kept");
+    assert_eq!(u32_at(4), C2TRIE_VERDICT_LOG as u32);
+    assert_eq!(u32_at(entry_at), entry_size, "entry.size kept");
+    assert_eq!(raw[entry_at + offset_of!(c2trie_match, found)], 1);
+    let old_end = entry_at + size_of::<c2trie_match>();
+    assert!(
+        raw[old_end..old_end + GROW].iter().all(|b| *b == 0xa5),
+        "the newer entry fields are untouched"
+    );
+    // list_version (7) follows the caller's larger entry.
+    let tail = entry_at + entry_size as usize;
+    assert_eq!(u64_at(tail), 7);
+    assert_eq!(u64_at(tail + 8), 0, "generation");
+    assert!(
+        raw[size - EXTRA..].iter().all(|b| *b == 0xa5),
+        "newer decision fields untouched"
+    );
+}
+
+/// Sizes smaller than this release's layouts (uninitialized structs) are refused, and the
+/// struct is left as it was.
+#[test]
+fn small_sizes_are_refused_untouched() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let a = c2trie_addr {
+        family: C2TRIE_FAMILY_V4,
+        bytes: [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    for size in [0, 4, 8, size_of::<c2trie_decision>() as u32 - 8] {
+        let mut d = c2trie_decision {
+            size,
+            verdict: 1234,
+            ..c2trie_decision::default()
+        };
+        // SAFETY: valid pointers; `d` is a full decision whatever its size field says.
+        let rc = unsafe { c2trie_decide(t.0, std::ptr::null(), &a, &mut d) };
+        assert_eq!(rc, C2TRIE_ERR_SIZE, "size {size}");
+        assert_eq!((d.size, d.verdict), (size, 1234));
+        assert!(
+            last_error().contains("C2TRIE_DECISION_INIT"),
+            "{}",
+            last_error()
+        );
+    }
+    let mut m = c2trie_matches::default();
+    m.lists[0].size = 0;
+    m.lists[1].found = 9;
+    // SAFETY: valid pointers.
+    let rc = unsafe { c2trie_lookup(t.0, &a, &mut m) };
+    assert_eq!(rc, C2TRIE_ERR_SIZE);
+    assert_eq!(m.lists[1].found, 9);
+    // An init function makes any struct usable.
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { c2trie_matches_init(&mut m) }, C2TRIE_OK);
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { c2trie_lookup(t.0, &a, &mut m) }, C2TRIE_OK);
+    assert_eq!(m.lists[2].found, 1);
+    assert_eq!(m.lists[2].list, C2TRIE_LIST_GLOBAL);
+}
