@@ -63,7 +63,7 @@ standard output.
 
 /// Compile C&C IP feeds into a validated longest-prefix-match table and query it.
 #[derive(Debug, Parser)]
-#[command(name = "c2trie", version, about, long_about = None, after_help = MAIN_HELP)]
+#[command(name = "c2trie", version, long_about = None, after_help = MAIN_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
