@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// How [`write`] treats an existing file at the output path.
+/// How [`write()`] treats an existing file at the output path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Existing {
     /// Replace it (atomically: a reader sees the old file or the new one).
