@@ -79,12 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if d.verdict() == Verdict::Pass {
                             continue;
                         }
-                        let conn = Connection {
-                            remote_port: Some(443),
-                            direction: Some(Direction::Outbound),
-                            pid: Some(pid),
-                            ..Connection::default()
-                        };
+                        let conn = Connection::new()
+                            .with_remote_port(443)
+                            .with_direction(Direction::Outbound)
+                            .with_pid(pid);
                         let mut ev = MatchEvent::new(&d, &conn, std::time::SystemTime::now());
                         if limiter.admit(&mut ev, Instant::now()) {
                             println!(

@@ -92,8 +92,16 @@ impl FromStr for List {
 }
 
 /// Per-entry metadata carried from the feed into the compiled table.
+///
+/// More fields may come; build one with [`Meta::default`] (or [`Meta::tagged`]) and the
+/// `with_` methods, not with a struct expression:
+///
+/// ```compile_fail,E0639
+/// let m = c2trie::Meta { tag: None, risk: None, expires: None };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Meta {
     /// A short label: malware family, SBL id, free-text description, ASN.
     pub tag: Option<String>,
@@ -114,10 +122,43 @@ impl Meta {
             ..Meta::default()
         }
     }
+
+    /// This metadata with `tag`.
+    ///
+    /// ```
+    /// use c2trie::Meta;
+    /// let m = Meta::default()
+    ///     .with_tag("botnet")
+    ///     .with_risk(80)
+    ///     .with_expires(2_000_000_000);
+    /// assert_eq!(m.tag.as_deref(), Some("botnet"));
+    /// assert_eq!((m.risk, m.expires), (Some(80), Some(2_000_000_000)));
+    /// ```
+    #[must_use]
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Meta {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// This metadata with a risk score (0 to [`Meta::MAX_RISK`]; a higher one is refused
+    /// when the entry is compiled).
+    #[must_use]
+    pub fn with_risk(mut self, risk: u8) -> Meta {
+        self.risk = Some(risk);
+        self
+    }
+
+    /// This metadata with an expiry time (seconds since the Unix epoch).
+    #[must_use]
+    pub fn with_expires(mut self, expires: u64) -> Meta {
+        self.expires = Some(expires);
+        self
+    }
 }
 
 /// One prefix parsed from a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry {
     /// The prefix, canonical (host bits cleared).
     pub net: IpNet,

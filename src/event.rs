@@ -79,6 +79,7 @@ impl fmt::Display for Direction {
 /// What is known about the connection a decision was made for, besides the decided
 /// (remote) address. Everything is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Connection {
     /// The remote port.
     pub remote_port: Option<u16>,
@@ -96,6 +97,72 @@ pub struct Connection {
     pub executable: Option<String>,
 }
 
+impl Connection {
+    /// Nothing known yet; add what is with the `with_` methods.
+    ///
+    /// ```
+    /// use c2trie::event::{Connection, Direction};
+    /// let c = Connection::new()
+    ///     .with_remote_port(443)
+    ///     .with_direction(Direction::Outbound)
+    ///     .with_transport("tcp")
+    ///     .with_pid(4242);
+    /// assert_eq!((c.remote_port, c.pid), (Some(443), Some(4242)));
+    /// ```
+    pub fn new() -> Connection {
+        Connection::default()
+    }
+
+    /// With the remote port.
+    #[must_use]
+    pub fn with_remote_port(mut self, port: u16) -> Connection {
+        self.remote_port = Some(port);
+        self
+    }
+
+    /// With the local address.
+    #[must_use]
+    pub fn with_local_ip(mut self, ip: IpAddr) -> Connection {
+        self.local_ip = Some(ip);
+        self
+    }
+
+    /// With the local port.
+    #[must_use]
+    pub fn with_local_port(mut self, port: u16) -> Connection {
+        self.local_port = Some(port);
+        self
+    }
+
+    /// With the direction.
+    #[must_use]
+    pub fn with_direction(mut self, direction: Direction) -> Connection {
+        self.direction = Some(direction);
+        self
+    }
+
+    /// With the transport protocol, e.g. `tcp`.
+    #[must_use]
+    pub fn with_transport(mut self, transport: impl Into<String>) -> Connection {
+        self.transport = Some(transport.into());
+        self
+    }
+
+    /// With the local process id.
+    #[must_use]
+    pub fn with_pid(mut self, pid: u32) -> Connection {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// With the local process's executable path.
+    #[must_use]
+    pub fn with_executable(mut self, path: impl Into<String>) -> Connection {
+        self.executable = Some(path.into());
+        self
+    }
+}
+
 /// One decision about one connection, owned, ready to be logged. See the
 /// [module docs](self) for the serialized form.
 ///
@@ -111,12 +178,10 @@ pub struct Connection {
 /// let table = Table::from_bytes(c.to_vec()?)?;
 /// let d = Policy::default().decide(&table, "192.0.2.8".parse()?);
 ///
-/// let conn = Connection {
-///     remote_port: Some(443),
-///     direction: Some(Direction::Outbound),
-///     pid: Some(4242),
-///     ..Connection::default()
-/// };
+/// let conn = Connection::new()
+///     .with_remote_port(443)
+///     .with_direction(Direction::Outbound)
+///     .with_pid(4242);
 /// let at = UNIX_EPOCH + Duration::from_millis(1_714_564_800_123);
 /// let ev = MatchEvent::new(&d, &conn, at);
 /// assert_eq!(ev.verdict, Verdict::Block);
@@ -129,6 +194,7 @@ pub struct Connection {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MatchEvent {
     /// When the decision was made.
     pub timestamp: SystemTime,

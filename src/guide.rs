@@ -194,12 +194,10 @@
 //! let mut c = Compiler::new();
 //! c.add(List::Blocked, "203.0.113.0/24".parse()?, "ops", Meta::tagged("c2"))?;
 //! let table = Table::from_bytes(c.to_vec()?)?;
-//! let conn = Connection {
-//!     remote_port: Some(443),
-//!     direction: Some(Direction::Outbound),
-//!     pid: Some(4242),
-//!     ..Connection::default()
-//! };
+//! let conn = Connection::new()
+//!     .with_remote_port(443)
+//!     .with_direction(Direction::Outbound)
+//!     .with_pid(4242);
 //! let mut limiter = RateLimiter::new(Duration::from_secs(60), NonZeroUsize::new(4096).unwrap());
 //! let t0 = Instant::now();
 //! let mut logged = Vec::new();

@@ -299,6 +299,7 @@ impl PartialOrd for Remote {
 /// `Display` writes the JSON line the adapter's dry run prints:
 /// `{"layer": "ALE_AUTH_CONNECT_V4", "action": "block", "remote": "203.0.113.0/24"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct Filter {
     /// The layer.
     pub layer: Layer,
@@ -309,6 +310,12 @@ pub struct Filter {
 impl Filter {
     /// The action, always `"block"`.
     pub const ACTION: &'static str = "block";
+
+    /// A filter blocking `remote` at `layer` (for tests and for rebuilding a plan read back
+    /// from its JSON lines).
+    pub fn new(layer: Layer, remote: Remote) -> Filter {
+        Filter { layer, remote }
+    }
 }
 
 impl fmt::Display for Filter {

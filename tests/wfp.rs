@@ -655,10 +655,7 @@ fn round_trip_json(plan: &Plan) -> Vec<Filter> {
                 (f[3].to_owned(), f[7].to_owned(), f[11].to_owned())
             };
             assert_eq!(action, "block");
-            Filter {
-                layer: layer.parse().unwrap(),
-                remote: remote.parse().unwrap(),
-            }
+            Filter::new(layer.parse().unwrap(), remote.parse().unwrap())
         })
         .collect()
 }

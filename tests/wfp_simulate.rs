@@ -342,10 +342,10 @@ fn the_model_refuses_what_the_documentation_forbids() {
     m.transaction_begin(d).unwrap();
     m.provider_add(d).unwrap();
     m.sublayer_add(d, 0xFFFF).unwrap();
-    let f: c2trie::wfp::Filter = c2trie::wfp::Filter {
-        layer: c2trie::wfp::Layer::AleAuthConnectV4,
-        remote: "192.0.2.0/24".parse().unwrap(),
-    };
+    let f = c2trie::wfp::Filter::new(
+        c2trie::wfp::Layer::AleAuthConnectV4,
+        "192.0.2.0/24".parse().unwrap(),
+    );
     m.filter_add(d, &f).unwrap();
     m.transaction_abort(d).unwrap();
     assert_eq!(m.filter_count(), 0);

@@ -153,15 +153,14 @@ fn events(live: &LiveTable, policy: &Policy, out: &Out) -> Result<(Vec<Value>, u
         Duration::from_secs(60),
         NonZeroUsize::new(1024).ok_or("capacity")?,
     );
-    let conn = Connection {
-        remote_port: Some(443),
-        local_ip: "192.0.2.10".parse().ok(),
-        local_port: Some(50_000),
-        direction: Some(Direction::Outbound),
-        transport: Some("tcp".into()),
-        pid: Some(4242),
-        executable: Some("/usr/bin/agent".into()),
-    };
+    let conn = Connection::new()
+        .with_remote_port(443)
+        .with_local_ip(IpAddr::from([192, 0, 2, 10]))
+        .with_local_port(50_000)
+        .with_direction(Direction::Outbound)
+        .with_transport("tcp")
+        .with_pid(4242)
+        .with_executable("/usr/bin/agent");
     let traffic = [
         "192.0.2.1",
         "192.0.2.1",

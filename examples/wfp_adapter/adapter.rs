@@ -363,17 +363,15 @@ impl<W: Wfp> Adapter<W> {
                 false
             }
         };
-        let conn = Connection {
-            remote_port: ev.remote_port,
-            local_port: ev.local_port,
-            transport: ev.protocol.map(|p| match p {
-                6 => "tcp".to_owned(),
-                17 => "udp".to_owned(),
-                p => p.to_string(),
-            }),
-            executable: ev.app.clone(),
-            ..Connection::default()
-        };
+        let mut conn = Connection::new();
+        conn.remote_port = ev.remote_port;
+        conn.local_port = ev.local_port;
+        conn.transport = ev.protocol.map(|p| match p {
+            6 => "tcp".to_owned(),
+            17 => "udp".to_owned(),
+            p => p.to_string(),
+        });
+        conn.executable = ev.app.clone();
         let mut event = MatchEvent::new(&d, &conn, ev.time);
         if blocked {
             // Our filter dropped it, whatever the table in service says this instant.

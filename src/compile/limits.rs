@@ -260,6 +260,7 @@ fn special(net: &IpNet) -> Option<(&'static str, &'static str)> {
 
 /// One entry that breaks a limit: which list, which limit, and where the entry came from.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Breach {
     /// The list whose limit was broken.
     pub list: List,

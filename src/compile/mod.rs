@@ -28,6 +28,7 @@ use trie::Pfx;
 /// Counts for one list, as the compiler saw them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ListReport {
     /// Distinct prefixes kept.
     pub entries: u64,
@@ -48,6 +49,7 @@ pub struct ListReport {
 /// What the compiler kept, per list (indexed by [`List::index`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct CompileReport {
     /// The approved list.
     pub approved: ListReport,

@@ -121,6 +121,7 @@ impl std::error::Error for AddrError {}
 
 /// A prefix as parsed from text: canonical, with a note of whether host bits were cleared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParsedNet {
     /// The prefix with host bits cleared (`192.0.2.7/24` becomes `192.0.2.0/24`).
     pub net: IpNet,

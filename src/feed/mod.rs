@@ -123,6 +123,7 @@ impl From<std::io::Error> for FeedError {
 
 /// One line of a feed that was not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LineError {
     /// The feed's name (usually its file name).
     pub source: String,
@@ -143,6 +144,7 @@ impl std::error::Error for LineError {}
 /// Counts for one parsed feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct FeedStats {
     /// Lines read. For JSON, records read (see [`Format::Json`]).
     pub lines: u64,
@@ -164,6 +166,7 @@ pub struct FeedStats {
 
 /// A parsed feed: its entries, its rejected lines and its counts.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Feed {
     /// The feed's name, used as the entries' source.
     pub name: String,
@@ -271,6 +274,7 @@ impl FromStr for Format {
 
 /// How to read a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FeedOptions {
     /// The format; [`Format::Auto`] (the default) detects it from the content.
     pub format: Format,

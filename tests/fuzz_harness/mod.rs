@@ -119,11 +119,8 @@ pub(crate) fn base_table() -> &'static [u8] {
             .created_unix(1_700_000_000)
             .limits(c2trie::compile::Limits::none());
         let mut add = |list, net: &str, tag: &str, risk| {
-            let meta = Meta {
-                tag: Some(tag.to_owned()),
-                risk,
-                expires: Some(1_800_000_000),
-            };
+            let mut meta = Meta::tagged(tag).with_expires(1_800_000_000);
+            meta.risk = risk;
             let net = net.parse().unwrap_or_else(|e| panic!("{net}: {e}"));
             c.add(list, net, "seed.txt", meta)
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -315,11 +312,7 @@ pub(crate) fn roundtrip(data: &[u8]) {
     c.created_unix(0).limits(Limits::none());
     let mut seen = HashSet::new();
     for (i, (list, net)) in entries.iter().enumerate() {
-        let meta = Meta {
-            tag: Some(format!("t{}", i % 5)),
-            risk: Some((i % 101) as u8),
-            expires: None,
-        };
+        let meta = Meta::tagged(format!("t{}", i % 5)).with_risk((i % 101) as u8);
         let added = c
             .add(*list, *net, &format!("src{}", i % 3), meta)
             .unwrap_or_else(|e| panic!("{e}"));
