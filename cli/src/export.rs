@@ -96,7 +96,7 @@ pub(crate) struct ExportArgs {
     /// Output format (json carries all the metadata compile reads back).
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     format: ExportFormat,
-    /// The file to write with --list (default: standard output).
+    /// The file to write with --list (default, or `-`: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Print a summary of the files written as one JSON object (needs -o or --dir).
@@ -212,7 +212,9 @@ fn ordered(obj: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 pub(crate) fn run(args: ExportArgs) -> Result<bool> {
-    if args.json && args.output.is_none() && args.dir.is_none() {
+    // `-o -` is standard output, as no -o is.
+    let output = args.output.clone().filter(|p| p.as_os_str() != "-");
+    if args.json && output.is_none() && args.dir.is_none() {
         return Err(UsageError(
             "--json prints a summary of the files written: it needs -o FILE or --dir DIR".into(),
         )
@@ -231,7 +233,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<bool> {
                 })
                 .collect()
         }
-        (None, Some(list)) => vec![(list, args.output.clone())],
+        (None, Some(list)) => vec![(list, output)],
         (None, None) => return Err(UsageError("give --list LIST or --dir DIR".into()).into()),
     };
     let mut files = Vec::new();

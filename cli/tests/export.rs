@@ -303,11 +303,20 @@ fn usage_errors_and_safe_output() {
         &["export", "t.c2t", "--list", "global", "--dir", "x"],
         &["export", "t.c2t", "--dir", "x", "-o", "y"],
         &["export", "t.c2t", "--list", "global", "--json"],
+        &["export", "t.c2t", "--list", "global", "--json", "-o", "-"],
         &["export", "t.c2t", "--list", "nope"],
         &["export", "t.c2t", "--list", "global", "--format", "xml"],
     ] {
         assert_eq!(c2trie(d, args).status.code(), Some(2), "{args:?}");
     }
+    let o = ok(
+        d,
+        &[
+            "export", "t.c2t", "--list", "global", "--format", "text", "-o", "-",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("\n192.0.2.1/32\n"));
+    assert!(!d.join("-").exists());
     assert_eq!(
         c2trie(d, &["export", "missing.c2t", "--list", "global"])
             .status
