@@ -15,6 +15,7 @@ use crate::feed::Feed;
 use crate::format::writer::{FamilyParts, Parts};
 use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
 
+mod collect;
 mod hash;
 mod limits;
 mod trie;
