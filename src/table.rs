@@ -15,6 +15,8 @@ use crate::format::{
     NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
 };
 
+mod query;
+
 /// Where a table's bytes live.
 enum Storage {
     Owned(Box<[u8]>),
