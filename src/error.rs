@@ -1,5 +1,13 @@
 //! Errors, one type per phase: compiling ([`CompileError`]), loading ([`LoadError`]) and
-//! swapping or publishing ([`SwapError`]).
+//! swapping or publishing ([`SwapError`]); reading feeds and checking signatures have theirs
+//! in their modules ([`FeedError`](crate::feed::FeedError),
+//! [`SignError`](crate::sign::SignError), feature `sign`).
+//!
+//! Every one is built the same way: an opaque struct with a `kind()` (a `Copy` enum to
+//! match on) and accessors for what a kind carries (`io_error()`, `load_error()`, ...).
+//! Its `Display` is the whole message, the underlying cause included, and
+//! [`source`](std::error::Error::source) is `None`, so an error reporter that walks the
+//! source chain prints each message once.
 
 use std::fmt;
 use std::io;
@@ -64,6 +72,14 @@ impl LoadError {
         }
     }
 
+    /// For [`LoadErrorKind::Io`], the I/O error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.0 {
+            Repr::Io(e) => Some(e),
+            Repr::Format { .. } => None,
+        }
+    }
+
     /// The number of the format invariant (`FORMAT.md`, "Invariants") that the bytes
     /// break; `None` for I/O errors.
     pub fn invariant(&self) -> Option<u8> {
@@ -113,14 +129,7 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.0 {
-            Repr::Io(e) => Some(e),
-            Repr::Format { .. } => None,
-        }
-    }
-}
+impl std::error::Error for LoadError {}
 
 /// The error for input the compiler cannot turn into a table.
 #[derive(Debug)]
@@ -203,6 +212,11 @@ impl CompileError {
         self.kind
     }
 
+    /// For [`CompileErrorKind::Io`], the I/O error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_ref()
+    }
+
     /// For [`CompileErrorKind::Limit`], every entry that breaks a limit; empty otherwise.
     pub fn breaches(&self) -> &[Breach] {
         &self.breaches
@@ -215,11 +229,7 @@ impl fmt::Display for CompileError {
     }
 }
 
-impl std::error::Error for CompileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
-}
+impl std::error::Error for CompileError {}
 
 /// The coarse kind of a [`SwapError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,6 +373,14 @@ impl SwapError {
         }
     }
 
+    /// For [`SwapErrorKind::Io`], the I/O error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.0 {
+            SwapRepr::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
     /// For a load failure: the [`LoadError`].
     pub fn load_error(&self) -> Option<&LoadError> {
         match &self.0 {
@@ -415,12 +433,4 @@ impl fmt::Display for SwapError {
     }
 }
 
-impl std::error::Error for SwapError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.0 {
-            SwapRepr::Rollback { .. } | SwapRepr::Jump { .. } => None,
-            SwapRepr::Load(e) => Some(e),
-            SwapRepr::Io { source, .. } => Some(source),
-        }
-    }
-}
+impl std::error::Error for SwapError {}

@@ -24,7 +24,9 @@ pub mod wfp;
 
 pub use compile::Compiler;
 pub use entry::{Entry, List, Meta};
-pub use error::{CompileError, LoadError, LoadErrorKind, SwapError, SwapErrorKind};
+pub use error::{
+    CompileError, CompileErrorKind, LoadError, LoadErrorKind, SwapError, SwapErrorKind,
+};
 pub use event::{MatchEvent, RateLimiter};
 pub use format::validate::LoadOptions;
 pub use policy::{Decision, Mode, Policy, Verdict};

@@ -24,7 +24,7 @@
 //!
 //! Its message is the domain tag `c2trie table signature v2\0`, the length and the digest
 //! as above, then the not-after time (8 bytes, little endian). After that time the table is
-//! refused ([`SignError::Expired`]): whoever withholds updates cannot keep an agent on an
+//! refused ([`SignErrorKind::Expired`]): whoever withholds updates cannot keep an agent on an
 //! old list past it. [`TrustedKeys::require_not_after`] refuses `v1` signatures. The key id is the first 8 bytes of the
 //! SHA-512 digest of the public key; it only names the key in messages, it is not trusted.
 //!
@@ -100,33 +100,28 @@ const DOMAIN: &[u8] = b"c2trie table signature v1\0";
 /// The domain separator of a signed message with a not-after time.
 const DOMAIN_V2: &[u8] = b"c2trie table signature v2\0";
 
-/// Why a key, a signature or a signed table was refused.
-#[derive(Debug)]
+/// Why a key, a signature or a signed table was refused ([`SignErrorKind::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SignError {
+pub enum SignErrorKind {
     /// A key file's text is not a 32-byte key in hex or base64.
-    BadKey(String),
+    BadKey,
     /// A signature's text is not a well-formed signature line.
-    BadSignature(String),
-    /// The table has no signature (its `.sig` file does not exist).
-    Unsigned {
-        /// The signature file that was looked for.
-        path: PathBuf,
-    },
+    BadSignature,
+    /// The table has no signature (its `.sig` file does not exist; [`SignErrorKind::path`]).
+    Unsigned,
     /// No trusted key verifies the signature: the table was changed after signing, or was
-    /// signed by a key that is not trusted.
-    Untrusted {
-        /// The key id the signature names (not itself trusted).
-        key_id: String,
-    },
+    /// signed by a key that is not trusted ([`SignErrorKind::key_id`] names the key the
+    /// signature claims).
+    Untrusted,
     /// [`TrustedKeys`] holds no key, so nothing can verify.
     NoTrustedKeys,
-    /// Reading a file failed.
-    Io(io::Error),
-    /// The signature holds but the bytes are not a valid table.
-    Load(LoadError),
+    /// Reading a file failed ([`SignErrorKind::io_error`]).
+    Io,
+    /// The signature holds but the bytes are not a valid table ([`SignErrorKind::load_error`]).
+    Load,
     /// The system's random number generator failed (key generation).
-    Random(String),
+    Random,
     /// The signature holds, but its not-after time has passed: a withheld or replayed old
     /// table.
     Expired {
@@ -140,45 +135,118 @@ pub enum SignError {
     NoExpiry,
 }
 
+/// The error for a key, a signature or a signed table that was refused.
+///
+/// Its `Display` is the whole message, cause included; [`source`](std::error::Error::source)
+/// is `None`. [`SignErrorKind::kind`] and the accessors give the parts.
+#[derive(Debug)]
+pub struct SignError(Repr);
+
+#[derive(Debug)]
+enum Repr {
+    BadKey(String),
+    BadSignature(String),
+    Unsigned { path: PathBuf },
+    Untrusted { key_id: String },
+    NoTrustedKeys,
+    Io(io::Error),
+    Load(LoadError),
+    Random(String),
+    Expired { not_after: u64, now: u64 },
+    NoExpiry,
+}
+
+impl From<Repr> for SignError {
+    fn from(r: Repr) -> SignError {
+        SignError(r)
+    }
+}
+
+impl SignError {
+    /// What went wrong.
+    pub fn kind(&self) -> SignErrorKind {
+        match &self.0 {
+            Repr::BadKey(_) => SignErrorKind::BadKey,
+            Repr::BadSignature(_) => SignErrorKind::BadSignature,
+            Repr::Unsigned { .. } => SignErrorKind::Unsigned,
+            Repr::Untrusted { .. } => SignErrorKind::Untrusted,
+            Repr::NoTrustedKeys => SignErrorKind::NoTrustedKeys,
+            Repr::Io(_) => SignErrorKind::Io,
+            Repr::Load(_) => SignErrorKind::Load,
+            Repr::Random(_) => SignErrorKind::Random,
+            Repr::Expired { not_after, now } => SignErrorKind::Expired {
+                not_after: *not_after,
+                now: *now,
+            },
+            Repr::NoExpiry => SignErrorKind::NoExpiry,
+        }
+    }
+
+    /// For [`SignErrorKind::Untrusted`], the key id the signature names (not itself
+    /// trusted).
+    pub fn key_id(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Untrusted { key_id } => Some(key_id),
+            _ => None,
+        }
+    }
+
+    /// For [`SignErrorKind::Unsigned`], the signature file that was looked for.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.0 {
+            Repr::Unsigned { path } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// For [`SignErrorKind::Io`], the I/O error.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.0 {
+            Repr::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// For [`SignErrorKind::Load`], why the signed bytes are not a valid table.
+    pub fn load_error(&self) -> Option<&LoadError> {
+        match &self.0 {
+            Repr::Load(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for SignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignError::BadKey(why) => write!(f, "bad key: {why}"),
-            SignError::BadSignature(why) => write!(f, "bad signature: {why}"),
-            SignError::Unsigned { path } => {
+        match &self.0 {
+            Repr::BadKey(why) => write!(f, "bad key: {why}"),
+            Repr::BadSignature(why) => write!(f, "bad signature: {why}"),
+            Repr::Unsigned { path } => {
                 write!(f, "table is not signed ({} not found)", path.display())
             }
-            SignError::Untrusted { key_id } => write!(
+            Repr::Untrusted { key_id } => write!(
                 f,
                 "signature does not verify with any trusted key (it names key {key_id}): \
                  the table was changed after signing or signed by an untrusted key"
             ),
-            SignError::NoTrustedKeys => f.write_str("no trusted public key is configured"),
-            SignError::Io(e) => write!(f, "{e}"),
-            SignError::Load(e) => write!(f, "{e}"),
-            SignError::Random(e) => write!(f, "no randomness for a key: {e}"),
-            SignError::Expired { not_after, now } => write!(
+            Repr::NoTrustedKeys => f.write_str("no trusted public key is configured"),
+            Repr::Io(e) => write!(f, "{e}"),
+            Repr::Load(e) => write!(f, "{e}"),
+            Repr::Random(e) => write!(f, "no randomness for a key: {e}"),
+            Repr::Expired { not_after, now } => write!(
                 f,
                 "signature expired: valid until {} (unix {not_after}), now {} (unix {now})",
                 date(*not_after),
                 date(*now)
             ),
-            SignError::NoExpiry => f.write_str(
+            Repr::NoExpiry => f.write_str(
                 "signature has no not-after time (c2trie-ed25519-v1) and one is required",
             ),
         }
     }
 }
 
-impl std::error::Error for SignError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SignError::Io(e) => Some(e),
-            SignError::Load(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for SignError {}
 
 /// An RFC 3339 date for seconds since the epoch (`?` past what the clock type holds).
 fn date(secs: u64) -> String {
@@ -199,10 +267,10 @@ fn key_bytes(text: &str) -> Result<[u8; 32], SignError> {
     } else {
         base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
-            .map_err(|e| SignError::BadKey(format!("neither 64 hex digits nor base64 ({e})")))?
+            .map_err(|e| Repr::BadKey(format!("neither 64 hex digits nor base64 ({e})")))?
     };
     <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| SignError::BadKey(format!("{} bytes, expected 32", bytes.len())))
+        .map_err(|_| Repr::BadKey(format!("{} bytes, expected 32", bytes.len())).into())
 }
 
 fn hex_decode(s: &str) -> Vec<u8> {
@@ -253,21 +321,23 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`SignError::BadKey`] when the text is not a valid Ed25519 public key.
+    /// [`SignErrorKind::BadKey`] when the text is not a valid Ed25519 public key.
     pub fn from_text(text: &str) -> Result<PublicKey, SignError> {
         let b = key_bytes(text)?;
         ed25519_dalek::VerifyingKey::from_bytes(&b)
             .map(PublicKey)
-            .map_err(|e| SignError::BadKey(e.to_string()))
+            .map_err(|e| SignError::from(Repr::BadKey(e.to_string())))
     }
 
     /// Reads a public key file.
     ///
     /// # Errors
     ///
-    /// [`SignError::Io`] or [`SignError::BadKey`].
+    /// [`SignErrorKind::Io`] or [`SignErrorKind::BadKey`].
     pub fn read_file(path: impl AsRef<Path>) -> Result<PublicKey, SignError> {
-        PublicKey::from_text(&std::fs::read_to_string(path).map_err(SignError::Io)?)
+        PublicKey::from_text(
+            &std::fs::read_to_string(path).map_err(|e| SignError::from(Repr::Io(e)))?,
+        )
     }
 
     /// The key as 64 hex digits (the key file format).
@@ -305,10 +375,10 @@ impl SecretKey {
     ///
     /// # Errors
     ///
-    /// [`SignError::Random`] when the system has no randomness to give.
+    /// [`SignErrorKind::Random`] when the system has no randomness to give.
     pub fn generate() -> Result<SecretKey, SignError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| SignError::Random(e.to_string()))?;
+        getrandom::fill(&mut seed).map_err(|e| SignError::from(Repr::Random(e.to_string())))?;
         let key = ed25519_dalek::SigningKey::from_bytes(&seed);
         seed.fill(0);
         Ok(SecretKey(key))
@@ -318,7 +388,7 @@ impl SecretKey {
     ///
     /// # Errors
     ///
-    /// [`SignError::BadKey`].
+    /// [`SignErrorKind::BadKey`].
     pub fn from_text(text: &str) -> Result<SecretKey, SignError> {
         Ok(SecretKey(ed25519_dalek::SigningKey::from_bytes(
             &key_bytes(text)?,
@@ -329,9 +399,11 @@ impl SecretKey {
     ///
     /// # Errors
     ///
-    /// [`SignError::Io`] or [`SignError::BadKey`].
+    /// [`SignErrorKind::Io`] or [`SignErrorKind::BadKey`].
     pub fn read_file(path: impl AsRef<Path>) -> Result<SecretKey, SignError> {
-        SecretKey::from_text(&std::fs::read_to_string(path).map_err(SignError::Io)?)
+        SecretKey::from_text(
+            &std::fs::read_to_string(path).map_err(|e| SignError::from(Repr::Io(e)))?,
+        )
     }
 
     /// The key as 64 hex digits (the key file format). Handle with care.
@@ -379,9 +451,9 @@ impl Signature {
     ///
     /// # Errors
     ///
-    /// [`SignError::BadSignature`].
+    /// [`SignErrorKind::BadSignature`].
     pub fn from_text(text: &str) -> Result<Signature, SignError> {
-        let bad = |why: &str| SignError::BadSignature(why.to_owned());
+        let bad = |why: &str| SignError::from(Repr::BadSignature(why.to_owned()));
         let line = text
             .lines()
             .map(str::trim)
@@ -511,21 +583,21 @@ impl TrustedKeys {
     ///
     /// # Errors
     ///
-    /// [`SignError::NoTrustedKeys`], [`SignError::Untrusted`], [`SignError::Expired`], or
-    /// [`SignError::NoExpiry`] under [`TrustedKeys::require_not_after`].
+    /// [`SignErrorKind::NoTrustedKeys`], [`SignErrorKind::Untrusted`], [`SignErrorKind::Expired`], or
+    /// [`SignErrorKind::NoExpiry`] under [`TrustedKeys::require_not_after`].
     pub fn verify_at(&self, table: &[u8], sig: &Signature, now: u64) -> Result<(), SignError> {
         if self.keys.is_empty() {
-            return Err(SignError::NoTrustedKeys);
+            return Err(Repr::NoTrustedKeys.into());
         }
         let m = message(table, sig.not_after);
         if !self.keys.iter().any(|k| k.verifies(&m, sig)) {
-            return Err(SignError::Untrusted {
+            return Err(SignError::from(Repr::Untrusted {
                 key_id: sig.key_id.clone(),
-            });
+            }));
         }
         match sig.not_after {
-            Some(not_after) if now > not_after => Err(SignError::Expired { not_after, now }),
-            None if self.require_not_after => Err(SignError::NoExpiry),
+            Some(not_after) if now > not_after => Err(Repr::Expired { not_after, now }.into()),
+            None if self.require_not_after => Err(Repr::NoExpiry.into()),
             _ => Ok(()),
         }
     }
@@ -534,11 +606,11 @@ impl TrustedKeys {
     ///
     /// # Errors
     ///
-    /// As [`TrustedKeys::verify`] and [`Signature::from_text`]; [`SignError::Load`] when the
+    /// As [`TrustedKeys::verify`] and [`Signature::from_text`]; [`SignErrorKind::Load`] when the
     /// signed bytes are not a valid table.
     pub fn load_table(&self, bytes: Vec<u8>, sig: &str) -> Result<Table, SignError> {
         self.verify(&bytes, &Signature::from_text(sig)?)?;
-        Table::from_bytes(bytes).map_err(SignError::Load)
+        Table::from_bytes(bytes).map_err(|e| Repr::Load(e).into())
     }
 
     /// Reads `path` and its signature file ([`signature_path`]), verifies, validates.
@@ -546,19 +618,19 @@ impl TrustedKeys {
     ///
     /// # Errors
     ///
-    /// [`SignError::Unsigned`] when the signature file does not exist; otherwise as
-    /// [`TrustedKeys::load_table`], or [`SignError::Io`].
+    /// [`SignErrorKind::Unsigned`] when the signature file does not exist; otherwise as
+    /// [`TrustedKeys::load_table`], or [`SignErrorKind::Io`].
     pub fn read_table(&self, path: impl AsRef<Path>) -> Result<Table, SignError> {
         let path = path.as_ref();
         let sig_path = signature_path(path);
         let sig = match std::fs::read_to_string(&sig_path) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(SignError::Unsigned { path: sig_path });
+                return Err(Repr::Unsigned { path: sig_path }.into());
             }
-            Err(e) => return Err(SignError::Io(e)),
+            Err(e) => return Err(Repr::Io(e).into()),
         };
-        let bytes = std::fs::read(path).map_err(SignError::Io)?;
+        let bytes = std::fs::read(path).map_err(|e| SignError::from(Repr::Io(e)))?;
         self.load_table(bytes, &sig)
     }
 }

@@ -145,8 +145,8 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
         };
         for path in paths {
             let feed = progress::read_feed(path, &opts, show_progress).map_err(|e| {
-                let hint = match e {
-                    c2trie::feed::FeedError::TooManyEntries { .. } => {
+                let hint = match e.kind() {
+                    c2trie::feed::FeedErrorKind::TooManyEntries { .. } => {
                         format!(" (the {list} list's --max-entries)")
                     }
                     _ => String::new(),

@@ -100,7 +100,9 @@ impl Meter {
     pub(crate) fn add(&mut self, n: usize) -> Result<(), FeedError> {
         self.consumed = self.consumed.saturating_add(n as u64);
         if self.consumed > self.limit {
-            return Err(FeedError::TooLarge { limit: self.limit });
+            return Err(FeedError::new(super::FeedErrorKind::TooLarge {
+                limit: self.limit,
+            }));
         }
         Ok(())
     }
@@ -147,7 +149,7 @@ impl<R: BufRead> LineReader<R> {
         // Keep one byte beyond the cap so a `\r` before `\n` does not count against it.
         let keep = self.max.saturating_add(1);
         loop {
-            let avail = self.src.fill_buf().map_err(FeedError::Io)?;
+            let avail = self.src.fill_buf().map_err(FeedError::from)?;
             if avail.is_empty() {
                 break;
             }
@@ -248,8 +250,8 @@ mod tests {
         assert!(r.next_line().is_ok());
         assert!(r.next_line().is_ok());
         assert!(matches!(
-            r.next_line(),
-            Err(FeedError::TooLarge { limit: 4 })
+            r.next_line().map_err(|e| e.kind()),
+            Err(super::super::FeedErrorKind::TooLarge { limit: 4 })
         ));
     }
 }

@@ -265,7 +265,7 @@ pub(crate) fn parse(
         per_line: None,
     };
     loop {
-        let chunk = src.fill_buf().map_err(FeedError::Io)?;
+        let chunk = src.fill_buf().map_err(FeedError::from)?;
         if chunk.is_empty() {
             break;
         }

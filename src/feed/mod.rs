@@ -53,12 +53,13 @@ pub use detect::detect;
 use input::{LineReader, RawLine, Source};
 use sink::{LineParser, Sink};
 
-/// The error for a whole feed that cannot be read at all (as opposed to a bad line).
-#[derive(Debug)]
+/// What went wrong with a whole feed ([`FeedError::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum FeedError {
-    /// Reading the input failed (this includes a corrupt gzip stream).
-    Io(std::io::Error),
+pub enum FeedErrorKind {
+    /// Reading the input failed (this includes a corrupt gzip stream); the I/O error is
+    /// [`FeedError::io_error`].
+    Io,
     /// The input (after decompression) is larger than
     /// [`FeedOptions::max_input_bytes`].
     TooLarge {
@@ -86,38 +87,64 @@ pub enum FeedError {
     },
 }
 
+/// The error for a whole feed that cannot be read at all (as opposed to a bad line).
+///
+/// Like every error of the crate, its `Display` is the whole message, cause included, and
+/// [`source`](std::error::Error::source) is `None`; [`FeedError::kind`] and
+/// [`FeedError::io_error`] give the parts.
+#[derive(Debug)]
+pub struct FeedError {
+    kind: FeedErrorKind,
+    io: Option<std::io::Error>,
+}
+
+impl FeedError {
+    pub(crate) fn new(kind: FeedErrorKind) -> FeedError {
+        FeedError { kind, io: None }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> FeedErrorKind {
+        self.kind
+    }
+
+    /// For [`FeedErrorKind::Io`], the I/O error.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        self.io.as_ref()
+    }
+}
+
 impl fmt::Display for FeedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FeedError::Io(e) => write!(f, "i/o error: {e}"),
-            FeedError::TooLarge { limit } => {
+        match self.kind {
+            FeedErrorKind::Io => match &self.io {
+                Some(e) => write!(f, "i/o error: {e}"),
+                None => f.write_str("i/o error"),
+            },
+            FeedErrorKind::TooLarge { limit } => {
                 write!(f, "input larger than the limit of {limit} bytes")
             }
-            FeedError::TooManyEntries { limit, line } => {
+            FeedErrorKind::TooManyEntries { limit, line } => {
                 write!(f, "line {line}: more than {limit} distinct entries")
             }
-            FeedError::Binary { offset } => {
+            FeedErrorKind::Binary { offset } => {
                 write!(f, "input is binary, not text (nul byte at offset {offset})")
             }
-            FeedError::FeatureRequired { feature, what } => {
+            FeedErrorKind::FeatureRequired { feature, what } => {
                 write!(f, "{what} needs c2trie built with the `{feature}` feature")
             }
         }
     }
 }
 
-impl std::error::Error for FeedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            FeedError::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for FeedError {}
 
 impl From<std::io::Error> for FeedError {
     fn from(e: std::io::Error) -> FeedError {
-        FeedError::Io(e)
+        FeedError {
+            kind: FeedErrorKind::Io,
+            io: Some(e),
+        }
     }
 }
 
@@ -404,10 +431,10 @@ pub fn parse_reader(name: &str, reader: impl Read, opts: &FeedOptions) -> Result
             return parse_text(name, Source::new(inflated), opts);
         }
         #[cfg(not(feature = "gzip"))]
-        return Err(FeedError::FeatureRequired {
+        return Err(FeedError::new(FeedErrorKind::FeatureRequired {
             feature: "gzip",
             what: "gzip input",
-        });
+        }));
     }
     parse_text(name, raw, opts)
 }
@@ -449,9 +476,9 @@ fn parse_text(
     let head = src.peek(SNIFF_LEN)?;
     let head = &head[..head.len().min(SNIFF_LEN)];
     if let Some(offset) = head.iter().position(|&b| b == 0) {
-        return Err(FeedError::Binary {
+        return Err(FeedError::new(FeedErrorKind::Binary {
             offset: offset as u64,
-        });
+        }));
     }
     let format = match opts.format {
         Format::Auto => detect::detect_prefix(head, complete),
@@ -460,9 +487,11 @@ fn parse_text(
     let mut sink = Sink::new(name, opts.max_entries);
     sink.field = opts.field.clone();
     let over = |sink: &Sink| {
-        sink.over.then(|| FeedError::TooManyEntries {
-            limit: opts.max_entries,
-            line: sink.over_line(),
+        sink.over.then(|| {
+            FeedError::new(FeedErrorKind::TooManyEntries {
+                limit: opts.max_entries,
+                line: sink.over_line(),
+            })
         })
     };
     let mut parser: Box<dyn LineParser> = match format {
@@ -476,10 +505,10 @@ fn parse_text(
                 return Ok(finish(name, format, sink));
             }
             #[cfg(not(feature = "serde"))]
-            return Err(FeedError::FeatureRequired {
+            return Err(FeedError::new(FeedErrorKind::FeatureRequired {
                 feature: "serde",
                 what: "json input",
-            });
+            }));
         }
         Format::Auto | Format::Plain => Box::new(plain::Plain),
         Format::FeodoCsv => Box::new(feodo::Feodo::default()),
@@ -717,8 +746,8 @@ mod tests {
         let err = parse_bytes("t", many.as_bytes(), &opts).unwrap_err();
         assert!(
             matches!(
-                err,
-                FeedError::TooManyEntries {
+                err.kind(),
+                FeedErrorKind::TooManyEntries {
                     limit: 10,
                     line: 11
                 }
@@ -744,7 +773,10 @@ mod tests {
         let opts = FeedOptions::default().with_max_input_bytes(1000);
         let err =
             parse_reader("t", generated(b'1', 0, &"192.0.2.1\n".repeat(101)), &opts).unwrap_err();
-        assert!(matches!(err, FeedError::TooLarge { limit: 1000 }), "{err}");
+        assert!(
+            matches!(err.kind(), FeedErrorKind::TooLarge { limit: 1000 }),
+            "{err}"
+        );
         assert_eq!(err.to_string(), "input larger than the limit of 1000 bytes");
         // Exactly at the cap is fine.
         let ok = parse_bytes("t", "192.0.2.1\n".repeat(100).as_bytes(), &opts).unwrap();
@@ -752,7 +784,7 @@ mod tests {
         assert_eq!(ok.stats.duplicates, 99);
         // A long line does not escape the cap.
         let err = parse_reader("t", generated(b'a', 5000, ""), &opts).unwrap_err();
-        assert!(matches!(err, FeedError::TooLarge { .. }));
+        assert!(matches!(err.kind(), FeedErrorKind::TooLarge { .. }));
     }
 
     #[test]
@@ -760,14 +792,17 @@ mod tests {
         let mut bytes = b"192.0.2.1\n".to_vec();
         bytes.extend_from_slice(&[0x7f, b'E', b'L', b'F', 0, 0, 1]);
         let err = parse_bytes("t", &bytes, &FeedOptions::default()).unwrap_err();
-        assert!(matches!(err, FeedError::Binary { offset: 14 }), "{err}");
+        assert!(
+            matches!(err.kind(), FeedErrorKind::Binary { offset: 14 }),
+            "{err}"
+        );
         assert_eq!(
             err.to_string(),
             "input is binary, not text (nul byte at offset 14)"
         );
         // UTF-16 text is binary too.
         let err = parse_bytes("t", b"\xff\xfe1\x00.\x00", &FeedOptions::default()).unwrap_err();
-        assert!(matches!(err, FeedError::Binary { .. }));
+        assert!(matches!(err.kind(), FeedErrorKind::Binary { .. }));
     }
 
     #[test]
@@ -850,7 +885,8 @@ mod tests {
             )
         );
         let missing = read_file(dir.path().join("nope"), &FeedOptions::default()).unwrap_err();
-        assert!(matches!(missing, FeedError::Io(_)));
+        assert_eq!(missing.kind(), FeedErrorKind::Io);
+        assert!(missing.io_error().is_some());
     }
 
     #[cfg(not(feature = "gzip"))]
@@ -899,8 +935,8 @@ mod tests {
         let n = bad.len();
         bad[n / 2..].fill(0xa5);
         assert!(matches!(
-            parse_bytes("t.gz", &bad, &FeedOptions::default()),
-            Err(FeedError::Io(_))
+            parse_bytes("t.gz", &bad, &FeedOptions::default()).map_err(|e| e.kind()),
+            Err(FeedErrorKind::Io)
         ));
     }
 
@@ -922,7 +958,7 @@ mod tests {
         let opts = FeedOptions::default().with_max_input_bytes(2 << 20);
         let err = parse_bytes("bomb.gz", &packed, &opts).unwrap_err();
         assert!(
-            matches!(err, FeedError::TooLarge { limit } if limit == 2 << 20),
+            matches!(err.kind(), FeedErrorKind::TooLarge { limit } if limit == 2 << 20),
             "{err}"
         );
     }
