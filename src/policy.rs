@@ -56,6 +56,9 @@ use ipnet::{IpNet, Ipv6Net};
 use crate::entry::List;
 use crate::table::{EntryRef, Table};
 
+#[cfg(feature = "serde")]
+mod serial;
+
 /// What a list does with the addresses it covers. Chosen at run time.
 ///
 /// The set is complete, like [`Verdict`]: callers may match it exhaustively.
@@ -77,7 +80,7 @@ pub enum Mode {
     #[cfg_attr(feature = "serde", serde(rename = "off"))]
     Off,
     /// Covered addresses are let through and reported ([`Verdict::Log`]).
-    #[cfg_attr(feature = "serde", serde(rename = "log"))]
+    #[cfg_attr(feature = "serde", serde(rename = "log", alias = "log-only"))]
     LogOnly,
     /// Covered addresses are blocked ([`Verdict::Block`]).
     #[cfg_attr(feature = "serde", serde(rename = "block"))]
@@ -580,8 +583,40 @@ fn rfc6052(a: u128, len: u8) -> Option<Ipv4Addr> {
 /// assert_eq!(policy.decide(&table, "198.51.100.7".parse()?).verdict(), Verdict::Allow);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # Configuration (feature `serde`)
+///
+/// A policy serializes to a map with the keys `global` and `blocked` (a [`Mode`]: `off`,
+/// `log` or `block`; `log-only` is read as `log`) and `embedded` (see [`EmbeddedV4`]'s
+/// serde impls: the enabled [`Encoding`] names and the NAT64 prefixes). A missing key takes
+/// its [default](Policy::default); an unknown key is an error, so a misspelt setting is
+/// not silently ignored.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use c2trie::{Mode, Policy};
+/// use c2trie::policy::Encoding;
+///
+/// let config = r#"{
+///     "global": "block",
+///     "embedded": {
+///         "encodings": ["mapped", "nat64", "nat64-operator", "6to4"],
+///         "nat64_prefixes": ["2001:db8:64::/96"]
+///     }
+/// }"#;
+/// let p: Policy = serde_json::from_str(config).unwrap();
+/// assert_eq!((p.global, p.blocked), (Mode::Block, Mode::Block));
+/// assert!(p.embedded.is_enabled(Encoding::SixToFour));
+/// assert!(!p.embedded.is_enabled(Encoding::TeredoClient));
+/// assert_eq!(p.embedded.nat64_prefixes(), ["2001:db8:64::/96".parse().unwrap()]);
+///
+/// assert!(serde_json::from_str::<Policy>(r#"{"globl": "block"}"#).is_err());
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Policy {
     /// The mode of the vendor's global C&C list. Default [`Mode::LogOnly`].
     pub global: Mode,
@@ -670,6 +705,8 @@ impl Policy {
 /// Why a [`Decision`] came out as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Reason {
     /// An entry decided ([`Decision::entry`]).
     Listed,

@@ -52,7 +52,11 @@ use state::Refusal;
 pub use state::{Accepted, VersionState};
 
 /// What readers get while no valid table is in service.
+///
+/// With feature `serde`, written `open` or `closed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum FailMode {
     /// Let everything through ([`Verdict::Pass`]): availability first.
     Open,
