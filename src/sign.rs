@@ -100,7 +100,7 @@ const DOMAIN: &[u8] = b"c2trie table signature v1\0";
 /// The domain separator of a signed message with a not-after time.
 const DOMAIN_V2: &[u8] = b"c2trie table signature v2\0";
 
-/// Why a key, a signature or a signed table was refused ([`SignErrorKind::kind`]).
+/// Why a key, a signature or a signed table was refused ([`SignError::kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignErrorKind {
@@ -108,17 +108,17 @@ pub enum SignErrorKind {
     BadKey,
     /// A signature's text is not a well-formed signature line.
     BadSignature,
-    /// The table has no signature (its `.sig` file does not exist; [`SignErrorKind::path`]).
+    /// The table has no signature (its `.sig` file does not exist; [`SignError::path`]).
     Unsigned,
     /// No trusted key verifies the signature: the table was changed after signing, or was
-    /// signed by a key that is not trusted ([`SignErrorKind::key_id`] names the key the
+    /// signed by a key that is not trusted ([`SignError::key_id`] names the key the
     /// signature claims).
     Untrusted,
     /// [`TrustedKeys`] holds no key, so nothing can verify.
     NoTrustedKeys,
-    /// Reading a file failed ([`SignErrorKind::io_error`]).
+    /// Reading a file failed ([`SignError::io_error`]).
     Io,
-    /// The signature holds but the bytes are not a valid table ([`SignErrorKind::load_error`]).
+    /// The signature holds but the bytes are not a valid table ([`SignError::load_error`]).
     Load,
     /// The system's random number generator failed (key generation).
     Random,
@@ -138,7 +138,7 @@ pub enum SignErrorKind {
 /// The error for a key, a signature or a signed table that was refused.
 ///
 /// Its `Display` is the whole message, cause included; [`source`](std::error::Error::source)
-/// is `None`. [`SignErrorKind::kind`] and the accessors give the parts.
+/// is `None`. [`SignError::kind`] and the accessors give the parts.
 #[derive(Debug)]
 pub struct SignError(Repr);
 

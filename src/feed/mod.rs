@@ -306,12 +306,12 @@ pub struct FeedOptions {
     /// The format; [`Format::Auto`] (the default) detects it from the content.
     pub format: Format,
     /// The most input to read, in bytes, counted after decompression; more is
-    /// [`FeedError::TooLarge`]. Default 1 GiB.
+    /// [`FeedErrorKind::TooLarge`]. Default 1 GiB.
     pub max_input_bytes: u64,
     /// The longest line (or JSON record) kept, in bytes, without its line end; a longer one
     /// is a [`LineError`] and is never held in memory whole. Default 64 KiB.
     pub max_line_bytes: usize,
-    /// The most distinct entries kept; one more is [`FeedError::TooManyEntries`], as soon
+    /// The most distinct entries kept; one more is [`FeedErrorKind::TooManyEntries`], as soon
     /// as it is read. Default: no limit (the input cap bounds it).
     pub max_entries: u64,
     /// The CSV column (a header name, or a 1-based number) or JSON key that holds the
@@ -414,11 +414,11 @@ pub fn parse_bytes(name: &str, bytes: &[u8], opts: &FeedOptions) -> Result<Feed,
 ///
 /// # Errors
 ///
-/// - [`FeedError::Io`] if reading fails (or the gzip stream is corrupt);
-/// - [`FeedError::TooLarge`] once more than [`FeedOptions::max_input_bytes`] have been read
+/// - [`FeedErrorKind::Io`] if reading fails (or the gzip stream is corrupt);
+/// - [`FeedErrorKind::TooLarge`] once more than [`FeedOptions::max_input_bytes`] have been read
 ///   (after decompression, so a gzip bomb stops at the cap);
-/// - [`FeedError::Binary`] if the first 8 KiB (after decompression) hold a NUL byte;
-/// - [`FeedError::FeatureRequired`] for gzip input without the `gzip` feature, or JSON
+/// - [`FeedErrorKind::Binary`] if the first 8 KiB (after decompression) hold a NUL byte;
+/// - [`FeedErrorKind::FeatureRequired`] for gzip input without the `gzip` feature, or JSON
 ///   without the `serde` feature.
 pub fn parse_reader(name: &str, reader: impl Read, opts: &FeedOptions) -> Result<Feed, FeedError> {
     let reader: Box<dyn Read + '_> = Box::new(reader);
@@ -443,7 +443,7 @@ pub fn parse_reader(name: &str, reader: impl Read, opts: &FeedOptions) -> Result
 ///
 /// # Errors
 ///
-/// [`FeedError::Io`] if the file cannot be opened or read, otherwise as [`parse_reader`].
+/// [`FeedErrorKind::Io`] if the file cannot be opened or read, otherwise as [`parse_reader`].
 ///
 /// # Examples
 ///

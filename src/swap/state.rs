@@ -1,58 +1,4 @@
-//! Rollback protection that survives a restart: the highest accepted `list_version`,
-//! persisted in a small state file.
-//!
-//! A [`LiveTable`](super::LiveTable) refuses a table older than the one in service, but a
-//! restarted process has nothing in service: without a record it would accept any older
-//! (validly signed) table an attacker replays. A [`VersionState`] is that record. Attach it
-//! with [`LiveTable::attach_version_state`](super::LiveTable::attach_version_state) before
-//! the first load; from then on every table put in service (by `replace`, `reload`, the
-//! watcher or `force_replace`) is written to it **before** it serves, and any table older
-//! than the record is refused, whether or not a table is in service.
-//!
-//! The same version is accepted again only with the same checksum (a restart reloading the
-//! table it served); a different table claiming an accepted version is refused. An optional
-//! [`max_jump`](VersionState::set_max_jump) refuses a version more than that far above the
-//! record, so that one table with `list_version` near `u64::MAX` (a mistake or a stolen key)
-//! cannot shut out every later update.
-//!
-//! The file is text, written crash-safely (temporary file, sync, rename, directory sync):
-//!
-//! ```text
-//! c2trie-version-state v1
-//! list_version 42
-//! checksum 9c0b5d2f1e8a7364
-//! accepted_unix 1767225600
-//! check 51f0c1d8a2b7e693
-//! ```
-//!
-//! `check` is the XXH3-64 of the lines above it. A missing file is an empty record (first
-//! start); a file that cannot be read or does not check is an error, never an empty record:
-//! losing it silently would switch rollback protection off.
-//!
-//! # Example
-//!
-//! ```
-//! use c2trie::{Compiler, SwapErrorKind, Table};
-//! use c2trie::swap::{FailMode, LiveTable, VersionState};
-//!
-//! let dir = std::env::temp_dir().join(format!("c2trie-state-doc-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir)?;
-//! let state = dir.join("versions.state");
-//! let table = |v| Table::from_bytes(Compiler::new().list_version(v).to_vec().unwrap());
-//!
-//! let live = LiveTable::empty(FailMode::Closed);
-//! live.attach_version_state(VersionState::open(&state)?)?;
-//! live.replace(table(7)?)?;
-//!
-//! // After a restart, an older table is refused although nothing is in service.
-//! let restarted = LiveTable::empty(FailMode::Closed);
-//! restarted.attach_version_state(VersionState::open(&state)?)?;
-//! let err = restarted.replace(table(6)?).unwrap_err();
-//! assert_eq!(err.kind(), SwapErrorKind::Rollback);
-//! assert_eq!(err.versions(), Some((7, 6)));
-//! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The persisted version record behind [`VersionState`].
 
 use std::fmt;
 use std::io::{self, Write as _};
@@ -89,8 +35,61 @@ pub(crate) enum Refusal {
     Jump { accepted: u64, max: u64 },
 }
 
-/// The persisted record of the highest accepted `list_version` (see the [module
-/// docs](self)).
+/// Rollback protection that survives a restart: the highest accepted `list_version`,
+/// persisted in a small state file.
+///
+/// A [`LiveTable`](super::LiveTable) refuses a table older than the one in service, but a
+/// restarted process has nothing in service: without a record it would accept any older
+/// (validly signed) table an attacker replays. A [`VersionState`] is that record. Attach it
+/// with [`LiveTable::attach_version_state`](super::LiveTable::attach_version_state) before
+/// the first load; from then on every table put in service (by `replace`, `reload`, the
+/// watcher or `force_replace`) is written to it **before** it serves, and any table older
+/// than the record is refused, whether or not a table is in service.
+///
+/// The same version is accepted again only with the same checksum (a restart reloading the
+/// table it served); a different table claiming an accepted version is refused. An optional
+/// [`max_jump`](VersionState::set_max_jump) refuses a version more than that far above the
+/// record, so that one table with `list_version` near `u64::MAX` (a mistake or a stolen key)
+/// cannot shut out every later update.
+///
+/// The file is text, written crash-safely (temporary file, sync, rename, directory sync):
+///
+/// ```text
+/// c2trie-version-state v1
+/// list_version 42
+/// checksum 9c0b5d2f1e8a7364
+/// accepted_unix 1767225600
+/// check 51f0c1d8a2b7e693
+/// ```
+///
+/// `check` is the XXH3-64 of the lines above it. A missing file is an empty record (first
+/// start); a file that cannot be read or does not check is an error, never an empty record:
+/// losing it silently would switch rollback protection off.
+///
+/// # Example
+///
+/// ```
+/// use c2trie::{Compiler, SwapErrorKind, Table};
+/// use c2trie::swap::{FailMode, LiveTable, VersionState};
+///
+/// let dir = std::env::temp_dir().join(format!("c2trie-state-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let state = dir.join("versions.state");
+/// let table = |v| Table::from_bytes(Compiler::new().list_version(v).to_vec().unwrap());
+///
+/// let live = LiveTable::empty(FailMode::Closed);
+/// live.attach_version_state(VersionState::open(&state)?)?;
+/// live.replace(table(7)?)?;
+///
+/// // After a restart, an older table is refused although nothing is in service.
+/// let restarted = LiveTable::empty(FailMode::Closed);
+/// restarted.attach_version_state(VersionState::open(&state)?)?;
+/// let err = restarted.replace(table(6)?).unwrap_err();
+/// assert_eq!(err.kind(), SwapErrorKind::Rollback);
+/// assert_eq!(err.versions(), Some((7, 6)));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionState {
     path: PathBuf,
