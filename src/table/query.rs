@@ -60,7 +60,8 @@ impl Table {
     /// Every entry whose prefix contains the whole of `net` (`net` itself included), in
     /// every list, in the order of [`Table::covering`]. Host bits set in `net` are ignored
     /// (`192.0.2.9/24` is `192.0.2.0/24`). Only a host-length `net` is covered by a host
-    /// entry.
+    /// entry. IPv4-mapped entries are stored as IPv4 ([`Compiler::add`](crate::Compiler::add)),
+    /// so query them as IPv4: `::ffff:192.0.2.0/120` finds nothing.
     ///
     /// Never panics. Allocates nothing. Cost: O(l · log n) for a `net` of length `l` and
     /// `n` prefix entries in its family, plus one host probe.
@@ -103,7 +104,8 @@ impl Table {
 
     /// Every entry whose prefix lies inside `net` (`net` itself included), in every list,
     /// in address order: by address, then prefix length (a host last), then list. Host
-    /// bits set in `net` are ignored. `0.0.0.0/0` and `::/0` list a family's whole table.
+    /// bits set in `net` are ignored. `0.0.0.0/0` and `::/0` list a family's whole table;
+    /// as for [`Table::covering_net`], IPv4-mapped entries are found under IPv4.
     ///
     /// Never panics. Prefix entries are found by binary search: O(log n + k) for `n`
     /// prefix entries and `k` results. Hosts are kept in a hash table, which has no
