@@ -19,7 +19,8 @@ impl Compiler {
     ///
     /// As [`Compiler::to_vec`]. Bytes the compiler wrote always validate; if they did not
     /// (a bug), the error is of kind [`Io`](crate::error::CompileErrorKind::Io), with the
-    /// [`LoadError`](crate::LoadError) as its source.
+    /// [`LoadError`](crate::LoadError)'s message, and its
+    /// [`io_error`](CompileError::io_error) wraps that `LoadError`.
     ///
     /// # Example
     ///
