@@ -184,7 +184,8 @@ enum c2trie_fail_mode {
 #define C2TRIE_EMBED_6TO4            (1u << 6) /* 2002::/16               */
 #define C2TRIE_EMBED_TEREDO_SERVER   (1u << 7) /* 2001::/32, server       */
 #define C2TRIE_EMBED_TEREDO_CLIENT   (1u << 8) /* 2001::/32, client       */
-#define C2TRIE_EMBED_ALL             ((1u << 9) - 1)
+#define C2TRIE_EMBED_ISATAP          (1u << 9) /* ::0:5efe:a.b.c.d, any /64 */
+#define C2TRIE_EMBED_ALL             ((1u << 10) - 1)
 
 /* ---- Types ---------------------------------------------------------------------------- */
 

@@ -88,7 +88,7 @@ pub const C2TRIE_RELOAD_FORCE: u32 = 2;
 
 /// The IPv4-in-IPv6 encodings, in the bit order of the `C2TRIE_EMBED_*` constants. Fixed here, not
 /// taken from the library's list, so that the C bit values never move.
-pub(crate) const ENCODINGS: [Encoding; 9] = [
+pub(crate) const ENCODINGS: [Encoding; 10] = [
     Encoding::Mapped,
     Encoding::Compatible,
     Encoding::Translated,
@@ -98,6 +98,7 @@ pub(crate) const ENCODINGS: [Encoding; 9] = [
     Encoding::SixToFour,
     Encoding::TeredoServer,
     Encoding::TeredoClient,
+    Encoding::Isatap,
 ];
 
 /// `::ffff:a.b.c.d`.
@@ -118,8 +119,10 @@ pub const C2TRIE_EMBED_6TO4: u32 = 1 << 6;
 pub const C2TRIE_EMBED_TEREDO_SERVER: u32 = 1 << 7;
 /// Teredo client address.
 pub const C2TRIE_EMBED_TEREDO_CLIENT: u32 = 1 << 8;
+/// ISATAP interface identifier (`::0:5efe:a.b.c.d`, `::200:5efe:a.b.c.d`) under any /64.
+pub const C2TRIE_EMBED_ISATAP: u32 = 1 << 9;
 /// Every encoding (the default).
-pub const C2TRIE_EMBED_ALL: u32 = (1 << 9) - 1;
+pub const C2TRIE_EMBED_ALL: u32 = (1 << 10) - 1;
 
 /// An IP address: family plus bytes in network order. IPv4 uses `bytes[0..4]`; the rest is
 /// zero on output and ignored on input.

@@ -75,6 +75,7 @@ fn via_code(e: Option<Encoding>) -> i32 {
         Some(Encoding::SixToFour) => 6,
         Some(Encoding::TeredoServer) => 7,
         Some(Encoding::TeredoClient) => 8,
+        Some(Encoding::Isatap) => 9,
         Some(other) => panic!("encoding {other} has no C bit"),
     }
 }
