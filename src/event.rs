@@ -256,7 +256,7 @@ impl MatchEvent {
         }
     }
 
-    /// `@timestamp`: RFC 3339, UTC, millisecond precision ([`rfc3339`]).
+    /// `@timestamp`: RFC 3339, UTC, millisecond precision.
     pub fn timestamp_rfc3339(&self) -> String {
         rfc3339(self.timestamp)
     }
@@ -272,13 +272,7 @@ impl MatchEvent {
 
 /// Formats `t` as RFC 3339 in UTC with milliseconds (`YYYY-MM-DDTHH:MM:SS.mmmZ`). Times
 /// before 1970 are written as the epoch.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// let t = UNIX_EPOCH + Duration::from_millis(951_782_400_007); // 2000-02-29
-/// assert_eq!(c2trie::event::rfc3339(t), "2000-02-29T00:00:00.007Z");
-/// ```
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days(secs / 86_400);

@@ -54,7 +54,7 @@ use crate::error::SwapError;
 use crate::table::Table;
 
 /// The suffix of temporary files written while publishing.
-pub const TEMP_SUFFIX: &str = ".c2trie-tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".c2trie-tmp";
 /// The extension of versioned table files.
 pub const TABLE_EXT: &str = "c2t";
 /// The extension of the pointer file written by [`publish_versioned`].
@@ -208,11 +208,7 @@ pub fn publish_with(
 }
 
 /// The file name of version `list_version` of `stem`: `stem.<list_version>.c2t`.
-///
-/// ```
-/// assert_eq!(c2trie::publish::versioned_name("lists", 42), "lists.42.c2t");
-/// ```
-pub fn versioned_name(stem: &str, list_version: u64) -> String {
+pub(crate) fn versioned_name(stem: &str, list_version: u64) -> String {
     format!("{stem}.{list_version}.{TABLE_EXT}")
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use c2trie::compile::{LimitKind, Limits, ListLimits, parse_share};
+use c2trie::compile::{LimitKind, Limits, ListLimits};
 use c2trie::error::CompileErrorKind;
 use c2trie::feed::{self, Feed, FeedOptions};
 use c2trie::{CompileError, Compiler, List, Meta, Table};
@@ -155,16 +155,6 @@ fn whole_space_coverage_does_not_overflow() {
     assert_eq!(err.breaches().len(), 1, "{err}");
     // An entry added with `add` has no line; the message does not invent one.
     assert!(err.to_string().contains("x: ::/0: "), "{err}");
-}
-
-#[test]
-fn shares_parse_as_percent_or_fraction() {
-    assert_eq!(parse_share("25%").unwrap(), Some(0.25));
-    assert_eq!(parse_share("0.5").unwrap(), Some(0.5));
-    assert_eq!(parse_share("none").unwrap(), None);
-    assert!(parse_share("150%").is_err());
-    assert!(parse_share("-1").is_err());
-    assert!(parse_share("lots").is_err());
 }
 
 fn data(rel: &str) -> PathBuf {

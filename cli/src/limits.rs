@@ -1,7 +1,7 @@
 //! The poisoned-feed guard flags of `c2trie compile`.
 
 use c2trie::List;
-use c2trie::compile::{Limits, ListLimits, parse_share};
+use c2trie::compile::{Limits, ListLimits};
 use clap::Args;
 
 use crate::Result;
@@ -81,5 +81,41 @@ impl LimitArgs {
             limits.get_mut(list).max_coverage_v6 = parse_share(v)?;
         }
         Ok(limits)
+    }
+}
+
+/// Parses a coverage share: `25%`, `0.25`, or `none` (no limit).
+fn parse_share(s: &str) -> std::result::Result<Option<f64>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let number = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|e| format!("coverage {s:?}: {e}"))
+    };
+    let share = match s.strip_suffix('%') {
+        Some(p) => number(p)? / 100.0,
+        None => number(s)?,
+    };
+    if !(0.0..=1.0).contains(&share) {
+        return Err(format!("coverage {s:?} is not between 0% and 100%"));
+    }
+    Ok(Some(share))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_share;
+
+    #[test]
+    fn shares_parse_as_percent_or_fraction() {
+        assert_eq!(parse_share("25%").unwrap(), Some(0.25));
+        assert_eq!(parse_share("0.5").unwrap(), Some(0.5));
+        assert_eq!(parse_share("none").unwrap(), None);
+        for bad in ["150%", "-1", "lots", "NaN", ""] {
+            assert!(parse_share(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -15,8 +15,6 @@
 //! lists are not limited: what users write there is their decision.
 
 use std::fmt;
-use std::num::ParseFloatError;
-use std::num::ParseIntError;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
@@ -343,52 +341,6 @@ impl fmt::Display for Percent {
             write!(f, "{p:.3e}%")
         }
     }
-}
-
-/// The error for a limit value that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseLimitError(String);
-
-impl fmt::Display for ParseLimitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ParseLimitError {}
-
-impl From<ParseIntError> for ParseLimitError {
-    fn from(e: ParseIntError) -> ParseLimitError {
-        ParseLimitError(e.to_string())
-    }
-}
-
-impl From<ParseFloatError> for ParseLimitError {
-    fn from(e: ParseFloatError) -> ParseLimitError {
-        ParseLimitError(e.to_string())
-    }
-}
-
-/// Parses a coverage share: `25%`, `0.25`, or `none` (no limit).
-///
-/// # Errors
-///
-/// [`ParseLimitError`] for anything else or a share outside 0–100 %.
-pub fn parse_share(s: &str) -> Result<Option<f64>, ParseLimitError> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let share = match s.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>()? / 100.0,
-        None => s.parse::<f64>()?,
-    };
-    if !(0.0..=1.0).contains(&share) {
-        return Err(ParseLimitError(format!(
-            "coverage {s:?} is not between 0% and 100%"
-        )));
-    }
-    Ok(Some(share))
 }
 
 /// One entry as the checks see it.

@@ -21,9 +21,7 @@ mod limits;
 mod trie;
 
 use hash::{Keyed, Map};
-pub use limits::{
-    Breach, LimitKind, Limits, ListLimits, ParseLimitError, SPECIAL_PURPOSE, parse_share,
-};
+pub use limits::{Breach, LimitKind, Limits, ListLimits, SPECIAL_PURPOSE};
 use trie::Pfx;
 
 /// Counts for one list, as the compiler saw them.
