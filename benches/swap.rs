@@ -62,7 +62,7 @@ fn probes() -> Vec<IpAddr> {
 fn read_all(live: &LiveTable, policy: &Policy, addrs: &[IpAddr]) -> usize {
     addrs
         .iter()
-        .filter(|a| live.decide(**a, policy).is_block())
+        .filter(|a| live.verdict(policy, **a).is_block())
         .count()
 }
 

@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 while !stop.load(Ordering::Relaxed) {
                     for &addr in &targets {
                         let guard = live.load();
-                        let d = guard.decide(addr, &policy);
+                        let d = guard.decide(&policy, addr);
                         decided.fetch_add(1, Ordering::Relaxed);
                         if d.verdict() == Verdict::Pass {
                             continue;

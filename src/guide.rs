@@ -162,12 +162,12 @@
 //! c2trie::publish(&path, &build(1, "192.0.2.1/32")?)?;
 //! live.reload(&path, ReloadMode::READ)?;
 //! let policy = Policy::default();
-//! assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Block);
+//! assert_eq!(live.verdict(&policy, "192.0.2.1".parse()?), Verdict::Block);
 //!
 //! c2trie::publish(&path, &build(2, "192.0.2.2/32")?)?;
 //! let swapped = live.reload(&path, ReloadMode::READ)?;
 //! assert_eq!((swapped.generation, swapped.list_version), (2, 2));
-//! assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Pass);
+//! assert_eq!(live.verdict(&policy, "192.0.2.1".parse()?), Verdict::Pass);
 //!
 //! // A stale list is refused and the table in service stays.
 //! c2trie::publish(&path, &build(1, "192.0.2.1/32")?)?;

@@ -153,7 +153,7 @@ impl TableGuard {
 
     /// Decides `addr` under `policy`; with no table in service, the handle's [`FailMode`]
     /// decides. Never panics; allocates nothing.
-    pub fn decide(&self, addr: IpAddr, policy: &Policy) -> Decision<'_> {
+    pub fn decide(&self, policy: &Policy, addr: IpAddr) -> Decision<'_> {
         match self.guard.table() {
             Some(t) => policy.decide(t, addr),
             None => Decision::no_table(addr, self.fail.verdict()),
@@ -211,11 +211,11 @@ impl ReloadMode {
 /// };
 /// let live = LiveTable::new(build(1, "192.0.2.1/32")?, FailMode::Open);
 /// let policy = Policy::default();
-/// assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Block);
+/// assert_eq!(live.verdict(&policy, "192.0.2.1".parse()?), Verdict::Block);
 ///
 /// let swapped = live.replace(build(2, "192.0.2.2/32")?)?;
 /// assert_eq!((swapped.generation, swapped.previous_version), (2, Some(1)));
-/// assert_eq!(live.decide("192.0.2.1".parse()?, &policy), Verdict::Pass);
+/// assert_eq!(live.verdict(&policy, "192.0.2.1".parse()?), Verdict::Pass);
 /// assert!(live.replace(build(2, "192.0.2.3/32")?).is_err()); // not newer
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -260,7 +260,7 @@ impl LiveTable {
     /// ```
     /// use c2trie::{Policy, Verdict, swap::{FailMode, LiveTable}};
     /// let live = LiveTable::empty(FailMode::Closed);
-    /// assert_eq!(live.decide("192.0.2.1".parse()?, &Policy::default()), Verdict::Block);
+    /// assert_eq!(live.verdict(&Policy::default(), "192.0.2.1".parse()?), Verdict::Block);
     /// assert!(live.is_stale(std::time::Duration::from_secs(3600)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -306,10 +306,11 @@ impl LiveTable {
     }
 
     /// The verdict for `addr` under `policy`, from the table in service (or the
-    /// [`FailMode`]). Lock-free, allocation-free. For what decided it, use
-    /// [`LiveTable::load`] and [`TableGuard::decide`].
-    pub fn decide(&self, addr: IpAddr, policy: &Policy) -> Verdict {
-        self.load().decide(addr, policy).verdict()
+    /// [`FailMode`]). Lock-free, allocation-free. For the whole [`Decision`] (what decided
+    /// it), use [`LiveTable::load`] and [`TableGuard::decide`], which take their arguments
+    /// in the same order, as [`Policy::decide`] does: the context, then the address.
+    pub fn verdict(&self, policy: &Policy, addr: IpAddr) -> Verdict {
+        self.load().decide(policy, addr).verdict()
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Option<VersionState>> {
@@ -769,7 +770,7 @@ mod tests {
         ] {
             let live = LiveTable::empty(fail);
             let g = live.load();
-            let d = g.decide(ip("203.0.113.1"), &p);
+            let d = g.decide(&p, ip("203.0.113.1"));
             assert_eq!(d.verdict(), want);
             assert_eq!(d.reason(), crate::policy::Reason::NoTable);
             assert_eq!(d.list_version(), None);
@@ -777,8 +778,8 @@ mod tests {
             drop(g);
             live.replace(table(0, 0)).unwrap();
             // With a table, the policy decides: 203.0.113.1 is unlisted.
-            assert_eq!(live.decide(ip("203.0.113.1"), &p), Verdict::Pass);
-            assert_eq!(live.decide(ip("192.0.2.1"), &p), Verdict::Block);
+            assert_eq!(live.verdict(&p, ip("203.0.113.1")), Verdict::Pass);
+            assert_eq!(live.verdict(&p, ip("192.0.2.1")), Verdict::Block);
             assert_eq!(live.generation(), 1);
         }
     }
@@ -833,8 +834,8 @@ mod tests {
         let g = live.load();
         live.replace(table(2, 0)).unwrap();
         assert_eq!(g.generation(), 1);
-        assert_eq!(g.decide(ip("192.0.2.1"), &p).tag(), Some("v1"));
-        assert_eq!(live.load().decide(ip("192.0.2.1"), &p).tag(), Some("v2"));
+        assert_eq!(g.decide(&p, ip("192.0.2.1")).tag(), Some("v1"));
+        assert_eq!(live.load().decide(&p, ip("192.0.2.1")).tag(), Some("v2"));
     }
 
     #[test]

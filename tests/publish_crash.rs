@@ -122,7 +122,7 @@ fn killed_midway_leaves_the_previous_table_intact_and_in_service() {
     // The handle still serves it; reloading finds nothing newer.
     let policy = Policy::default();
     assert_eq!(
-        live.decide("192.0.2.1".parse().unwrap(), &policy),
+        live.verdict(&policy, "192.0.2.1".parse().unwrap()),
         Verdict::Block
     );
     let err = live.reload(&path, ReloadMode::READ).unwrap_err();

@@ -68,7 +68,7 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
                     last_gen = generation;
                     let t = g.table().expect("a table is always in service");
                     let v = t.list_version();
-                    let d = g.decide(probe, &policy);
+                    let d = g.decide(&policy, probe);
                     assert_eq!(d.list_version(), Some(v));
                     assert_eq!(d.tag().map(str::to_owned), Some(format!("gen-{v}")));
                     let want = if v.is_multiple_of(2) {
@@ -76,7 +76,7 @@ fn run(live: Arc<LiveTable>, n: u64, swap: impl Fn(&LiveTable, u64)) -> Vec<Weak
                     } else {
                         Verdict::Allow
                     };
-                    let f = g.decide(flip, &policy);
+                    let f = g.decide(&policy, flip);
                     assert_eq!(f.verdict(), want, "generation {generation}");
                     assert_eq!(f.tag().map(str::to_owned), Some(format!("gen-{v}")));
                     // Generation and version move in lockstep in this test.

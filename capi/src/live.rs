@@ -251,7 +251,7 @@ pub unsafe extern "C" fn c2trie_live_decide(
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         let g = l.load();
-        let d = decision_to_c(&g.decide(a, p), g.generation(), Strings::Withhold);
+        let d = decision_to_c(&g.decide(p, a), g.generation(), Strings::Withhold);
         // SAFETY: the caller's guarantee on `out`.
         unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
     })
@@ -281,7 +281,7 @@ macro_rules! live_family_fns {
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 let g = l.load();
-                let d = decision_to_c(&g.decide(a, p), g.generation(), Strings::Withhold);
+                let d = decision_to_c(&g.decide(p, a), g.generation(), Strings::Withhold);
                 // SAFETY: the caller's guarantee on `out`.
                 unsafe { put_sized::<DecisionLayout>(out, "out", &d) }
             })
@@ -316,7 +316,7 @@ macro_rules! live_family_fns {
                 for (i, chunk) in input.chunks_exact($width).enumerate() {
                     let mut b = [0u8; $width];
                     b.copy_from_slice(chunk);
-                    let d = g.decide(IpAddr::from($ip::from(b)), p);
+                    let d = g.decide(p, IpAddr::from($ip::from(b)));
                     output.write(i, &decision_to_c(&d, g.generation(), Strings::Withhold));
                 }
                 Ok(())

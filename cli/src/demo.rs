@@ -133,8 +133,8 @@ fn decide_all(
     let mut rows = Vec::new();
     for (text, what) in QUERIES {
         let addr: IpAddr = text.parse()?;
-        let l = guard.decide(addr, log_only);
-        let b = guard.decide(addr, block);
+        let l = guard.decide(log_only, addr);
+        let b = guard.decide(block, addr);
         out.line(format!(
             "  {text:<22} {what:<34} {:<9} {:<6} {}",
             l.verdict().as_str(),
@@ -174,7 +174,7 @@ fn events(live: &LiveTable, policy: &Policy, out: &Out) -> Result<(Vec<Value>, u
     let start = Instant::now();
     let mut emitted = Vec::new();
     for (i, text) in traffic.iter().enumerate() {
-        let d = guard.decide(text.parse()?, policy);
+        let d = guard.decide(policy, text.parse()?);
         // Only decisions worth reporting become events: block and log.
         if !matches!(d.verdict(), c2trie::Verdict::Block | c2trie::Verdict::Log) {
             continue;

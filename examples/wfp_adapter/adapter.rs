@@ -348,7 +348,7 @@ impl<W: Wfp> Adapter<W> {
 
     fn handle(&mut self, ev: NetEvent) {
         let guard = self.live.load();
-        let d = guard.decide(ev.remote, &self.policy);
+        let d = guard.decide(&self.policy, ev.remote);
         let blocked = match ev.kind {
             NetEventKind::Drop { filter_id } => {
                 if !self.by_id.contains_key(&filter_id) {
