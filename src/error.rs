@@ -1,7 +1,7 @@
 //! Errors, one type per phase: compiling ([`CompileError`]), loading ([`LoadError`]) and
 //! swapping or publishing ([`SwapError`]); reading feeds and checking signatures have theirs
 //! in their modules ([`FeedError`](crate::feed::FeedError),
-//! [`SignError`](crate::sign::SignError), feature `sign`).
+//! `c2trie::sign::SignError`, feature `sign`).
 //!
 //! Every one is built the same way: an opaque struct with a `kind()` (a `Copy` enum to
 //! match on) and accessors for what a kind carries (`io_error()`, `load_error()`, ...).

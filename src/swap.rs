@@ -1,7 +1,7 @@
 //! Hot swap: a live table that readers query lock-free while new tables are put in service.
 //!
 //! [`LiveTable`] holds the table in service in an [`arc_swap::ArcSwap`]. Readers
-//! ([`LiveTable::load`], [`LiveTable::decide`]) never lock and never wait for a writer; a
+//! ([`LiveTable::load`], [`LiveTable::verdict`]) never lock and never wait for a writer; a
 //! writer ([`LiveTable::replace`], [`LiveTable::reload`]) validates the new table *before*
 //! taking its place, so a bad file never leaves the handle without a table, and a reader sees
 //! either the old table or the new one, never a mix.
