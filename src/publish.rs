@@ -336,7 +336,7 @@ fn check_stem(stem: &str) -> Result<(), SwapError> {
 
 /// Opens the lock file read-only if it exists (locking needs no write access), else
 /// creates it.
-fn open_lock(path: &Path) -> io::Result<File> {
+pub(crate) fn open_lock(path: &Path) -> io::Result<File> {
     match File::open(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
             .write(true)

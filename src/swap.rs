@@ -243,6 +243,7 @@ fn refused(r: Refusal, offered: u64, table: Option<Table>) -> SwapError {
     match r {
         Refusal::Rollback { accepted } => SwapError::rollback(accepted, offered, table),
         Refusal::Jump { accepted, max } => SwapError::jump(accepted, offered, max, table),
+        Refusal::Io(e) => e,
     }
 }
 
@@ -334,9 +335,8 @@ impl LiveTable {
         let cur = self.current.load();
         if let Some(table) = cur.table.as_ref() {
             state
-                .admits(table)
+                .record_checked(table, false)
                 .map_err(|r| refused(r, table.list_version(), None))?;
-            state.record(table)?;
         }
         *w = Some(state);
         Ok(())
@@ -369,11 +369,10 @@ impl LiveTable {
         {
             return Err(SwapError::rollback(current, offered, Some(table)));
         }
-        if let Some(state) = w.as_mut() {
-            if let Err(r) = state.admits(&table) {
-                return Err(refused(r, offered, Some(table)));
-            }
-            state.record(&table)?;
+        if let Some(state) = w.as_mut()
+            && let Err(r) = state.record_checked(&table, false)
+        {
+            return Err(refused(r, offered, Some(table)));
         }
         Ok(self.store(&cur, table))
     }
@@ -390,7 +389,9 @@ impl LiveTable {
         let mut w = self.lock_writer();
         let cur = self.current.load();
         if let Some(state) = w.as_mut() {
-            state.record(&table)?;
+            state
+                .record_checked(&table, true)
+                .map_err(|r| refused(r, table.list_version(), None))?;
         }
         Ok(self.store(&cur, table))
     }

@@ -198,3 +198,62 @@ fn the_watcher_honours_the_record() {
         31
     );
 }
+
+/// Two handles on one record: the one that knows only an older version cannot overwrite a
+/// newer one the other recorded (it is refused), so a restart never accepts a replay below
+/// the highest version accepted.
+#[test]
+fn two_handles_on_one_record_never_lower_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("v.state");
+    let a = live_with(&state);
+    let b = live_with(&state);
+    a.replace(table(10, "192.0.2.0/24")).unwrap();
+    b.replace(table(12, "192.0.2.0/24")).unwrap();
+    let err = a.replace(table(11, "192.0.2.0/24")).unwrap_err();
+    assert_eq!(err.kind(), SwapErrorKind::Rollback);
+    assert_eq!(err.versions(), Some((12, 11)));
+    assert_eq!(a.list_version(), Some(10));
+    assert_eq!(
+        VersionState::open(&state)
+            .unwrap()
+            .accepted()
+            .unwrap()
+            .list_version,
+        12
+    );
+    let fresh = live_with(&state);
+    assert!(fresh.replace(table(11, "192.0.2.0/24")).is_err());
+    // A forced rollback still goes through, and is what the record says.
+    a.force_replace(table(9, "192.0.2.0/24")).unwrap();
+    assert_eq!(
+        VersionState::open(&state)
+            .unwrap()
+            .accepted()
+            .unwrap()
+            .list_version,
+        9
+    );
+}
+
+/// A FIFO (or any non-regular file) where the record should be is an error at once, not a
+/// read that blocks forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_record_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("v.state");
+    let made = std::process::Command::new("mkfifo").arg(&state).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo on this system
+    }
+    let (tx, rx) = mpsc::channel();
+    let path = state.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(VersionState::open(&path).map(|_| ()).map_err(|e| e.kind()));
+    });
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("open blocked");
+    assert_eq!(got, Err(SwapErrorKind::Io));
+}

@@ -27,12 +27,14 @@ pub struct Accepted {
 }
 
 /// Why a [`VersionState`] refuses a table (turned into a [`SwapError`] by the caller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Refusal {
     /// Older than the record, or the record's version with another checksum.
     Rollback { accepted: u64 },
     /// More than `max` above the record.
     Jump { accepted: u64, max: u64 },
+    /// The record could not be read or written.
+    Io(SwapError),
 }
 
 /// Rollback protection that survives a restart: the highest accepted `list_version`,
@@ -62,7 +64,9 @@ pub(crate) enum Refusal {
 /// check 51f0c1d8a2b7e693
 /// ```
 ///
-/// `check` is the XXH3-64 of the lines above it. A missing file is an empty record (first
+/// `check` is the XXH3-64 of the lines above it. Handles that share the file (two processes,
+/// two `LiveTable`s) take turns through an exclusive lock on `PATH.lock` and re-read the
+/// record under it, so none lowers a version another has recorded. A missing file is an empty record (first
 /// start); a file that cannot be read or does not check is an error, never an empty record:
 /// losing it silently would switch rollback protection off.
 ///
@@ -190,9 +194,44 @@ impl VersionState {
         Ok(())
     }
 
-    /// Records `table` as accepted, crash-safely, unless it already is. No check: the
-    /// caller has checked, or forces.
+    /// [`VersionState::record_checked`], not forced, with the refusal as a [`SwapError`].
     pub(crate) fn record(&mut self, table: &Table) -> Result<(), SwapError> {
+        let offered = table.list_version();
+        self.record_checked(table, false).map_err(|r| match r {
+            Refusal::Rollback { accepted } => SwapError::rollback(accepted, offered, None),
+            Refusal::Jump { accepted, max } => SwapError::jump(accepted, offered, max, None),
+            Refusal::Io(e) => e,
+        })
+    }
+
+    /// Records `table` as accepted, crash-safely, unless it already is. Other handles may
+    /// share the file (two processes, or two `LiveTable`s): the record is re-read under an
+    /// exclusive lock on `PATH.lock`, and unless `force`, a table the file's record does not
+    /// admit is refused, so a newer version another handle recorded is never overwritten.
+    pub(crate) fn record_checked(&mut self, table: &Table, force: bool) -> Result<(), Refusal> {
+        let lock_path = {
+            let mut p = self.path.as_os_str().to_owned();
+            p.push(".lock");
+            PathBuf::from(p)
+        };
+        let lock = crate::publish::open_lock(&lock_path).map_err(|e| {
+            Refusal::Io(SwapError::io(
+                format!("cannot open {}", lock_path.display()),
+                e,
+            ))
+        })?;
+        lock.lock().map_err(|e| {
+            Refusal::Io(SwapError::io(
+                format!("cannot lock {}", lock_path.display()),
+                e,
+            ))
+        })?;
+        // What the file says now, which another handle may have moved on.
+        let on_disk = VersionState::open(&self.path).map_err(Refusal::Io)?;
+        self.accepted = on_disk.accepted;
+        if !force {
+            self.admits(table)?;
+        }
         if self.accepted.is_some_and(|a| {
             a.list_version == table.list_version() && a.checksum == table.checksum()
         }) {
@@ -208,7 +247,8 @@ impl VersionState {
         let text = render(&accepted);
         // An error after the rename (the directory sync) is still an error: the table is
         // then not put in service, and offering it again finds it recorded.
-        crate::publish::atomic_write(&self.path, |f| f.write_all(text.as_bytes()), |_| Ok(()))?;
+        crate::publish::atomic_write(&self.path, |f| f.write_all(text.as_bytes()), |_| Ok(()))
+            .map_err(Refusal::Io)?;
         self.accepted = Some(accepted);
         Ok(())
     }
@@ -221,6 +261,7 @@ impl fmt::Display for Refusal {
             Refusal::Jump { accepted, max } => {
                 write!(f, "more than {max} above accepted {accepted}")
             }
+            Refusal::Io(e) => write!(f, "{e}"),
         }
     }
 }
@@ -228,6 +269,13 @@ impl fmt::Display for Refusal {
 /// Reads at most [`MAX_LEN`] bytes of a regular file.
 fn read_bounded(path: &Path) -> io::Result<String> {
     use std::io::Read as _;
+    // Only a regular file: opening a FIFO would block, a device would read forever.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
