@@ -164,7 +164,11 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
             truncated += feed.stats.truncated;
             let expired_before = compiler.report().list(list).expired;
             let added = compiler.add_feed(list, &feed)?;
-            let expired = compiler.report().list(list).expired - expired_before;
+            let expired = compiler
+                .report()
+                .list(list)
+                .expired
+                .saturating_sub(expired_before);
             feeds.push(json!({
                 "list": list.as_str(),
                 "file": feed.name,
@@ -172,7 +176,10 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
                 "lines": feed.stats.lines,
                 "accepted": feed.stats.accepted,
                 "new": added,
-                "duplicates": feed.stats.duplicates + (feed.stats.accepted - added - expired),
+                "duplicates": feed
+                    .stats
+                    .duplicates
+                    .saturating_add(feed.stats.accepted.saturating_sub(added).saturating_sub(expired)),
                 "expired": expired,
                 "truncated": feed.stats.truncated,
                 "rejected": feed.stats.rejected,

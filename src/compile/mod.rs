@@ -254,17 +254,25 @@ impl Compiler {
         {
             // The IPv6 entry stays (it matches that literal); the IPv4 prefix it spells is
             // added beside it, so the hosts it names match however they are reached.
-            let kept = self.insert_one(list, net, source, line, Cow::Borrowed(&*meta))?;
-            let added = self.insert_one(list, IpNet::V4(v4), source, line, meta)?;
+            let expired_before = self.report.list(list).expired;
+            let kept = self.insert_one(list, net, source, line, Cow::Borrowed(&*meta), true)?;
+            if self.report.list(list).expired != expired_before {
+                // Expired: counted once, and nothing derived from it.
+                return Ok(kept);
+            }
+            // A derived prefix already in the list is not a duplicate line of the feed:
+            // only what it adds is counted.
+            let added = self.insert_one(list, IpNet::V4(v4), source, line, meta, false)?;
             if added {
                 self.report.list_mut(list).derived_v4 += 1;
             }
             return Ok(kept || added);
         }
-        self.insert_one(list, net, source, line, meta)
+        self.insert_one(list, net, source, line, meta, true)
     }
 
-    /// [`Compiler::insert`] for one canonical prefix.
+    /// [`Compiler::insert`] for one canonical prefix; `counted`: whether dropping it counts
+    /// as a duplicate or an expiry (not for a prefix derived from another entry).
     fn insert_one(
         &mut self,
         list: List,
@@ -272,6 +280,7 @@ impl Compiler {
         source: &str,
         line: u64,
         meta: Cow<'_, Meta>,
+        counted: bool,
     ) -> Result<bool, CompileError> {
         let now = match self.created_unix.or(self.clock) {
             Some(t) => t,
@@ -279,11 +288,11 @@ impl Compiler {
         };
         let report = self.report.list_mut(list);
         if meta.expires.is_some_and(|e| e <= now) {
-            report.expired += 1;
+            report.expired += u64::from(counted);
             return Ok(false);
         }
         if !self.seen.insert(list, net) {
-            report.duplicates += 1;
+            report.duplicates += u64::from(counted);
             return Ok(false);
         }
         report.entries += 1;
