@@ -409,12 +409,21 @@ fn derived_prefixes_are_not_counted_twice() {
     let mut c = Compiler::new();
     c.created_unix(1_000).limits(Limits::none());
     let net = |s: &str| s.parse().unwrap();
-    c.add(List::Global, net("::192.0.2.1/128"), "f", Meta::default().with_expires(5))
-        .unwrap();
+    c.add(
+        List::Global,
+        net("::192.0.2.1/128"),
+        "f",
+        Meta::default().with_expires(5),
+    )
+    .unwrap();
     let r = *c.report().list(List::Global);
     assert_eq!((r.entries, r.expired, r.derived_v4), (0, 1, 0), "{r:?}");
-    c.add(List::Global, net("192.0.2.7/32"), "f", Meta::default()).unwrap();
-    assert!(c.add(List::Global, net("::192.0.2.7/128"), "f", Meta::default()).unwrap());
+    c.add(List::Global, net("192.0.2.7/32"), "f", Meta::default())
+        .unwrap();
+    assert!(
+        c.add(List::Global, net("::192.0.2.7/128"), "f", Meta::default())
+            .unwrap()
+    );
     let r = *c.report().list(List::Global);
     assert_eq!((r.entries, r.duplicates, r.derived_v4), (2, 0, 0), "{r:?}");
 }
