@@ -81,6 +81,9 @@ pub mod publish;
 pub mod sign;
 pub mod swap;
 pub mod table;
+#[cfg(feature = "update")]
+#[cfg_attr(docsrs, doc(cfg(feature = "update")))]
+pub mod update;
 pub mod wfp;
 
 pub use compile::Compiler;
