@@ -23,6 +23,7 @@ mod lookup;
 mod output;
 mod progress;
 mod sign;
+mod update;
 
 use compile::CompileArgs;
 use demo::DemoArgs;
@@ -121,6 +122,10 @@ enum Command {
     /// Write a table's entries, one list at a time, as a feed that compile reads back.
     #[command(after_help = export::HELP)]
     Export(export::ExportArgs),
+    /// Fetch a signed table over HTTP(S) into a directory, once or periodically: verified,
+    /// rollback-protected, published crash-safely.
+    #[command(after_help = update::HELP)]
+    Update(update::UpdateArgs),
     /// Print a shell completion script for c2trie.
     ///
     /// Example: c2trie completions bash > ~/.local/share/bash-completion/completions/c2trie
@@ -237,6 +242,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => a.json,
         Command::Bench(a) => a.json,
         Command::Export(a) => a.json,
+        Command::Update(a) => a.json,
         Command::Completions { .. } | Command::Man { .. } => false,
     };
     let result = match cli.command {
@@ -253,6 +259,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args).map(Outcome::from),
         Command::Bench(args) => bench::run(args).map(Outcome::from),
         Command::Export(args) => export::run(args).map(Outcome::from),
+        Command::Update(args) => update::run(args),
         Command::Completions { shell } => completions(shell).map(Outcome::from),
         Command::Man { out } => man(out.as_deref()).map(Outcome::from),
     };
