@@ -204,7 +204,7 @@ fn pick_column(names: &[String], field: Option<&str>) -> Result<Option<usize>, S
             .iter()
             .position(|n| normalize(n) == normalize(f))
             .map(Some)
-            .ok_or_else(|| format!("no column named {f:?} (columns: {})", names.join(", ")));
+            .ok_or_else(|| format!("no column named {f:?} (columns: {})", quoted(names)));
     }
     let find = |set: &[&str]| -> Vec<usize> {
         names
@@ -219,7 +219,7 @@ fn pick_column(names: &[String], field: Option<&str>) -> Result<Option<usize>, S
             [] => continue,
             [one] => return Ok(Some(*one)),
             many => {
-                let cands: Vec<&str> = many.iter().map(|&i| names[i].as_str()).collect();
+                let cands: Vec<String> = many.iter().map(|&i| format!("{:?}", names[i])).collect();
                 return Err(format!(
                     "ambiguous address column: {}; name one with --field",
                     cands.join(", ")
@@ -232,10 +232,20 @@ fn pick_column(names: &[String], field: Option<&str>) -> Result<Option<usize>, S
         return Err(format!(
             "only a source address column ({}), which is not the C&C side; name the column \
              with --field",
-            names[i]
+            names[i].escape_debug()
         ));
     }
     Ok(None)
+}
+
+/// Header names for a message: quoted and escaped, so a name cannot carry control
+/// characters to a terminal.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_tag_name(name: &str) -> bool {
@@ -251,29 +261,34 @@ fn is_text(field: &str) -> bool {
     field.chars().any(char::is_alphabetic) && !is_addr(field)
 }
 
-/// A row that is a header: no field is an address, some field has letters, and either a
-/// field is a known column name or none looks like a mistyped address (`1.2.3.x`,
-/// `2001:db8::g`): a bad first data row is reported as bad, never skipped as a header.
+/// A row that is a header: no field is an address or looks like a mistyped one (`1.2.3.x`,
+/// `[192.0.2.1]`: a digit beside a `.` or `:`), some field has letters, and either a field
+/// names an address column (destination, plain or source) or no field is a bare number (a
+/// port). A bad first data row is reported as bad, never skipped as a header.
 pub(crate) fn is_header(fields: &[String]) -> bool {
-    let known = |f: &String| {
-        let n = normalize(f);
-        [ADDR_NAMES, DEST_NAMES, SOURCE_NAMES, TAG_NAMES]
-            .iter()
-            .any(|set| set.contains(&n.as_str()))
-    };
-    !fields.iter().any(|f| is_addr(f))
+    !fields.iter().any(|f| is_addr(f) || looks_like_addr(f))
         && fields.iter().any(|f| is_text(f))
-        && (fields.iter().any(known) || !fields.iter().any(|f| looks_like_addr(f)))
+        && (fields.iter().any(|f| names_addr_column(f)) || !fields.iter().any(|f| is_number(f)))
 }
 
-/// A field shaped like an address attempt: it starts with a hex digit and holds a `.` or
-/// `:` between characters that addresses, prefixes and ranges use (plus stray letters).
+/// Whether a header field names an address column, destination, plain or source.
+fn names_addr_column(name: &str) -> bool {
+    let n = normalize(name);
+    [ADDR_NAMES, DEST_NAMES, SOURCE_NAMES]
+        .iter()
+        .any(|set| set.contains(&n.as_str()))
+}
+
+/// A field shaped like an address attempt: a digit, and a `.` or `:`.
 fn looks_like_addr(field: &str) -> bool {
     let f = field.trim();
-    f.starts_with(|c: char| c.is_ascii_hexdigit())
-        && f.contains(['.', ':'])
-        && f.chars().any(|c| c.is_ascii_digit())
-        && !f.contains(char::is_whitespace)
+    f.contains(['.', ':']) && f.chars().any(|c| c.is_ascii_digit())
+}
+
+/// A bare number, as in a port column.
+fn is_number(field: &str) -> bool {
+    let f = field.trim();
+    !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The generic CSV parser.
@@ -360,15 +375,24 @@ impl LineParser for Csv {
         let field = sink.field.clone();
         if !self.started {
             self.started = true;
-            if is_header(&fields) {
+            // A `#` comment just before the data that names an address column (as abuse.ch
+            // SSLBL's `# Firstseen,DstIP,DstPort`) is the header; the first row is then
+            // data unless it names an address column itself.
+            let comment = self
+                .comment_header
+                .take()
+                .and_then(|c| split_fields(&c, delim).ok())
+                .filter(|names| names.len() >= 2 && names.iter().any(|n| names_addr_column(n)));
+            let own_header = if comment.is_some() {
+                is_header(&fields) && fields.iter().any(|f| names_addr_column(f))
+            } else {
+                is_header(&fields)
+            };
+            if own_header {
                 self.use_header(&fields, field.as_deref());
                 return Ok(());
             }
-            if let Some(c) = self.comment_header.take()
-                && let Ok(names) = split_fields(&c, delim)
-                && names.len() >= 2
-                && names.iter().any(|n| is_addr_name(n))
-            {
+            if let Some(names) = comment {
                 self.use_header(&names, field.as_deref());
             }
         }
@@ -527,6 +551,58 @@ mod tests {
         assert_eq!((f.stats.rejected, f.entries.len()), (0, 1));
     }
 
+    /// A `#` comment header naming only a source column is refused like a header row; a
+    /// bad first row after a comment header (abuse.ch SSLBL) is a bad row, and the comment
+    /// header still names the columns; data-like first rows are never headers.
+    #[test]
+    fn comment_headers_and_data_like_first_rows() {
+        let f = parse_bytes_as(
+            "# SrcIP,SrcPort,Note\n10.0.0.1,51234,victim\n10.0.0.2,51999,victim\n",
+            Format::Csv,
+        );
+        assert!(f.entries.is_empty());
+        assert_eq!(f.stats.rejected, 2);
+        assert!(
+            f.errors[0].reason.contains("only a source"),
+            "{:?}",
+            f.errors
+        );
+        let f = parse_bytes_as(
+            "# DstIP,DstPort\nN/A,443,TorrentLocker C&C\n192.0.2.1,443,TorrentLocker C&C\n",
+            Format::Csv,
+        );
+        assert_eq!((f.stats.rejected, f.errors[0].line), (1, 2));
+        assert_eq!(got(&f), [pair("192.0.2.1/32", Some("TorrentLocker C&C"))]);
+        for first in [
+            "N/A,443,TorrentLocker",
+            "192.0.2.x,443,malware",
+            "x1.2.3.4,443,c2",
+            "[192.0.2.9],443,c2",
+        ] {
+            let f = parse_bytes_as(&format!("{first}\n192.0.2.1,443,c2\n"), Format::Csv);
+            assert_eq!((f.stats.rejected, f.stats.skipped), (1, 0), "{first}");
+            assert_eq!(f.entries.len(), 1, "{first}");
+        }
+    }
+
+    /// Header names reach messages quoted and escaped: no control character gets through.
+    #[test]
+    fn header_names_are_escaped_in_messages() {
+        let opts = crate::feed::FeedOptions::default().with_field("dst");
+        let f = crate::feed::parse_bytes(
+            "t",
+            b"ip,address,\x1b[31mEVIL\x07\n192.0.2.1,192.0.2.2,x\n",
+            &opts.with_format(Format::Csv),
+        )
+        .unwrap();
+        let reason = &f.errors[0].reason;
+        assert!(
+            !reason.contains('\x1b') && !reason.contains('\x07'),
+            "{reason:?}"
+        );
+        assert!(reason.contains("\\u{1b}"), "{reason:?}");
+    }
+
     #[test]
     fn unknown_header_uses_data() {
         let f = parse_bytes_as("when|where|what\nmonday|192.0.2.1|c2\n", Format::Csv);
@@ -535,10 +611,14 @@ mod tests {
 
     #[test]
     fn no_address_column_rejects_until_found() {
-        let f = parse_bytes_as("a,1\n192.0.2.1,x\n", Format::Csv);
-        // "a,1" is a header (letters, no address); data then gives the column. The header
-        // names column 2, so it is not taken as free text.
+        // "a,b" is a header (letters, no address, nothing like data); data then gives the
+        // column. The header names column 2, so it is not taken as free text.
+        let f = parse_bytes_as("a,b\n192.0.2.1,x\n", Format::Csv);
         assert_eq!(got(&f), [pair("192.0.2.1/32", None)]);
+        // "a,1" has a bare number, like a port: a data row without an address, rejected.
+        let f = parse_bytes_as("a,1\n192.0.2.1,x\n", Format::Csv);
+        assert_eq!((f.stats.rejected, f.errors[0].line), (1, 1));
+        assert_eq!(got(&f), [pair("192.0.2.1/32", Some("x"))]);
         let f = parse_bytes_as("1,2\n3,192.0.2.1\n", Format::Csv);
         assert_eq!(f.stats.rejected, 1);
         assert_eq!(f.errors[0].reason, "no column holds an address");
@@ -565,7 +645,11 @@ mod tests {
         );
         assert!(f.entries.is_empty());
         assert_eq!(f.stats.rejected, 2, "every row is refused, none guessed");
-        assert!(f.errors[0].reason.contains("ip, address"), "{:?}", f.errors);
+        assert!(
+            f.errors[0].reason.contains("\"ip\", \"address\""),
+            "{:?}",
+            f.errors
+        );
         let f = parse_bytes_as("192.0.2.1,192.0.2.2\n", Format::Csv);
         assert!(
             f.errors[0].reason.contains("columns 1, 2"),
