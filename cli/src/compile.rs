@@ -145,13 +145,15 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
         };
         for path in paths {
             let feed = progress::read_feed(path, &opts, show_progress).map_err(|e| {
-                let hint = match e.kind() {
-                    c2trie::feed::FeedErrorKind::TooManyEntries { .. } => {
-                        format!(" (the {list} list's --max-entries)")
-                    }
-                    _ => String::new(),
-                };
-                format!("{}: {e}{hint}", progress::feed_name(path)).replace(": line ", ":")
+                let name = progress::feed_name(path);
+                match (e.kind(), limits.get(list).max_entries) {
+                    // The parser was given one more than the list's limit: name the limit.
+                    (c2trie::feed::FeedErrorKind::TooManyEntries { line, .. }, Some(n)) => format!(
+                        "{name}:{line}: more than {n} distinct entries (the {list} list's \
+                         --max-entries)"
+                    ),
+                    _ => format!("{name}: {e}").replace(": line ", ":"),
+                }
             })?;
             for err in &feed.errors {
                 eprintln!("{err}");

@@ -59,11 +59,23 @@ impl LimitArgs {
         }
         for r in each("min-prefix-v4", &self.min_prefix_v4) {
             let (list, v) = r?;
-            limits.get_mut(list).min_prefix_v4 = v.parse()?;
+            let len: u8 = v.parse()?;
+            if len > 32 {
+                return Err(
+                    format!("--min-prefix-v4 {list}={v}: an IPv4 prefix is at most /32").into(),
+                );
+            }
+            limits.get_mut(list).min_prefix_v4 = len;
         }
         for r in each("min-prefix-v6", &self.min_prefix_v6) {
             let (list, v) = r?;
-            limits.get_mut(list).min_prefix_v6 = v.parse()?;
+            let len: u8 = v.parse()?;
+            if len > 128 {
+                return Err(
+                    format!("--min-prefix-v6 {list}={v}: an IPv6 prefix is at most /128").into(),
+                );
+            }
+            limits.get_mut(list).min_prefix_v6 = len;
         }
         for r in each("max-entries", &self.max_entries) {
             let (list, v) = r?;

@@ -86,6 +86,8 @@ fn compile_refuses_a_poisoned_global_list_and_names_the_line() {
     for bad in [
         &["--min-prefix-v4", "global"][..],
         &["--max-coverage-v4", "nolist=1%"][..],
+        &["--min-prefix-v4", "global=33"][..],
+        &["--min-prefix-v6", "global=129"][..],
     ] {
         let mut args = vec!["compile", "--global", "g.txt", "-o", "t.c2t"];
         args.extend_from_slice(bad);
@@ -375,4 +377,31 @@ fn keygen_and_sign_never_write_through_a_symlink() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}
+
+/// A feed over the list's `--max-entries` is refused naming that limit, not the parser's.
+#[test]
+fn max_entries_names_the_lists_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let feed: String = (0..1500)
+        .map(|i| format!("10.0.{}.{}\n", i / 256, i % 256))
+        .collect();
+    std::fs::write(d.join("g.txt"), feed).unwrap();
+    let o = c2trie(
+        d,
+        &[
+            "compile",
+            "--global",
+            "g.txt",
+            "--max-entries",
+            "global=1000",
+            "-o",
+            "t.c2t",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("more than 1000 distinct entries"), "{err}");
+    assert!(err.contains("the global list's --max-entries"), "{err}");
 }
