@@ -221,6 +221,12 @@ impl Scanner<'_> {
             Err("unterminated json record".to_owned())
         } else {
             match serde_json::from_slice::<Value>(&rec.buf) {
+                Ok(v) if v.is_object() => match repeated_key(&rec.buf) {
+                    // The parsed map kept only the last value of a repeated key: which one
+                    // the feed meant is unknown, so the record is refused.
+                    Some(k) => Err(format!("key {} appears twice in the record", excerpt(&k))),
+                    None => record(v, self.sink),
+                },
                 Ok(v) => record(v, self.sink),
                 Err(e) => {
                     let mut msg = e.to_string();
@@ -278,6 +284,34 @@ pub(crate) fn parse(
     }
     sc.eof();
     Ok(())
+}
+
+/// The first key the JSON object in `buf` repeats at its top level, if any (a parsed
+/// [`Value`] keeps only the last value of a repeated key).
+fn repeated_key(buf: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a json object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut repeated = None;
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if repeated.is_none() && !seen.insert(k.clone()) {
+                    repeated = Some(k);
+                }
+            }
+            Ok(repeated)
+        }
+    }
+    serde_json::Deserializer::from_slice(buf)
+        .deserialize_map(Keys)
+        .ok()
+        .flatten()
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -656,6 +690,25 @@ mod tests {
     /// Address keys are found without regard to case or separators; a record without one
     /// is an error, never skipped; disagreeing keys are ambiguous; a source key is never
     /// taken; `--field` names the key.
+    #[test]
+    fn a_repeated_key_is_refused_not_resolved_last_wins() {
+        for text in [
+            r#"[{"dst_ip":"192.0.2.1","dst_ip":"10.0.0.1"}]"#,
+            r#"{"ip":"192.0.2.1","tag":"a","ip":"192.0.2.1"}"#,
+        ] {
+            let f = parse_bytes_as(text, Format::Json);
+            assert!(f.entries.is_empty(), "{text}");
+            assert_eq!(f.stats.rejected, 1, "{text}");
+            assert!(
+                f.errors[0].reason.contains("appears twice"),
+                "{:?}",
+                f.errors
+            );
+        }
+        let f = parse_bytes_as(r#"[{"ip":"192.0.2.1","x":{"a":1,"a":2}}]"#, Format::Json);
+        assert_eq!(f.entries.len(), 1, "only the record's own keys count");
+    }
+
     #[test]
     fn address_keys_are_resolved_by_rule_and_never_skipped() {
         let f = parse_bytes_as(
