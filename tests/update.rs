@@ -699,3 +699,33 @@ fn setup_errors() {
     std::fs::write(dir.path().join("state"), "damaged").unwrap();
     assert!(Updater::new("http://127.0.0.1:1/t.c2t", vendor.keys(), dir.path()).is_err());
 }
+
+/// A check that published a table and stopped before recording it (a crash): the next
+/// check finds the table published, records it, and reports the update; nothing is
+/// published twice.
+#[test]
+fn a_publish_without_its_record_is_completed() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let mut u = updater(&server, &vendor, dir.path());
+    updated(u.check_once());
+
+    let v2 = table(2, "192.0.2.2/32");
+    let (path, _) = c2trie::publish_versioned(dir.path(), "lists", &v2).unwrap();
+    std::fs::write(c2trie::sign::signature_path(&path), vendor.sig(&v2)).unwrap();
+    assert_eq!(u.accepted().unwrap().unwrap().list_version, 1);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+
+    vendor.publish(&site, &v2, "v2");
+    let up = updated(u.check_once());
+    assert_eq!(
+        (up.from, up.to, up.path.as_path()),
+        (Some(1), 2, path.as_path())
+    );
+    assert_eq!(u.accepted().unwrap().unwrap().list_version, 2);
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+}
