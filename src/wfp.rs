@@ -49,7 +49,7 @@
 //!
 //! | encoding | IPv6 image of an IPv4 prefix `p/l` | exact? |
 //! |---|---|---|
-//! | mapped | none: WFP classifies an IPv4 connection made on a dual-stack socket at the `_V4` layers, with the IPv4 address, so the `_V4` filters already block it and a `::ffff:` filter would never match | yes, at the `_V4` layers ([`Plan::blocks`]) |
+//! | mapped | none: WFP classifies an IPv4 connection made on a dual-stack socket at the `_V4` layers, with the IPv4 address, so the `_V4` filters already block it and a `::ffff:` filter would never match | yes, at the `_V4` layers ([`Plan::blocks`]); but an IPv6 *entry* covering `::ffff:0:0/96` (`::/64`) blocks `::ffff:a.b.c.d` under the policy and not `a.b.c.d`, which the `_V4` layers cannot tell apart: a gap |
 //! | compatible | `::p/(96+l)`, less `::` and `::1` | yes |
 //! | translated | `::ffff:0:p/(96+l)` | yes |
 //! | NAT64 well-known | `64:ff9b::p/(96+l)` | yes |
@@ -477,7 +477,10 @@ impl Plan {
         let [v4, v6] = block_sets(table, policy);
         // Images are taken of the whole IPv4 block set: an exemption applies to the address
         // a layer sees, not to the IPv4 address an IPv6 one embeds.
-        let (images, gaps) = embedded_images(&v4, policy);
+        let (images, mut gaps) = embedded_images(&v4, policy);
+        if let Some(gap) = mapped_gap(&v6) {
+            gaps.push(gap);
+        }
         let v6 = union(v6, images);
         let mut exempted = Vec::new();
         let mut sets = [v4, v6];
@@ -808,6 +811,27 @@ enum Placement {
 }
 
 const TRANSLATED: u128 = 0xffff_0000 << 32;
+const MAPPED: u128 = 0xffff << 32;
+
+/// The gap left by IPv6 entries that cover IPv4-mapped addresses (`::/64`,
+/// `::ffff:0:0/95`): the policy blocks `::ffff:a.b.c.d` through them, but WFP classifies
+/// such a connection at the `_V4` layers as `a.b.c.d`, which only IPv4 entries block, and
+/// blocking `a.b.c.d` there would block what the policy lets through.
+fn mapped_gap(v6: &[Iv]) -> Option<Gap> {
+    let end = MAPPED | mask(32);
+    let v4_prefixes: usize = v6
+        .iter()
+        .filter(|&&(lo, hi)| lo <= end && hi >= MAPPED)
+        .map(|&(lo, hi)| prefix_cover(lo.max(MAPPED) - MAPPED, hi.min(end) - MAPPED, 32).len())
+        .sum();
+    (v4_prefixes > 0).then_some(Gap {
+        encoding: Encoding::Mapped,
+        nat64_prefix: None,
+        v4_prefixes,
+        note: "IPv6 entries cover ::ffff:0:0/96, but WFP sees those connections at the V4 \
+               layers as IPv4 addresses, which only IPv4 entries block",
+    })
+}
 const NAT64_WKP: u128 = 0x0064_ff9b << 96;
 const NAT64_LOCAL: u128 = 0x0064_ff9b_0001 << 80;
 const SIX_TO_FOUR: u128 = 0x2002 << 112;
