@@ -40,8 +40,8 @@
  * Each function says which of these applies:
  * - [any thread]       may be called from any number of threads at once, on the same
  *                      handle too.
- * - [exclusive]        no other thread may use the handle during the call or after it
- *                      (the _free functions).
+ * - [exclusive]        no other thread may use the handle during the call, nor, for the
+ *                      _free functions, after it (a setter's handle stays usable).
  * A table handle is immutable; a live handle swaps tables atomically, so readers never
  * wait for a reload and never see a half-loaded table.
  *
@@ -49,7 +49,8 @@
  * -------
  * Installed (make -C capi install PREFIX=...):
  *          cc app.c $(pkg-config --cflags --libs c2trie)
- *          cc app.c $(pkg-config --static --cflags --libs c2trie)    (static)
+ *          Static: with both libraries installed, `pkg-config --static` alone still links
+ *          the shared one; capi/README.md gives the command (-Wl,-Bstatic -lc2trie).
  *          CMake: find_package(c2trie) and target_link_libraries(app c2trie::c2trie)
  * From the build tree:
  *          cc app.c -I capi/include target/release/libc2trie_capi.a \
@@ -264,7 +265,7 @@ typedef struct c2trie_decision {
     int reason;
     /** The deciding list (c2trie_list), or C2TRIE_LIST_NONE. */
     int list;
-    /** Bit index (0-8) of the C2TRIE_EMBED_* encoding through which an embedded IPv4
+    /** Bit index (0-9) of the C2TRIE_EMBED_* encoding through which an embedded IPv4
      *  address decided; -1 when the address itself decided. */
     int via;
     /** The address whose lookup decided: the address asked, or the IPv4 address it
@@ -281,11 +282,16 @@ typedef struct c2trie_decision {
 
 /** Initializers: `c2trie_decision d = C2TRIE_DECISION_INIT;`,
  *  `c2trie_matches m = C2TRIE_MATCHES_INIT;` (C and C++). */
+#ifdef __cplusplus
+#define C2TRIE_SIZEOF_(T) static_cast<uint32_t>(sizeof(T))
+#else
+#define C2TRIE_SIZEOF_(T) ((uint32_t)sizeof(T))
+#endif
 #define C2TRIE_MATCH_INIT                                                                   \
-    { (uint32_t)sizeof(c2trie_match), C2TRIE_LIST_NONE, 0, 0, 0, 0, {0}, 0, NULL, 0, NULL, 0 }
+    { C2TRIE_SIZEOF_(c2trie_match), C2TRIE_LIST_NONE, 0, 0, 0, 0, {0}, 0, NULL, 0, NULL, 0 }
 #define C2TRIE_MATCHES_INIT { { C2TRIE_MATCH_INIT, C2TRIE_MATCH_INIT, C2TRIE_MATCH_INIT } }
 #define C2TRIE_DECISION_INIT                                                                \
-    { (uint32_t)sizeof(c2trie_decision), C2TRIE_VERDICT_PASS, C2TRIE_REASON_UNLISTED,       \
+    { C2TRIE_SIZEOF_(c2trie_decision), C2TRIE_VERDICT_PASS, C2TRIE_REASON_UNLISTED,       \
       C2TRIE_LIST_NONE, -1, {0, {0}}, C2TRIE_MATCH_INIT, 0, 0 }
 
 /** A table's header and counts. */

@@ -208,7 +208,7 @@ pub struct c2trie_decision {
     pub reason: c_int,
     /// The deciding list (`C2TRIE_LIST_*`), or [`C2TRIE_LIST_NONE`].
     pub list: c_int,
-    /// The bit index (0–8) of the `C2TRIE_EMBED_*` encoding through which an embedded IPv4
+    /// The bit index (0–9) of the `C2TRIE_EMBED_*` encoding through which an embedded IPv4
     /// address decided, or -1 when the address itself decided.
     pub via: c_int,
     /// The address whose lookup decided: the address asked, or the IPv4 address it embeds.

@@ -283,6 +283,7 @@ fn header_compiles_alone_as_c99_and_cpp() {
                 "-pedantic",
                 "-Wall",
                 "-Wextra",
+                "-Wold-style-cast",
                 "-Werror",
                 "-fsyntax-only",
             ])
