@@ -55,8 +55,8 @@ const MAIN_HELP: &str = concat!(
   c2trie completions bash > /etc/bash_completion.d/c2trie
   c2trie man --out /usr/local/share/man/man1
 
-Every command but completions and man takes --json for machine-readable output on
-standard output.
+Every command but keygen, sign, completions and man takes --json for machine-readable
+output on standard output.
 
 ",
     exit_codes!()
