@@ -399,6 +399,7 @@ impl serde::Serialize for MatchEvent {
 /// What the [`RateLimiter`] counts events by: the deciding entry (list and prefix), the
 /// local process, and the remote address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct EventKey {
     /// The deciding entry; `None` for events no entry decided.
     pub entry: Option<(List, IpNet)>,
@@ -406,6 +407,14 @@ pub struct EventKey {
     pub pid: Option<u32>,
     /// The remote address.
     pub remote: IpAddr,
+}
+
+impl EventKey {
+    /// The key of an event decided by `entry` (`None`: no entry decided it), for process
+    /// `pid`, to `remote`.
+    pub fn new(entry: Option<(List, IpNet)>, pid: Option<u32>, remote: IpAddr) -> EventKey {
+        EventKey { entry, pid, remote }
+    }
 }
 
 /// The [`RateLimiter`]'s answer for one event.
@@ -457,7 +466,7 @@ struct Slot {
 /// use c2trie::event::{Admission, EventKey, RateLimiter};
 ///
 /// let mut rl = RateLimiter::new(Duration::from_secs(60), NonZeroUsize::new(1024).unwrap());
-/// let key = EventKey { entry: None, pid: Some(1), remote: "192.0.2.1".parse()? };
+/// let key = EventKey::new(None, Some(1), "192.0.2.1".parse()?);
 /// let t0 = Instant::now();
 /// assert_eq!(rl.check(key, t0), Admission::Emit { suppressed: 0 });
 /// assert_eq!(rl.check(key, t0 + Duration::from_secs(1)), Admission::Suppress);

@@ -58,6 +58,7 @@
 //! | `serde` | no | serde impls for public types; the JSON feed format |
 //! | `gzip` | no | gzip-compressed feeds |
 //! | `sign` | no | Ed25519 table signatures (`c2trie::sign`) |
+//! | `update` | no | the HTTP(S) update client (`c2trie::update`; implies `sign`) |
 //!
 //! Errors follow one convention, described in [`error`].
 #![doc(test(attr(deny(warnings))))]

@@ -418,7 +418,7 @@ impl std::error::Error for Nat64PrefixError {}
 /// assert!(e.decode("::c000:201".parse()?).next().is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmbeddedV4 {
     enabled: u16,
     nat64: Vec<Ipv6Net>,
@@ -613,7 +613,7 @@ fn rfc6052(a: u128, len: u8) -> Option<Ipv4Addr> {
 /// assert!(serde_json::from_str::<Policy>(r#"{"globl": "block"}"#).is_err());
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]

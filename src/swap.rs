@@ -65,6 +65,58 @@ pub enum FailMode {
 }
 
 impl FailMode {
+    /// The short name: `open` or `closed` (as serde writes it).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for FailMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for an unknown [`FailMode`] name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFailModeError(String);
+
+impl fmt::Display for ParseFailModeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown fail mode {:?} (expected open or closed)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseFailModeError {}
+
+impl std::str::FromStr for FailMode {
+    type Err = ParseFailModeError;
+
+    /// `open` or `closed`.
+    ///
+    /// ```
+    /// use c2trie::FailMode;
+    /// assert_eq!("closed".parse::<FailMode>()?, FailMode::Closed);
+    /// assert_eq!(FailMode::Open.to_string(), "open");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from_str(s: &str) -> Result<FailMode, ParseFailModeError> {
+        match s {
+            "open" => Ok(FailMode::Open),
+            "closed" => Ok(FailMode::Closed),
+            _ => Err(ParseFailModeError(s.to_owned())),
+        }
+    }
+}
+
+impl FailMode {
     /// The verdict readers get while no table is in service.
     ///
     /// ```

@@ -443,6 +443,7 @@ pub struct Plan {
 
 /// The filters to delete and to add to turn one plan into another.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PlanDiff {
     /// Filters of the new plan that the old one lacks.
     pub add: Vec<Filter>,

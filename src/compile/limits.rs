@@ -47,6 +47,14 @@ pub struct ListLimits {
     pub refuse_special: bool,
 }
 
+impl Default for ListLimits {
+    /// [`ListLimits::NONE`]: no limit (what the user's lists get;
+    /// [`ListLimits::default_for`] gives each list its own default).
+    fn default() -> ListLimits {
+        ListLimits::NONE
+    }
+}
+
 impl ListLimits {
     /// No limit at all.
     pub const NONE: ListLimits = ListLimits {
@@ -168,7 +176,7 @@ pub enum LimitKind {
 /// Special-purpose address space a vendor's C&C list never legitimately holds (from the
 /// IANA special-purpose registries, RFC 6890): (range, name). The documentation ranges
 /// are not in it: harmless in a list, they are what samples and tests use.
-pub const SPECIAL_PURPOSE: [(&str, &str); 18] = [
+pub const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("0.0.0.0/8", "this network"),
     ("10.0.0.0/8", "private-use"),
     ("100.64.0.0/10", "shared address space"),

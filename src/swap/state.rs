@@ -195,6 +195,7 @@ impl VersionState {
     }
 
     /// [`VersionState::record_checked`], not forced, with the refusal as a [`SwapError`].
+    #[cfg_attr(not(feature = "update"), allow(dead_code))]
     pub(crate) fn record(&mut self, table: &Table) -> Result<(), SwapError> {
         let offered = table.list_version();
         self.record_checked(table, false).map_err(|r| match r {
