@@ -17,6 +17,7 @@ pub(crate) const HELP: &str = "\
 Examples:
   c2trie bench table.c2t
   c2trie bench table.c2t --queries 4000000 --rounds 7 --json
+  c2trie bench table.c2t --by-length      # hits per prefix length: where a hit's time goes
 
 Queries are generated from a fixed seed: 'uniform' draws random addresses (IPv6: in
 2000::/3), so most miss; 'hit-heavy' draws addresses inside the table's own entries. Each
@@ -33,6 +34,10 @@ pub(crate) struct BenchArgs {
     /// Passes over each set; the best is reported.
     #[arg(long, default_value_t = 5)]
     rounds: u32,
+    /// Also measure hits per prefix length: for each length the table holds, queries
+    /// drawn inside its entries of that length only (where the time of a hit goes).
+    #[arg(long)]
+    by_length: bool,
     /// Machine-readable output: one JSON object on standard output.
     #[arg(long)]
     pub(crate) json: bool,
@@ -98,6 +103,38 @@ fn v6_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv6Addr>; 2]>
     Some([uniform, hits])
 }
 
+/// Per prefix length (ascending): `n` addresses inside the entries of that length, as
+/// left-aligned integers (IPv4 in the top 32 bits of the low word).
+fn by_length(table: &Table, v6: bool, n: usize, rng: &mut Rng) -> Vec<(u8, Vec<u128>)> {
+    let mut lens: std::collections::BTreeMap<u8, Vec<(u128, u128)>> = Default::default();
+    for e in table.entries() {
+        let (net, mask) = match (e.prefix(), v6) {
+            (IpNet::V4(n), false) => (
+                u128::from(u32::from(n.network())),
+                u128::from(u32::from(n.netmask())),
+            ),
+            (IpNet::V6(n), true) => (u128::from(n.network()), u128::from(n.netmask())),
+            _ => continue,
+        };
+        lens.entry(e.prefix().prefix_len())
+            .or_default()
+            .push((net, mask));
+    }
+    let width = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+    lens.into_iter()
+        .map(|(len, nets)| {
+            let qs = (0..n)
+                .map(|_| {
+                    let (net, mask) = nets[(rng.next() % nets.len() as u64) as usize];
+                    let r = (u128::from(rng.next()) << 64) | u128::from(rng.next());
+                    net | (r & !mask & width)
+                })
+                .collect();
+            (len, qs)
+        })
+        .collect()
+}
+
 /// Best-of-`rounds` throughput of `pass`, which returns how many queries the global list
 /// matched (consumed so that no work can be skipped).
 fn measure(rounds: u32, n: usize, mut pass: impl FnMut() -> usize) -> (f64, usize) {
@@ -153,6 +190,30 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
                 c
             });
             record("ipv6", set, "batch", batch);
+        }
+    }
+    if args.by_length {
+        for v6 in [false, true] {
+            let family = if v6 { "ipv6" } else { "ipv4" };
+            for (len, qs) in by_length(&table, v6, n, &mut rng) {
+                let single = if v6 {
+                    let qs: Vec<Ipv6Addr> = qs.into_iter().map(Ipv6Addr::from).collect();
+                    measure(r, n, || {
+                        qs.iter()
+                            .filter(|a| table.lookup_v6(**a).contains(List::Global))
+                            .count()
+                    })
+                } else {
+                    let qs: Vec<Ipv4Addr> =
+                        qs.into_iter().map(|a| Ipv4Addr::from(a as u32)).collect();
+                    measure(r, n, || {
+                        qs.iter()
+                            .filter(|a| table.lookup_v4(**a).contains(List::Global))
+                            .count()
+                    })
+                };
+                record(family, &format!("hits /{len}"), "single", single);
+            }
         }
     }
     if args.json {

@@ -55,4 +55,47 @@ fn bench_reports_every_family_set_and_mode() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Mlps"));
+    // Per prefix length: one set per length the table holds, every query a global hit.
+    let out = Command::new(bin)
+        .arg("bench")
+        .arg(&table)
+        .args(["--queries", "500", "--rounds", "1", "--by-length", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_len: Vec<&serde_json::Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["queries"].as_str().unwrap().starts_with("hits /"))
+        .collect();
+    let mut lens: Vec<String> = by_len
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["family"].as_str().unwrap(),
+                r["queries"].as_str().unwrap()
+            )
+        })
+        .collect();
+    lens.sort();
+    let mut want: Vec<String> = c2trie::Table::read_file(&table)
+        .unwrap()
+        .entries()
+        .map(|e| {
+            let family = if e.prefix().addr().is_ipv6() {
+                "ipv6"
+            } else {
+                "ipv4"
+            };
+            format!("{family} hits /{}", e.prefix().prefix_len())
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(lens, want);
+    for r in by_len {
+        assert_eq!(r["global_hits"], 500, "{r}");
+    }
 }
