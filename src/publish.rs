@@ -253,16 +253,37 @@ pub fn publish_versioned(
 ) -> Result<(PathBuf, Table), SwapError> {
     let dir = dir.as_ref();
     check_stem(stem)?;
-    let version = Table::from_bytes(bytes.to_vec())
-        .map_err(SwapError::load)?
-        .list_version();
+    Table::from_bytes(bytes.to_vec()).map_err(SwapError::load)?;
     // One publisher at a time per stem: the check of the pointer below and its update
     // must not interleave with another's, or the pointer could end on the older version.
+    let lock = lock_stem(dir, stem)?;
+    publish_versioned_locked(dir, stem, bytes, &lock)
+}
+
+/// Takes the exclusive lock that [`publish_versioned`] holds while it publishes `stem` in
+/// `dir` (`dir/.stem.lock`); released when the file is dropped.
+pub(crate) fn lock_stem(dir: &Path, stem: &str) -> Result<File, SwapError> {
+    check_stem(stem)?;
     let lock_path = dir.join(format!(".{stem}.lock"));
     let lock =
         open_lock(&lock_path).map_err(io_err(|| format!("cannot open {}", lock_path.display())))?;
     lock.lock()
         .map_err(io_err(|| format!("cannot lock {}", lock_path.display())))?;
+    Ok(lock)
+}
+
+/// [`publish_versioned`] for a caller that already holds the stem's lock ([`lock_stem`]),
+/// so that it can do more under the same lock (the update client writes the signature).
+pub(crate) fn publish_versioned_locked(
+    dir: &Path,
+    stem: &str,
+    bytes: &[u8],
+    _lock: &File,
+) -> Result<(PathBuf, Table), SwapError> {
+    check_stem(stem)?;
+    let version = Table::from_bytes(bytes.to_vec())
+        .map_err(SwapError::load)?
+        .list_version();
     let pointer = pointer_path(dir, stem);
     // Only a missing pointer means "nothing published yet": one that cannot be read or
     // resolved must not switch off the rollback check.
@@ -347,27 +368,69 @@ pub(crate) fn open_lock(path: &Path) -> io::Result<File> {
     }
 }
 
+/// A pointer holds one file name: anything longer is not a pointer.
+const MAX_POINTER_BYTES: u64 = 512;
+
+/// Reads the regular file at `path` (following symbolic links), refusing anything else
+/// before opening it (a FIFO would block the open, a device could read without end) and
+/// any file larger than `max` bytes ([`io::ErrorKind::InvalidData`]).
+pub(crate) fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path)?;
+    // Checked again on the open file: the path may have been replaced in between.
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A short, escaped excerpt of untrusted bytes for a message: at most 40 characters.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut short: String = text.chars().take(40).collect();
+    if short.len() < text.len() {
+        short.push_str("...");
+    }
+    format!("{short:?}")
+}
+
 /// The table file a pointer file names (in the pointer's directory).
 ///
 /// # Errors
 ///
-/// [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the pointer cannot be read or does
+/// [`SwapErrorKind::Io`](crate::SwapErrorKind::Io) when the pointer cannot be read, is not
+/// a regular file (a FIFO, a device, or a link to one), is larger than 512 bytes, or does
 /// not hold a plain `*.c2t` file name (no directory part), so a tampered pointer cannot
-/// redirect a reload elsewhere.
+/// redirect a reload elsewhere, block it, or make it read without end. The message quotes
+/// at most a short escaped excerpt of what the file holds.
 pub fn resolve_pointer(pointer: impl AsRef<Path>) -> Result<PathBuf, SwapError> {
     let pointer = pointer.as_ref();
-    let text = fs::read_to_string(pointer).map_err(io_err(|| {
+    let bytes = read_regular(pointer, MAX_POINTER_BYTES).map_err(io_err(|| {
         format!("cannot read pointer {}", pointer.display())
     }))?;
+    let text = std::str::from_utf8(&bytes).unwrap_or("");
     let name = text.trim();
     let plain = !name.is_empty()
         && !name.starts_with('.')
         && !name.contains(['/', '\\', ':', '\0'])
+        && !name.chars().any(char::is_control)
         && name.ends_with(&format!(".{TABLE_EXT}"));
     if !plain {
         return Err(SwapError::io(
             format!("pointer {} holds an unexpected name", pointer.display()),
-            io::Error::new(io::ErrorKind::InvalidData, format!("{name:?}")),
+            io::Error::new(io::ErrorKind::InvalidData, excerpt(&bytes)),
         ));
     }
     Ok(parent_dir(pointer).join(name))
@@ -622,6 +685,47 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A pointer that is not a regular file is refused before it is opened (a FIFO would
+    /// block, `/dev/zero` would read without end); a regular file of any other content is
+    /// read only up to a small limit and quoted only as a short excerpt.
+    #[cfg(unix)]
+    #[test]
+    fn pointers_that_are_not_small_regular_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ptr = pointer_path(dir.path(), "l");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(&ptr)
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = ptr.clone();
+        std::thread::spawn(move || tx.send(resolve_pointer(&p).map_err(|e| e.kind())));
+        let r = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("a FIFO pointer blocks"));
+        assert_eq!(r, Err(SwapErrorKind::Io));
+        fs::remove_file(&ptr).unwrap();
+
+        std::os::unix::fs::symlink("/dev/zero", &ptr).unwrap();
+        assert_eq!(resolve_pointer(&ptr).unwrap_err().kind(), SwapErrorKind::Io);
+        fs::remove_file(&ptr).unwrap();
+
+        let secret = format!("root:x:0:0:{}\n", "s".repeat(300));
+        fs::write(&ptr, &secret).unwrap();
+        let msg = resolve_pointer(&ptr).unwrap_err().to_string();
+        assert!(!msg.contains(&"s".repeat(41)), "{msg}");
+        assert!(msg.len() < 300, "{msg}");
+        fs::write(&ptr, "x".repeat(600) + ".c2t").unwrap();
+        let msg = resolve_pointer(&ptr).unwrap_err().to_string();
+        assert!(msg.contains("larger than"), "{msg}");
+        // A link to a regular file holding a plain name still works.
+        fs::remove_file(&ptr).unwrap();
+        fs::write(dir.path().join("target"), "l.3.c2t\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("target"), &ptr).unwrap();
+        assert_eq!(resolve_pointer(&ptr).unwrap(), dir.path().join("l.3.c2t"));
     }
 
     #[test]

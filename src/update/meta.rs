@@ -2,7 +2,7 @@
 //! small crash-safe text file in the state directory so that a restarted updater still
 //! sends conditional requests.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 
 /// The first line of a metadata file.
@@ -33,16 +33,10 @@ impl Meta {
     /// Reads the file at `path`. A missing, unreadable or damaged file is no metadata: the
     /// next request is then unconditional, which costs one download and nothing else.
     pub(super) fn read(path: &Path) -> Option<Meta> {
-        let file = std::fs::File::open(path).ok()?;
-        if !file.metadata().ok()?.is_file() {
-            return None;
-        }
-        let mut text = String::new();
-        file.take(MAX_LEN + 1).read_to_string(&mut text).ok()?;
-        if text.len() as u64 > MAX_LEN {
-            return None;
-        }
-        parse(&text)
+        // Only a small regular file: a FIFO planted here must not block the open, nor a
+        // link to a device make the read endless.
+        let bytes = crate::publish::read_regular(path, MAX_LEN).ok()?;
+        parse(std::str::from_utf8(&bytes).ok()?)
     }
 
     /// Writes the file at `path` crash-safely.
@@ -116,6 +110,31 @@ mod tests {
             ..sample()
         };
         assert_eq!(parse(&bare.render()), Some(bare));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_small_regular_file_is_read() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("http-meta");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || tx.send(Meta::read(&p)));
+        let read = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a FIFO does not block");
+        assert_eq!(read, None);
+        std::fs::remove_file(&path).expect("remove");
+        std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
+        assert_eq!(Meta::read(&path), None);
+        std::fs::remove_file(&path).expect("remove");
+        sample().write(&path).expect("write");
+        assert_eq!(Meta::read(&path), Some(sample()));
     }
 
     #[test]
