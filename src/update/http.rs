@@ -15,46 +15,148 @@ pub(super) struct Conditional<'a> {
     pub(super) last_modified: Option<&'a str>,
 }
 
-/// Parses an update URL: absolute, `http` or `https`, with a host.
-pub(super) fn parse_url(url: &str) -> Result<Uri, String> {
+/// `text` with the user information of its authority (`user:password@`), if any, replaced
+/// by `***`, for messages: credentials are never printed or stored.
+pub(super) fn redact(text: &str) -> String {
+    let Some(start) = text.find("//").map(|i| i + 2) else {
+        return text.to_owned();
+    };
+    let rest = &text[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &rest[at..]),
+        None => text.to_owned(),
+    }
+}
+
+/// Parses an absolute `http` or `https` URL with a host and no user information (a URL a
+/// redirect may lead to; it may have a query).
+fn parse_target(url: &str) -> Result<Uri, String> {
+    let shown = redact(url);
     let uri: Uri = url
         .parse()
-        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        .map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(format!("{url:?}: only http and https URLs are supported")),
+        _ => return Err(format!("{shown:?}: only http and https URLs are supported")),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("{url:?} has no host"));
+        return Err(format!("{shown:?} has no host"));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!(
+            "{shown:?}: a URL with credentials (user@host) is not supported: they would be \
+             sent to whoever the URL names and stored with the HTTP validators"
+        ));
     }
     Ok(uri)
 }
 
-/// Resolves a `Location` header against the URL that answered with it.
+/// Parses an update URL: absolute, `http` or `https`, with a host, no credentials, naming
+/// a file (the signature is the same URL plus `.sig`), without a query or a fragment
+/// (`URL.sig` would then not name the signature: a fragment is never sent, so the
+/// signature's URL would be the table's own).
+pub(super) fn parse_url(url: &str) -> Result<Uri, String> {
+    let shown = redact(url);
+    if url.contains('#') {
+        return Err(format!(
+            "{shown:?}: a URL with a fragment (#...) cannot name its signature as URL.sig"
+        ));
+    }
+    if url.contains('?') {
+        return Err(format!(
+            "{shown:?}: a URL with a query cannot name its signature as URL.sig"
+        ));
+    }
+    let uri = parse_target(url)?;
+    if uri.path().is_empty() || uri.path().ends_with('/') || !url.ends_with(uri.path()) {
+        return Err(format!(
+            "{shown:?}: the URL must name a file (its signature is URL.sig)"
+        ));
+    }
+    Ok(uri)
+}
+
+/// RFC 3986 section 5.2.4: removes the `.` and `..` segments of a path.
+fn remove_dot_segments(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let segments: Vec<&str> = path.split('/').skip(usize::from(absolute)).collect();
+    let mut out: Vec<&str> = Vec::new();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." {
+                    out.pop();
+                }
+                // A trailing dot segment leaves a directory: "/a/b/.." is "/a/".
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// Resolves a `Location` header against the URL that answered with it (RFC 3986 section
+/// 5.2). A fragment is dropped (it is never sent); a target with credentials is refused,
+/// so a server cannot make the client send an `Authorization` header of its choosing.
 fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
     let location = location.trim();
+    let shown = redact(location);
+    let reference = location.split_once('#').map_or(location, |(r, _)| r);
     let scheme = base.scheme_str().unwrap_or("http");
     let authority = base.authority().map_or("", |a| a.as_str());
     // A reference with a scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`,
     // then `:` before any `/`, `?` or `#`) is absolute, whatever the scheme.
-    let has_scheme = location.split_once(':').is_some_and(|(s, _)| {
-        s.starts_with(|c: char| c.is_ascii_alphabetic())
+    let ref_scheme = reference.split_once(':').and_then(|(s, rest)| {
+        let is_scheme = s.starts_with(|c: char| c.is_ascii_alphabetic())
             && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        is_scheme.then_some((s, rest))
     });
-    let absolute = if has_scheme {
-        location.to_owned()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
-    } else {
-        let path = base.path();
-        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        let dir = if dir.is_empty() { "/" } else { dir };
-        format!("{scheme}://{authority}{dir}{location}")
+    let (t_scheme, rest) = ref_scheme.unwrap_or((scheme, reference));
+    let (t_authority, rest) = match rest.strip_prefix("//") {
+        Some(r) => {
+            let end = r.find(['/', '?']).unwrap_or(r.len());
+            (&r[..end], &r[end..])
+        }
+        None if ref_scheme.is_some() => ("", rest),
+        None => (authority, rest),
     };
-    parse_url(&absolute).map_err(|e| format!("redirect to {location:?}: {e}"))
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let explicit = ref_scheme.is_some() || reference.starts_with("//");
+    let (path, query) = if explicit || path.starts_with('/') {
+        (remove_dot_segments(path), query)
+    } else if path.is_empty() {
+        (base.path().to_owned(), query.or(base.query()))
+    } else {
+        let base_path = base.path();
+        let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+        let dir = if dir.is_empty() { "/" } else { dir };
+        (remove_dot_segments(&format!("{dir}{path}")), query)
+    };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
+    let mut absolute = format!("{t_scheme}://{t_authority}{path}");
+    if let Some(q) = query {
+        absolute.push('?');
+        absolute.push_str(q);
+    }
+    parse_target(&absolute).map_err(|e| format!("redirect to {shown:?}: {e}"))
 }
 
 /// Whether a redirect from `from` to `to` may be followed: the same scheme, or an upgrade
@@ -230,12 +332,26 @@ mod tests {
 
     #[test]
     fn locations_resolve() {
-        let base = uri("http://a.example:8080/lists/c2.c2t?x=1");
+        let base = uri("http://a.example:8080/lists/sub/c2.c2t");
         let cases = [
             ("https://b.example/t.c2t", "https://b.example/t.c2t"),
+            ("https://b.example/a/../t.c2t", "https://b.example/t.c2t"),
             ("//c.example/t", "http://c.example/t"),
+            ("//c.example/x/./y/../t?q=1", "http://c.example/x/t?q=1"),
+            ("//c.example", "http://c.example/"),
             ("/other/t.c2t", "http://a.example:8080/other/t.c2t"),
-            ("v2/t.c2t", "http://a.example:8080/lists/v2/t.c2t"),
+            ("/a/./b/../../c", "http://a.example:8080/c"),
+            ("v2/t.c2t", "http://a.example:8080/lists/sub/v2/t.c2t"),
+            ("../../files/t", "http://a.example:8080/files/t"),
+            ("../../../../../files/t", "http://a.example:8080/files/t"),
+            ("./x", "http://a.example:8080/lists/sub/x"),
+            ("..", "http://a.example:8080/lists/"),
+            (".", "http://a.example:8080/lists/sub/"),
+            ("x?a=../b", "http://a.example:8080/lists/sub/x?a=../b"),
+            ("x#frag", "http://a.example:8080/lists/sub/x"),
+            ("../y?k=v#f", "http://a.example:8080/lists/y?k=v"),
+            ("?k=v", "http://a.example:8080/lists/sub/c2.c2t?k=v"),
+            ("#only", "http://a.example:8080/lists/sub/c2.c2t"),
         ];
         for (loc, want) in cases {
             assert_eq!(resolve(&base, loc).expect(loc).to_string(), want, "{loc}");
@@ -244,8 +360,44 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_as_in_rfc_3986() {
+        for (path, want) in [
+            ("/a/b/c/./../../g", "/a/g"),
+            ("mid/content=5/../6", "mid/6"),
+            ("/a/b/..", "/a/"),
+            ("/..", "/"),
+            ("/a//../b", "/a/b"),
+            ("/a/b", "/a/b"),
+            ("", ""),
+        ] {
+            assert_eq!(remove_dot_segments(path), want, "{path}");
+        }
+    }
+
+    /// Credentials in a redirect target are refused (never sent), and never printed.
+    #[test]
+    fn credentials_are_refused_and_redacted() {
+        let base = uri("http://a.example/t.c2t");
+        for loc in [
+            "http://user:secret@a.example/t.c2t",
+            "//user:secret@b.example/t",
+            "https://secret@b.example/t",
+        ] {
+            let e = resolve(&base, loc).expect_err(loc);
+            assert!(!e.contains("secret"), "{e}");
+        }
+        assert_eq!(
+            redact("https://u:p@h.example/x@y"),
+            "https://***@h.example/x@y"
+        );
+        assert_eq!(redact("https://h.example/x@y"), "https://h.example/x@y");
+        let e = parse_url("https://u:secret@h.example/t.c2t").expect_err("credentials");
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
     fn only_upgrades_and_same_scheme() {
-        let (http, https) = (uri("http://a.example/"), uri("https://a.example/"));
+        let (http, https) = (uri("http://a.example/t"), uri("https://a.example/t"));
         assert!(redirect_allowed(&http, &http));
         assert!(redirect_allowed(&http, &https));
         assert!(redirect_allowed(&https, &https));
@@ -255,11 +407,18 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         assert!(parse_url("https://lists.example/t.c2t").is_ok());
+        assert!(parse_url("https://lists.example:8443/a/t.c2t").is_ok());
         for bad in [
             "ftp://lists.example/t",
             "/t.c2t",
             "lists.example/t",
             "http://",
+            "https://lists.example/t.c2t?v=1",
+            "https://lists.example/t.c2t#x",
+            "https://lists.example",
+            "https://lists.example/",
+            "https://lists.example/dir/",
+            "https://user@lists.example/t.c2t",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
