@@ -12,18 +12,38 @@
 //!   restart too; the same version is accepted again only as the very same table;
 //! - it arrived whole, within the size cap and the timeouts.
 //!
-//! Then it is published crash-safely in the state directory with
-//! [`publish_versioned`](crate::publish::publish_versioned) (`DIR/lists.N.c2t`, its
-//! signature `DIR/lists.N.c2t.sig`, the pointer `DIR/lists.current`), the version record is
-//! updated, and, if a [`LiveTable`] is attached, the table is put in service before
-//! [`Updater::check_once`] returns [`Outcome::Updated`]. Anything refused leaves the state
-//! directory as it was.
+//! Then the version record is raised, and the table is published crash-safely in the state
+//! directory with [`publish_versioned`](crate::publish::publish_versioned)
+//! (`DIR/lists.N.c2t`, its signature `DIR/lists.N.c2t.sig`, the pointer
+//! `DIR/lists.current`), under the lock `publish_versioned` takes, so that two updaters of
+//! one directory take turns; and, if a [`LiveTable`] is attached, the table is put in
+//! service before [`Updater::check_once`] returns [`Outcome::Updated`].
+//!
+//! # What a refusal changes
+//!
+//! Anything refused leaves the state directory as it was, with one exception: when the
+//! version record was raised and publishing the table after it failed (a disk error), the
+//! refusal is [`RefusalKind::Io`] and the record is ahead of the pointer, which still names
+//! the previous table. The next check completes that publish (the pointer never names a
+//! table the record does not hold, and a rollback to below the record stays refused).
+//!
+//! # Conditional requests and signatures that expire
 //!
 //! Requests are conditional: the `ETag` and `Last-Modified` of the last accepted download
 //! are kept in `DIR/http-meta` and sent back as `If-None-Match` and `If-Modified-Since`, so
-//! an unchanged list costs one small request and a `304 Not Modified`. Bodies may arrive
-//! gzip-compressed. Redirects are followed to the same scheme or from http to https, never
-//! from https to http.
+//! an unchanged list costs one small request and a `304 Not Modified`. A `304` is a success
+//! only while the published table's signature (`DIR/lists.N.c2t.sig`) still verifies now:
+//! once its signed not-after time has passed, the check fetches `URL.sig` (a vendor that
+//! signs the same table anew changes only the signature), stores it if it holds, and
+//! otherwise is refused as [`RefusalKind::Expired`], so the runner backs off and signals a
+//! stale list rather than reporting an expired list as current. A `304` while the pointer
+//! or the published file is missing or damaged downloads the table again and restores it.
+//! Bodies may arrive gzip-compressed. Redirects are followed to the same scheme or from
+//! http to https, never from https to http, and never to a URL with credentials
+//! (`user:password@`), which the configured URL may not have either.
+//!
+//! The state directory's small files (`DIR/lists.current`, `DIR/http-meta`, signatures)
+//! are read only when they are regular files, and only up to a small size.
 //!
 //! [`Updater::run`] and [`Updater::spawn`] check periodically, with jitter, exponential
 //! backoff after failures, and a stale signal when no check has succeeded for a while.
@@ -62,7 +82,7 @@ use ureq::http::{Uri, header};
 use crate::SwapErrorKind;
 use crate::error::SwapError;
 use crate::publish::{self, pointer_path};
-use crate::sign::{SignErrorKind, Signature, TrustedKeys, signature_path};
+use crate::sign::{SignError, SignErrorKind, Signature, TrustedKeys, signature_path};
 use crate::swap::{Accepted, LiveTable, VersionState};
 use crate::table::Table;
 
@@ -70,7 +90,7 @@ mod http;
 mod meta;
 mod run;
 
-pub use run::{Event, Runner, Schedule, StopHandle};
+pub use run::{Event, MIN_INTERVAL, Runner, Schedule, StopHandle};
 
 use meta::Meta;
 
@@ -79,6 +99,10 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
 /// A signature file larger than this is refused (one line of about 170 bytes is expected).
 const MAX_SIG_BYTES: u64 = 4096;
+
+/// The longest timeout and schedule interval: one year. Longer ones are clamped to it
+/// (they could not be added to a point in time); shorter than anyone would wait anyway.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
 
 /// The version record's file name in the state directory.
 pub const STATE_FILE: &str = "state";
@@ -90,10 +114,14 @@ pub const META_FILE: &str = "http-meta";
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// The server answered `304 Not Modified` to the conditional request.
+    /// The server answered `304 Not Modified` to the conditional request, and a trusted
+    /// signature over the published table still holds now (the stored one, or a fresh
+    /// one from the server, which is then stored); an expired one is
+    /// [`RefusalKind::Expired`], not this.
     NotModified,
     /// The server sent the table already accepted (same version, same bytes), e.g. after
-    /// its validators changed; only the stored validators were updated.
+    /// its validators changed or after it was signed anew; only the stored validators and,
+    /// if it changed, the stored signature were updated.
     Current {
         /// The accepted table's `list_version`.
         list_version: u64,
@@ -101,7 +129,8 @@ pub enum Outcome {
     /// A new table was verified, published and recorded (and put in service, if a
     /// [`LiveTable`] is attached).
     Updated(Updated),
-    /// Nothing was accepted, and the state directory is as it was.
+    /// Nothing was accepted, and the state directory is as it was (with the one exception
+    /// described in the [module docs](self#what-a-refusal-changes)).
     Refused(Refusal),
 }
 
@@ -230,6 +259,7 @@ impl std::error::Error for Refusal {}
 pub struct UpdateError {
     message: String,
     source: Option<io::Error>,
+    invalid: bool,
 }
 
 impl UpdateError {
@@ -237,7 +267,21 @@ impl UpdateError {
         UpdateError {
             message: message.into(),
             source: None,
+            invalid: false,
         }
+    }
+
+    fn invalid(message: impl Into<String>) -> UpdateError {
+        UpdateError {
+            invalid: true,
+            ..UpdateError::new(message)
+        }
+    }
+
+    /// Whether an argument was refused (the URL, the keys, the stem), as opposed to a
+    /// failure of the state directory.
+    pub fn is_invalid_input(&self) -> bool {
+        self.invalid
     }
 }
 
@@ -309,23 +353,21 @@ impl Updater {
     ///
     /// # Errors
     ///
-    /// When `url` is not an absolute `http` or `https` URL, `keys` is empty, `dir` cannot
-    /// be created, or the version record `DIR/state` exists but is damaged (a damaged
-    /// record is never taken for an empty one: that would switch rollback protection off).
+    /// When `url` is not an absolute `http` or `https` URL naming a file, or has a query,
+    /// a fragment or credentials (`user:password@`: they would be stored in `DIR/http-meta`
+    /// and printed in messages; [`UpdateError::is_invalid_input`] for these and for empty
+    /// `keys`), `keys` is empty, `dir` cannot be created, or the version record `DIR/state`
+    /// exists but is damaged (a damaged record is never taken for an empty one: that would
+    /// switch rollback protection off).
     pub fn new(
         url: &str,
         keys: TrustedKeys,
         dir: impl AsRef<Path>,
     ) -> Result<Updater, UpdateError> {
-        let parsed = http::parse_url(url).map_err(UpdateError::new)?;
-        let sig_url = http::parse_url(&format!("{url}.sig")).map_err(UpdateError::new)?;
-        if parsed.query().is_some() {
-            return Err(UpdateError::new(format!(
-                "{url:?}: a URL with a query cannot name its signature as URL.sig"
-            )));
-        }
+        let parsed = http::parse_url(url).map_err(UpdateError::invalid)?;
+        let sig_url = http::parse_url(&format!("{url}.sig")).map_err(UpdateError::invalid)?;
         if keys.keys().is_empty() {
-            return Err(UpdateError::new(
+            return Err(UpdateError::invalid(
                 "no trusted public key: every table would be refused",
             ));
         }
@@ -333,6 +375,7 @@ impl Updater {
         fs::create_dir_all(&dir).map_err(|e| UpdateError {
             message: format!("cannot create {}", dir.display()),
             source: Some(e),
+            invalid: false,
         })?;
         VersionState::open(dir.join(STATE_FILE))?;
         Ok(Updater {
@@ -369,7 +412,7 @@ impl Updater {
             && !stem.contains(['/', '\\', ':'])
             && !stem.chars().any(char::is_control);
         if !ok {
-            return Err(UpdateError::new(format!(
+            return Err(UpdateError::invalid(format!(
                 "{stem:?} is not a plain file name part"
             )));
         }
@@ -384,24 +427,25 @@ impl Updater {
         self
     }
 
-    /// The time allowed to connect (TCP and TLS).
+    /// The time allowed to connect (TCP and TLS); at most [`MAX_DURATION`].
     pub fn connect_timeout(&mut self, t: Duration) -> &mut Updater {
-        self.connect_timeout = t;
+        self.connect_timeout = t.min(MAX_DURATION);
         self.agent = None;
         self
     }
 
-    /// The time allowed for each read from the server (a server that stops answering).
+    /// The time allowed for each read from the server (a server that stops answering); at
+    /// most [`MAX_DURATION`].
     pub fn read_timeout(&mut self, t: Duration) -> &mut Updater {
-        self.read_timeout = t;
+        self.read_timeout = t.min(MAX_DURATION);
         self.agent = None;
         self
     }
 
     /// The time allowed for a whole check: both downloads, redirects included (a server
-    /// that answers, but too slowly).
+    /// that answers, but too slowly); at most [`MAX_DURATION`].
     pub fn timeout(&mut self, t: Duration) -> &mut Updater {
-        self.timeout = t;
+        self.timeout = t.min(MAX_DURATION);
         self
     }
 
@@ -492,19 +536,24 @@ impl Updater {
     /// When the pointer, the table or its signature cannot be read, or do not verify.
     pub fn published_table(&self) -> Result<Option<Table>, Refusal> {
         let pointer = self.pointer();
-        if !pointer.exists() {
-            return Ok(None);
+        match fs::symlink_metadata(&pointer) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Refusal::io(pointer.display(), e)),
+            Ok(_) => {}
         }
         let path =
             publish::resolve_pointer(&pointer).map_err(|e| Refusal::io(pointer.display(), e))?;
-        self.keys.read_table(&path).map(Some).map_err(|e| {
-            let kind = match e.kind() {
-                SignErrorKind::Load => RefusalKind::InvalidTable,
-                SignErrorKind::Io => RefusalKind::Io,
-                SignErrorKind::Expired { .. } => RefusalKind::Expired,
-                _ => RefusalKind::Signature,
-            };
-            Refusal::new(kind, format!("{}: {e}", path.display()))
+        let bytes = publish::read_regular(&path, self.max_bytes)
+            .map_err(|e| Refusal::io(path.display(), e))?;
+        let sig = read_signature(&signature_path(&path))?;
+        self.keys
+            .verify(&bytes, &sig)
+            .map_err(|e| sign_refusal(path.display(), &e))?;
+        Table::from_bytes(bytes).map(Some).map_err(|e| {
+            Refusal::new(
+                RefusalKind::InvalidTable,
+                format!("{}: signed, but not a valid table: {e}", path.display()),
+            )
         })
     }
 
@@ -561,7 +610,8 @@ impl Updater {
 
     /// Checks the URL once: downloads a new table if there is one, verifies it, publishes
     /// it and puts it in service (see the [module docs](self)). Never panics on anything
-    /// the server sends; a refusal leaves the state directory unchanged.
+    /// the server sends; a refusal leaves the state directory unchanged (with the one
+    /// exception in the [module docs](self#what-a-refusal-changes)).
     pub fn check_once(&mut self) -> Outcome {
         match self.try_check() {
             Ok(o) => o,
@@ -570,9 +620,9 @@ impl Updater {
     }
 
     fn try_check(&mut self) -> Result<Outcome, Refusal> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(self.timeout);
         let agent = self.agent();
-        let state = self.state()?;
+        let mut state = self.state()?;
         let accepted = state.accepted();
         let meta_path = self.dir.join(META_FILE);
         let url_text = self.url.to_string();
@@ -585,11 +635,25 @@ impl Updater {
             last_modified: meta.as_ref().and_then(|m| m.last_modified.as_deref()),
         };
         let conditional = cond.etag.is_some() || cond.last_modified.is_some();
-        let (resp, final_url) = http::get(&agent, &self.url, &cond, self.max_redirects, deadline)?;
-        let status = resp.status().as_u16();
-        if status == 304 && conditional {
-            return Ok(Outcome::NotModified);
+        let (mut resp, mut final_url) =
+            http::get(&agent, &self.url, &cond, self.max_redirects, deadline)?;
+        if resp.status().as_u16() == 304 && conditional {
+            match accepted.and_then(|a| self.local_table(a)) {
+                Some((path, table)) => return self.not_modified(&agent, &path, &table, deadline),
+                None => {
+                    // The published table is not the one the record holds (the pointer or
+                    // the file is missing or damaged): download it again to restore it.
+                    (resp, final_url) = http::get(
+                        &agent,
+                        &self.url,
+                        &http::Conditional::default(),
+                        self.max_redirects,
+                        deadline,
+                    )?;
+                }
+            }
         }
+        let status = resp.status().as_u16();
         if status != 200 {
             return Err(status_refusal(&final_url, status));
         }
@@ -602,35 +666,10 @@ impl Updater {
         };
         let bytes = http::read_body(resp, &final_url, self.max_bytes, progress)?;
 
-        // The signature: small, unconditional.
-        let (sig_resp, sig_url) = http::get(
-            &agent,
-            &self.sig_url,
-            &http::Conditional::default(),
-            self.max_redirects,
-            deadline,
-        )?;
-        let sig_status = sig_resp.status().as_u16();
-        if sig_status != 200 {
-            let mut r = status_refusal(&sig_url, sig_status);
-            if sig_status == 404 {
-                r.kind = RefusalKind::Signature;
-                r.message = format!("the table is unsigned: {}", r.message);
-            }
-            return Err(r);
-        }
-        let sig_bytes = http::read_body(sig_resp, &sig_url, MAX_SIG_BYTES, &mut |_, _| {})?;
-        let sig_text = String::from_utf8(sig_bytes)
-            .map_err(|_| Refusal::new(RefusalKind::Signature, format!("{sig_url}: not text")))?;
-        let sig = Signature::from_text(&sig_text)
-            .map_err(|e| Refusal::new(RefusalKind::Signature, format!("{sig_url}: {e}")))?;
-        self.keys.verify(&bytes, &sig).map_err(|e| {
-            let kind = match e.kind() {
-                SignErrorKind::Expired { .. } => RefusalKind::Expired,
-                _ => RefusalKind::Signature,
-            };
-            Refusal::new(kind, format!("{final_url}: {e}"))
-        })?;
+        let (sig, _) = self.fetch_signature(&agent, deadline)?;
+        self.keys
+            .verify(&bytes, &sig)
+            .map_err(|e| sign_refusal(&final_url, &e))?;
         let table = Table::from_bytes(bytes).map_err(|e| {
             Refusal::new(
                 RefusalKind::InvalidTable,
@@ -676,8 +715,10 @@ impl Updater {
                 )
             });
         }
-        let already = self.is_published(&path, table.as_bytes());
-        if same_as_accepted && already {
+        if same_as_accepted && self.is_published(&path, table.as_bytes()) {
+            // The same table, perhaps signed anew (a later not-after time): keep the
+            // signature just verified, so that the next 304 finds it.
+            self.store_signature(&path, &sig)?;
             new_meta
                 .write(&meta_path)
                 .map_err(|e| Refusal::io("cannot store the HTTP validators", e))?;
@@ -686,15 +727,13 @@ impl Updater {
             });
         }
 
-        // Accepted: publish (signature first, so the pointer never names an unsigned
-        // table), record, remember the validators, serve.
-        if !already {
-            self.publish(&path, &table, &sig)?;
-        }
-        let mut state = state;
-        state
-            .record(&table)
-            .map_err(|e| Refusal::swap("cannot write the version record", &e))?;
+        // Accepted: record, publish (signature first, so the pointer never names an
+        // unsigned table), remember the validators, serve.
+        let from = accepted
+            .map(|a| a.list_version)
+            .filter(|v| *v != offered)
+            .or_else(|| self.published_version());
+        self.publish(&path, &table, &sig, &mut state)?;
         // Losing the validators costs one download next time, nothing else.
         let _ = new_meta.write(&meta_path);
         if let Ok(c) = publish::cleanup(&self.dir, &self.stem, self.keep) {
@@ -712,7 +751,7 @@ impl Updater {
             None => None,
         };
         Ok(Outcome::Updated(Updated {
-            from: accepted.map(|a| a.list_version),
+            from,
             to: offered,
             bytes: fs::metadata(&path).map_or(0, |m| m.len()),
             path,
@@ -720,31 +759,221 @@ impl Updater {
         }))
     }
 
-    /// Whether `path` is the file the pointer names and holds `bytes` (a previous check
-    /// that published it and stopped before recording it).
-    fn is_published(&self, path: &Path, bytes: &[u8]) -> bool {
-        publish::resolve_pointer(self.pointer()).is_ok_and(|p| p == path)
-            && fs::read(path).is_ok_and(|b| b == bytes)
+    /// GETs the signature (small, unconditional) and parses it.
+    fn fetch_signature(
+        &self,
+        agent: &ureq::Agent,
+        deadline: Instant,
+    ) -> Result<(Signature, Uri), Refusal> {
+        let (sig_resp, sig_url) = http::get(
+            agent,
+            &self.sig_url,
+            &http::Conditional::default(),
+            self.max_redirects,
+            deadline,
+        )?;
+        let sig_status = sig_resp.status().as_u16();
+        if sig_status != 200 {
+            let mut r = status_refusal(&sig_url, sig_status);
+            if sig_status == 404 {
+                r.kind = RefusalKind::Signature;
+                r.message = format!("the table is unsigned: {}", r.message);
+            }
+            return Err(r);
+        }
+        let sig_bytes = http::read_body(sig_resp, &sig_url, MAX_SIG_BYTES, &mut |_, _| {})?;
+        let sig_text = String::from_utf8(sig_bytes)
+            .map_err(|_| Refusal::new(RefusalKind::Signature, format!("{sig_url}: not text")))?;
+        let sig = Signature::from_text(&sig_text)
+            .map_err(|e| Refusal::new(RefusalKind::Signature, format!("{sig_url}: {e}")))?;
+        Ok((sig, sig_url))
     }
 
-    /// Writes the signature beside `path`, then publishes the table and its pointer. On
-    /// failure, a signature file this call created is removed again.
-    fn publish(&self, path: &Path, table: &Table, sig: &Signature) -> Result<(), Refusal> {
+    /// The table the pointer names, when it is the one the record holds (read under the
+    /// size cap and validated); `None` when the pointer or the file is missing or damaged.
+    fn local_table(&self, accepted: Accepted) -> Option<(PathBuf, Table)> {
+        let path = self
+            .dir
+            .join(publish::versioned_name(&self.stem, accepted.list_version));
+        if publish::resolve_pointer(self.pointer()).ok()? != path {
+            return None;
+        }
+        let table = Table::from_bytes(publish::read_regular(&path, self.max_bytes).ok()?).ok()?;
+        (table.list_version() == accepted.list_version && table.checksum() == accepted.checksum)
+            .then_some((path, table))
+    }
+
+    /// A `304` for the published `table` at `path`: it is still current only while a
+    /// trusted signature over it holds now. The stored one is tried first; if it is
+    /// missing, damaged or expired, the server's (the table re-signed with a later
+    /// not-after time keeps its bytes, and so its `304`) is fetched, and stored if it holds.
+    fn not_modified(
+        &self,
+        agent: &ureq::Agent,
+        path: &Path,
+        table: &Table,
+        deadline: Instant,
+    ) -> Result<Outcome, Refusal> {
         let sig_path = signature_path(path);
-        let existed = sig_path.exists();
-        publish::atomic_write(&sig_path, |f| writeln!(f, "{sig}"), |_| Ok(()))
-            .map_err(|e| Refusal::swap("cannot write the signature", &e))?;
-        match publish::publish_versioned(&self.dir, &self.stem, table.as_bytes()) {
+        let stored = read_signature(&sig_path).and_then(|sig| {
+            self.keys
+                .verify(table.as_bytes(), &sig)
+                .map_err(|e| sign_refusal(sig_path.display(), &e))
+        });
+        let Err(stored) = stored else {
+            return Ok(Outcome::NotModified);
+        };
+        let fresh = self
+            .fetch_signature(agent, deadline)
+            .and_then(|(sig, url)| {
+                self.keys
+                    .verify(table.as_bytes(), &sig)
+                    .map_err(|e| sign_refusal(&url, &e))?;
+                Ok(sig)
+            });
+        match fresh {
+            Ok(sig) => {
+                self.store_signature(path, &sig)?;
+                Ok(Outcome::NotModified)
+            }
+            Err(e) if stored.kind == RefusalKind::Expired => Err(Refusal::new(
+                RefusalKind::Expired,
+                format!(
+                    "not modified, but the published table's signature has expired: {stored}; \
+                     and no fresh one: {e}"
+                ),
+            )),
+            Err(e) => Err(Refusal {
+                message: format!(
+                    "not modified, but the published table's signature does not hold: \
+                     {stored}; and: {e}"
+                ),
+                ..e
+            }),
+        }
+    }
+
+    /// Stores `sig` beside the published table at `path`, atomically and under the stem's
+    /// lock, unless the same signature is there already.
+    fn store_signature(&self, path: &Path, sig: &Signature) -> Result<(), Refusal> {
+        let _lock = publish::lock_stem(&self.dir, &self.stem)
+            .map_err(|e| Refusal::swap("cannot lock the state directory", &e))?;
+        write_signature(path, sig)
+    }
+
+    /// The version the pointer names now, if it names one of this stem.
+    fn published_version(&self) -> Option<u64> {
+        let path = publish::resolve_pointer(self.pointer()).ok()?;
+        let name = path.file_name()?.to_str()?;
+        name.strip_prefix(&self.stem)?
+            .strip_prefix('.')?
+            .strip_suffix(".c2t")?
+            .parse()
+            .ok()
+    }
+
+    /// Whether `path` is the file the pointer names and holds `bytes` (a previous check
+    /// that published it and stopped before recording it, or another updater of the same
+    /// directory).
+    fn is_published(&self, path: &Path, bytes: &[u8]) -> bool {
+        publish::resolve_pointer(self.pointer()).is_ok_and(|p| p == path)
+            && publish::read_regular(path, self.max_bytes).is_ok_and(|b| b == bytes)
+    }
+
+    /// Under the lock [`publish::publish_versioned`] takes, so that two updaters of one
+    /// directory take turns: records the version, writes the signature beside `path`,
+    /// then publishes the table and moves the pointer. The record comes first: a failure
+    /// after it leaves the record ahead of the pointer (never the pointer on a table the
+    /// record does not hold), and the next check completes the publish. On failure, a
+    /// signature file this call created is removed again. A table another updater has
+    /// published meanwhile is only completed (its signature and record), never refused.
+    fn publish(
+        &self,
+        path: &Path,
+        table: &Table,
+        sig: &Signature,
+        state: &mut VersionState,
+    ) -> Result<(), Refusal> {
+        let lock = publish::lock_stem(&self.dir, &self.stem)
+            .map_err(|e| Refusal::swap("cannot lock the state directory", &e))?;
+        if self.is_published(path, table.as_bytes()) {
+            write_signature(path, sig)?;
+            return state
+                .record(table)
+                .map_err(|e| Refusal::swap("cannot write the version record", &e));
+        }
+        state
+            .record(table)
+            .map_err(|e| Refusal::swap("cannot write the version record", &e))?;
+        let sig_path = signature_path(path);
+        let existed = fs::symlink_metadata(&sig_path).is_ok();
+        write_signature(path, sig)?;
+        match publish::publish_versioned_locked(&self.dir, &self.stem, table.as_bytes(), &lock) {
             Ok(_) => Ok(()),
             Err(e) if e.is_published() => Err(Refusal::swap("published, but", &e)),
             Err(e) => {
                 if !existed {
                     let _ = fs::remove_file(&sig_path);
                 }
-                Err(Refusal::swap("cannot publish", &e))
+                Err(Refusal::swap("recorded, but cannot publish", &e))
             }
         }
     }
+}
+
+/// The instant `timeout` from now, or the latest one that can be represented.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout.min(MAX_DURATION))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
+/// Reads and parses the signature file at `sig_path` (a small regular file).
+fn read_signature(sig_path: &Path) -> Result<Signature, Refusal> {
+    let bytes = publish::read_regular(sig_path, MAX_SIG_BYTES).map_err(|e| {
+        let kind = if e.kind() == io::ErrorKind::NotFound {
+            RefusalKind::Signature
+        } else {
+            RefusalKind::Io
+        };
+        Refusal::new(kind, format!("{}: {e}", sig_path.display()))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Refusal::new(
+            RefusalKind::Signature,
+            format!("{}: not text", sig_path.display()),
+        )
+    })?;
+    Signature::from_text(&text).map_err(|e| {
+        Refusal::new(
+            RefusalKind::Signature,
+            format!("{}: {e}", sig_path.display()),
+        )
+    })
+}
+
+/// Writes `sig` beside the table at `path` atomically, unless the file holds it already.
+/// The caller holds the stem's lock.
+fn write_signature(path: &Path, sig: &Signature) -> Result<(), Refusal> {
+    let sig_path = signature_path(path);
+    let text = format!("{sig}\n");
+    if publish::read_regular(&sig_path, MAX_SIG_BYTES).is_ok_and(|b| b == text.as_bytes()) {
+        return Ok(());
+    }
+    publish::atomic_write(&sig_path, |f| f.write_all(text.as_bytes()), |_| Ok(()))
+        .map_err(|e| Refusal::swap("cannot write the signature", &e))
+}
+
+/// The refusal for a signature that does not hold.
+fn sign_refusal(what: impl fmt::Display, e: &SignError) -> Refusal {
+    let kind = match e.kind() {
+        SignErrorKind::Load => RefusalKind::InvalidTable,
+        SignErrorKind::Io => RefusalKind::Io,
+        SignErrorKind::Expired { .. } => RefusalKind::Expired,
+        _ => RefusalKind::Signature,
+    };
+    Refusal::new(kind, format!("{what}: {e}"))
 }
 
 fn status_refusal(url: &Uri, status: u16) -> Refusal {

@@ -609,10 +609,11 @@ fn runner_backs_off_and_signals_staleness() {
     u.serve(Arc::clone(&live)).unwrap();
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     let e2 = Arc::clone(&events);
-    let schedule = Schedule::every(Duration::from_millis(100))
+    // The shortest schedule there is: one-second steps.
+    let schedule = Schedule::every(Duration::from_secs(1))
         .jitter(0.1)
-        .backoff(Duration::from_millis(20), Duration::from_millis(80))
-        .stale_after(3);
+        .backoff(Duration::from_secs(1), Duration::from_secs(2))
+        .stale_after(2);
     let runner = u
         .spawn(schedule, move |e| {
             let line = match e {
@@ -642,7 +643,7 @@ fn runner_backs_off_and_signals_staleness() {
         let t0 = Instant::now();
         while !events.lock().unwrap().iter().any(|l| l.starts_with(what)) {
             assert!(
-                t0.elapsed() < Duration::from_secs(10),
+                t0.elapsed() < Duration::from_secs(60),
                 "no {what}: {:?}",
                 events.lock().unwrap()
             );
@@ -663,19 +664,19 @@ fn runner_backs_off_and_signals_staleness() {
             .filter(|l| l.contains("refused"))
             .map(|l| l.rsplit('=').next().unwrap().parse().unwrap())
             .collect();
-        // 20, 40, 80, 80, ... each ±10 %: growing, then capped.
-        assert!(nexts.len() >= 3, "{ev:?}");
+        // 1 s, 2 s, 2 s, ... each ±10 %: growing, then capped.
+        assert!(nexts.len() >= 2, "{ev:?}");
         assert!(
-            nexts[0] <= 22 && nexts[1] >= 36 && nexts[1] <= 44,
+            nexts[0] <= 1100 && nexts[1] >= 1800 && nexts[1] <= 2200,
             "{nexts:?}"
         );
-        assert!(nexts.iter().all(|n| *n <= 88), "{nexts:?}");
+        assert!(nexts.iter().all(|n| *n <= 2200), "{nexts:?}");
     }
     failing.store(false, Ordering::Relaxed);
     vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2");
     let t0 = Instant::now();
     while live.list_version() != Some(2) {
-        assert!(t0.elapsed() < Duration::from_secs(10));
+        assert!(t0.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(!runner.is_stale());
@@ -689,11 +690,19 @@ fn runner_backs_off_and_signals_staleness() {
 fn setup_errors() {
     let vendor = Vendor::new();
     let dir = tempfile::tempdir().unwrap();
-    for bad in ["ftp://x/t.c2t", "not a url", "http:///t.c2t"] {
-        assert!(
-            Updater::new(bad, vendor.keys(), dir.path()).is_err(),
-            "{bad}"
-        );
+    for bad in [
+        "ftp://x/t.c2t",
+        "not a url",
+        "http:///t.c2t",
+        "http://127.0.0.1:1/t.c2t?v=2",
+        "http://127.0.0.1:1/t.c2t#latest",
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1/lists/",
+        "http://user:secret@127.0.0.1:1/t.c2t",
+    ] {
+        let e = Updater::new(bad, vendor.keys(), dir.path()).expect_err(bad);
+        assert!(e.is_invalid_input(), "{bad}: {e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
     assert!(Updater::new("http://127.0.0.1:1/t.c2t", TrustedKeys::new(), dir.path()).is_err());
     std::fs::write(dir.path().join("state"), "damaged").unwrap();
@@ -728,4 +737,410 @@ fn a_publish_without_its_record_is_completed() {
     assert_eq!(u.accepted().unwrap().unwrap().list_version, 2);
     assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
     assert!(matches!(u.check_once(), Outcome::NotModified));
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Sleeps until a signature valid until `not_after` has expired.
+fn sleep_past(not_after: u64) {
+    while unix_now() <= not_after {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `304` is a success only while the published table's signature holds: once it has
+/// expired the check is refused as expired (and the runner signals a stale list); a table
+/// signed anew, same bytes, is current again, and its new signature is stored, whether it
+/// comes with a `304` or a `200` for the table.
+#[test]
+fn an_expired_signature_is_not_current() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = table(1, "192.0.2.1/32");
+    let sig_until = |t: u64| format!("{}\n", vendor.key.sign_table_until(&v1, t)).into_bytes();
+    let not_after = unix_now() + 2;
+    site.put("c2.c2t", v1.clone(), "v1");
+    site.put("c2.c2t.sig", sig_until(not_after), "s1");
+    let mut u = updater(&server, &vendor, dir.path());
+    updated(u.check_once());
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+
+    sleep_past(not_after);
+    let before = snapshot(dir.path());
+    let r = refusal(u.check_once());
+    assert_eq!(r.kind(), RefusalKind::Expired, "{r}");
+    assert_eq!(snapshot(dir.path()), before, "a refusal changes nothing");
+
+    // The runner counts it as a failure and signals a stale list.
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let e2 = Arc::clone(&events);
+    let runner = u
+        .spawn(
+            Schedule::every(Duration::from_secs(1))
+                .jitter(0.0)
+                .stale_after(1),
+            move |e| {
+                let line = match e {
+                    Event::Checked {
+                        outcome, failures, ..
+                    } => format!(
+                        "checked success={} failures={failures}",
+                        outcome.is_success()
+                    ),
+                    Event::Stale { .. } => "stale".to_owned(),
+                    _ => "other".to_owned(),
+                };
+                e2.lock().unwrap().push(line);
+            },
+        )
+        .unwrap();
+    let t0 = Instant::now();
+    while !runner.is_stale() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            events.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut u = runner.stop().unwrap();
+    {
+        let ev = events.lock().unwrap();
+        assert!(
+            ev.iter()
+                .all(|l| l.starts_with("checked success=false") || l == "stale"),
+            "{ev:?}"
+        );
+    }
+
+    // Signed anew: the table's 304 stands, the fresh signature is fetched and stored.
+    let fresh = sig_until(unix_now() + 3600);
+    site.put("c2.c2t.sig", fresh.clone(), "s2");
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+    let stored = dir.path().join("lists.1.c2t.sig");
+    assert_eq!(std::fs::read(&stored).unwrap(), fresh);
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+
+    // Signed anew again, and the table's validators changed: current, signature stored.
+    let fresher = sig_until(unix_now() + 7200);
+    site.put("c2.c2t.sig", fresher.clone(), "s3");
+    site.put("c2.c2t", v1.clone(), "v1-again");
+    assert!(matches!(
+        u.check_once(),
+        Outcome::Current { list_version: 1 }
+    ));
+    assert_eq!(std::fs::read(&stored).unwrap(), fresher);
+}
+
+/// A `304` while the pointer or the signature beside the published table is missing:
+/// both are restored.
+#[test]
+fn a_304_restores_a_missing_pointer_and_signature() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = table(1, "192.0.2.1/32");
+    vendor.publish(&site, &v1, "v1");
+    let mut u = updater(&server, &vendor, dir.path());
+    updated(u.check_once());
+
+    std::fs::remove_file(u.pointer()).unwrap();
+    assert!(u.check_once().is_success());
+    assert_eq!(
+        c2trie::publish::resolve_pointer(u.pointer()).unwrap(),
+        dir.path().join("lists.1.c2t")
+    );
+
+    let sig = dir.path().join("lists.1.c2t.sig");
+    std::fs::remove_file(&sig).unwrap();
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+    assert_eq!(std::fs::read(&sig).unwrap(), vendor.sig(&v1));
+    assert!(u.published_table().unwrap().is_some());
+
+    // A damaged signature is repaired the same way.
+    std::fs::write(&sig, "damaged\n").unwrap();
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+    assert_eq!(std::fs::read(&sig).unwrap(), vendor.sig(&v1));
+}
+
+/// Two updaters of one directory at once (two `--once` runs): both succeed, and the
+/// published table keeps its signature.
+#[test]
+fn concurrent_updaters_of_one_directory() {
+    let vendor = Arc::new(Vendor::new());
+    let site = Site::new();
+    let server = Arc::new(site_server(&site));
+    let v1 = table(1, "192.0.2.1/32");
+    vendor.publish(&site, &v1, "v1");
+    for round in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (vendor, server, barrier) = (
+                    Arc::clone(&vendor),
+                    Arc::clone(&server),
+                    Arc::clone(&barrier),
+                );
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut u = updater(&server, &vendor, &path);
+                    barrier.wait();
+                    u.check_once()
+                })
+            })
+            .collect();
+        for t in threads {
+            let o = t.join().unwrap();
+            assert!(
+                matches!(o, Outcome::Updated(_) | Outcome::Current { .. }),
+                "round {round}: {o:?}"
+            );
+        }
+        let path = c2trie::publish::resolve_pointer(dir.path().join("lists.current")).unwrap();
+        assert_eq!(
+            std::fs::read(c2trie::sign::signature_path(&path)).unwrap(),
+            vendor.sig(&v1),
+            "round {round}"
+        );
+        vendor.keys().read_table(&path).unwrap();
+    }
+}
+
+/// The version record cannot be written: the pointer stays on the previous table and no
+/// new file is left behind.
+#[cfg(unix)]
+#[test]
+fn a_failed_record_leaves_the_directory_unchanged() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let mut u = updater(&server, &vendor, dir.path());
+    updated(u.check_once());
+    // The record's lock file leads nowhere: recording fails (also for root).
+    let lock = dir.path().join("state.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("missing/state.lock"), &lock).unwrap();
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = names(dir.path());
+    let pointer = std::fs::read(u.pointer()).unwrap();
+
+    vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2");
+    let r = refusal(u.check_once());
+    assert_eq!(r.kind(), RefusalKind::Io, "{r}");
+    assert_eq!(std::fs::read(u.pointer()).unwrap(), pointer);
+    assert_eq!(names(dir.path()), before);
+    assert_eq!(u.accepted().unwrap().unwrap().list_version, 1);
+
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(updated(u.check_once()).to, 2);
+}
+
+/// The record was raised, then publishing failed: the record is ahead of the pointer,
+/// and the next check completes the publish.
+#[test]
+fn a_record_ahead_of_the_pointer_is_completed() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let live = Arc::new(LiveTable::empty(FailMode::Open));
+    let mut u = updater(&server, &vendor, dir.path());
+    u.serve(Arc::clone(&live)).unwrap();
+    updated(u.check_once());
+
+    // Version 2's file cannot be written: a directory is in its place.
+    let blocker = dir.path().join("lists.2.c2t");
+    std::fs::create_dir(&blocker).unwrap();
+    vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2");
+    let r = refusal(u.check_once());
+    assert_eq!(r.kind(), RefusalKind::Io, "{r}");
+    assert_eq!(u.accepted().unwrap().unwrap().list_version, 2);
+    assert_eq!(
+        c2trie::publish::resolve_pointer(u.pointer()).unwrap(),
+        dir.path().join("lists.1.c2t")
+    );
+    assert!(!dir.path().join("lists.2.c2t.sig").exists());
+    assert_eq!(live.list_version(), Some(1));
+    // Older tables stay refused.
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1-again");
+    assert_eq!(refusal(u.check_once()).kind(), RefusalKind::Rollback);
+
+    std::fs::remove_dir(&blocker).unwrap();
+    vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2-again");
+    let up = updated(u.check_once());
+    assert_eq!((up.from, up.to), (Some(1), 2));
+    assert_eq!(live.list_version(), Some(2));
+    assert!(matches!(u.check_once(), Outcome::NotModified));
+}
+
+/// A FIFO or a link to a device or another file planted in the state directory neither
+/// blocks nor exhausts a check, and is not quoted in messages.
+#[cfg(unix)]
+#[test]
+fn a_tampered_state_directory_does_not_hang_the_check() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let mkfifo = |p: &Path| {
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let secret_file = tempfile::NamedTempFile::new().unwrap();
+    let secret = format!("root:x:0:0:{}:/root:/bin/sh\n", "TOPSECRET".repeat(20));
+    std::fs::write(secret_file.path(), &secret).unwrap();
+    type Plant = Box<dyn Fn(&Path)>;
+    let secret_path = secret_file.path().to_path_buf();
+    let cases: Vec<(&str, Plant)> = vec![
+        ("http-meta", Box::new(move |p: &Path| mkfifo(p))),
+        ("lists.current", Box::new(move |p: &Path| mkfifo(p))),
+        (
+            "lists.current",
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+        ),
+        (
+            "lists.current",
+            Box::new(move |p: &Path| std::os::unix::fs::symlink(&secret_path, p).unwrap()),
+        ),
+    ];
+    for (name, plant) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut u = updater(&server, &vendor, dir.path());
+        updated(u.check_once());
+        let target = dir.path().join(name);
+        std::fs::remove_file(&target).unwrap();
+        plant(&target);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let o = u.check_once();
+            let _ = tx.send(format!("{o:?}"));
+        });
+        let outcome = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name}: the check hangs"));
+        // At most a short excerpt of what the file holds.
+        assert!(
+            !outcome.contains(&"TOPSECRET".repeat(4)) && !outcome.contains("/bin/sh"),
+            "{name}: {outcome}"
+        );
+        // Whatever the outcome, the FIFO is never opened for reading: a writer would block.
+        if std::fs::symlink_metadata(&target)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+        {
+            assert!(outcome.contains("Refused"), "{name}: {outcome}");
+        }
+    }
+}
+
+/// A huge timeout is clamped, not a panic.
+#[test]
+fn huge_timeouts_do_not_panic() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let dir = tempfile::tempdir().unwrap();
+    let mut u = updater(&server, &vendor, dir.path());
+    u.timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .read_timeout(Duration::MAX);
+    assert_eq!(updated(u.check_once()).to, 1);
+}
+
+/// Relative redirects with dot segments are resolved as RFC 3986 says.
+#[test]
+fn relative_redirects_are_resolved() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let v1 = table(1, "192.0.2.1/32");
+    site.put("files/c2.c2t", v1.clone(), "v1");
+    site.put("files/c2.c2t.sig", vendor.sig(&v1), "v1s");
+    let s = Arc::clone(&site);
+    let server = Server::start(move |r| match r.path.as_str() {
+        "/a/b/c2.c2t" => Reply::redirect(302, "../../files/./c2.c2t#frag"),
+        "/a/b/c2.c2t.sig" => Reply::redirect(302, "./x/../../../files/c2.c2t.sig"),
+        _ => s.reply(r),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut u = Updater::new(&server.url("http", "a/b/c2.c2t"), vendor.keys(), dir.path()).unwrap();
+    assert_eq!(updated(u.check_once()).to, 1);
+    let paths: Vec<String> = server
+        .exchanges()
+        .into_iter()
+        .map(|e| e.request.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/a/b/c2.c2t",
+            "/files/c2.c2t",
+            "/a/b/c2.c2t.sig",
+            "/files/c2.c2t.sig"
+        ]
+    );
+}
+
+/// A redirect to a URL with credentials is refused: the client never sends an
+/// `Authorization` header the server chose, and never prints the password.
+#[test]
+fn redirects_with_credentials_are_refused() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    vendor.publish(&site, &table(1, "192.0.2.1/32"), "v1");
+    let port = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let (s, p) = (Arc::clone(&site), Arc::clone(&port));
+    let server = Server::start(move |r| {
+        if r.path.starts_with("/auth/") {
+            return s.reply(&http_server::Request {
+                path: r.path["/auth".len()..].to_owned(),
+                ..r.clone()
+            });
+        }
+        let port = p.load(Ordering::Relaxed);
+        Reply::redirect(
+            302,
+            &format!("http://user:hunter2@127.0.0.1:{port}/auth{}", r.path),
+        )
+    });
+    port.store(server.port(), Ordering::Relaxed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut u = updater(&server, &vendor, dir.path());
+    let r = refusal(u.check_once());
+    assert_eq!(r.kind(), RefusalKind::Redirect, "{r}");
+    assert!(!r.message().contains("hunter2"), "{r}");
+    let ex = server.exchanges();
+    assert_eq!(ex.len(), 1);
+    assert!(
+        ex.iter()
+            .all(|e| e.request.header("authorization").is_none())
+    );
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| {
+        std::fs::read(e.unwrap().path())
+            .is_ok_and(|b| !String::from_utf8_lossy(&b).contains("hunter2"))
+    }));
 }

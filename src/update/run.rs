@@ -5,10 +5,20 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Outcome, Updater};
+use super::{MAX_DURATION, Outcome, Updater};
+
+/// The shortest interval and backoff delay of a [`Schedule`]: one second. Shorter ones are
+/// raised to it, so that a zero interval cannot make a loop of requests.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `d` within `MIN_INTERVAL..=MAX_DURATION`.
+fn clamp(d: Duration) -> Duration {
+    d.clamp(MIN_INTERVAL, MAX_DURATION)
+}
 
 /// When to check: an interval with random jitter, exponential backoff after failures, and
-/// when to call the list stale.
+/// when to call the list stale. Every delay lies between [`MIN_INTERVAL`] (one second) and
+/// [`MAX_DURATION`](super::MAX_DURATION) (one year): others are clamped to these bounds.
 ///
 /// ```
 /// use std::time::Duration;
@@ -34,11 +44,12 @@ impl Schedule {
     /// `min(interval, 30 s)`, doubling with each further failure up to four intervals; stale
     /// after three intervals without a successful check.
     pub fn every(interval: Duration) -> Schedule {
+        let interval = clamp(interval);
         Schedule {
             interval,
             jitter: 0.1,
             retry_min: interval.min(Duration::from_secs(30)),
-            retry_max: interval.saturating_mul(4),
+            retry_max: clamp(interval.saturating_mul(4)),
             stale_after: 3,
         }
     }
@@ -56,11 +67,11 @@ impl Schedule {
     }
 
     /// After the first failure retry after `min`, then twice as long after each further
-    /// failure, up to `max`.
+    /// failure, up to `max` (both clamped to `MIN_INTERVAL..=MAX_DURATION`).
     #[must_use]
     pub fn backoff(mut self, min: Duration, max: Duration) -> Schedule {
-        self.retry_min = min;
-        self.retry_max = max.max(min);
+        self.retry_min = clamp(min);
+        self.retry_max = clamp(max).max(self.retry_min);
         self
     }
 
@@ -103,7 +114,7 @@ impl Schedule {
         }
         // A uniform value in [-1, 1).
         let unit = (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-        d.mul_f64(1.0 + self.jitter * unit)
+        Duration::try_from_secs_f64(d.as_secs_f64() * (1.0 + self.jitter * unit)).unwrap_or(d)
     }
 }
 
@@ -153,7 +164,12 @@ impl StopHandle {
     /// Waits `d` or until stopped; true when stopped.
     fn wait(&self, d: Duration) -> bool {
         let (lock, cvar) = &*self.0;
-        let end = Instant::now() + d;
+        let now = Instant::now();
+        // A point in time too far to represent is waited for a year at a time.
+        let end = now
+            .checked_add(d)
+            .or_else(|| now.checked_add(MAX_DURATION))
+            .unwrap_or(now);
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
         while !*stopped {
             let Some(left) = end
@@ -294,6 +310,7 @@ mod tests {
     fn backoff_doubles_up_to_the_cap() {
         let s = Schedule::every(Duration::from_secs(3600))
             .backoff(Duration::from_secs(30), Duration::from_secs(600));
+        assert_eq!(s.delay(0), Duration::from_secs(3600));
         let secs: Vec<u64> = (0..8).map(|f| s.delay(f).as_secs()).collect();
         assert_eq!(secs, [3600, 30, 60, 120, 240, 480, 600, 600]);
         assert_eq!(s.delay(u32::MAX), Duration::from_secs(600));
@@ -314,6 +331,27 @@ mod tests {
                 .jittered(Duration::from_secs(5)),
             Duration::from_secs(5)
         );
+    }
+
+    /// Zero delays are raised to the minimum, huge ones are clamped without a panic.
+    #[test]
+    fn delays_are_bounded() {
+        let s = Schedule::every(Duration::ZERO).backoff(Duration::ZERO, Duration::ZERO);
+        assert_eq!(s.interval(), MIN_INTERVAL);
+        assert!((0..40).all(|f| s.delay(f) >= MIN_INTERVAL));
+        let s = Schedule::every(Duration::MAX)
+            .jitter(0.5)
+            .backoff(Duration::MAX, Duration::MAX);
+        assert_eq!(s.interval(), MAX_DURATION);
+        for f in 0..40 {
+            let d = s.jittered(s.delay(f));
+            assert!(d <= MAX_DURATION.mul_f64(1.5), "{d:?}");
+        }
+        assert!(s.stale_threshold() >= MAX_DURATION);
+        // A wait that cannot be added to now neither panics nor ends early when stopped.
+        let stop = StopHandle::new();
+        stop.stop();
+        assert!(stop.wait(Duration::MAX));
     }
 
     #[test]
