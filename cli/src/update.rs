@@ -24,11 +24,13 @@ with DIR/lists.N.c2t.sig, and DIR/lists.current names it; DIR/state records the 
 accepted list version (older tables are refused, also after a restart) and DIR/http-meta
 the validators for conditional requests. A refused table leaves DIR unchanged.
 
-With --once, exit 0 when a table was accepted or the list is current (304 Not Modified),
-1 with the reason when the update was refused (bad or expired signature, rollback,
-invalid table, too large, HTTP error, timeout, I/O). Without --once, check every
---interval (±10 % jitter; after a failure retry sooner, backing off) until interrupted,
-printing one line (or JSON object) per check.";
+With --once, exit 0 when a table was accepted or the list is current (304 Not Modified,
+and the published table's signature has not expired), 1 with the reason when the update
+was refused (bad or expired signature, rollback, version jump, invalid table, too large,
+HTTP error, timeout, I/O), 2 for a usage error (a URL that is not http(s), has a query,
+a fragment or credentials, or does not name a file; a duration out of range). Without
+--once, check every --interval (1s to 365d; ±10 % jitter; after a failure retry sooner,
+backing off) until interrupted, printing one line (or JSON object) per check.";
 
 /// `c2trie update`.
 #[derive(Debug, Args)]
@@ -45,7 +47,8 @@ pub(crate) struct UpdateArgs {
     /// Check once and exit (0: updated or current, 1: refused).
     #[arg(long)]
     once: bool,
-    /// The interval between checks: 90s, 15m, 1h, 1d (a bare number is seconds).
+    /// The interval between checks: 90s, 15m, 1h, 1d (a bare number is seconds); 1s to
+    /// 365d.
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     interval: String,
     /// Trust this root certificate (PEM or DER) for HTTPS instead of the built-in roots.
@@ -54,9 +57,17 @@ pub(crate) struct UpdateArgs {
     /// Refuse a table larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = c2trie::update::DEFAULT_MAX_BYTES)]
     max_bytes: u64,
-    /// The time allowed for one whole check.
+    /// The time allowed for one whole check (at most 365d).
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     timeout: String,
+    /// Refuse a table whose list version lies more than N above the accepted one (a
+    /// signed table far in the future would block every later one).
+    #[arg(long, value_name = "N")]
+    max_jump: Option<u64>,
+    /// Refuse signatures without a signed not-after time (v1 signatures), so that a
+    /// withheld update cannot keep an agent on an old list forever.
+    #[arg(long)]
+    require_not_after: bool,
     /// Machine-readable output: one JSON object per check on standard output.
     #[arg(long)]
     pub(crate) json: bool,
@@ -84,6 +95,22 @@ fn duration(text: &str) -> std::result::Result<Duration, UsageError> {
     };
     if d.is_zero() {
         return Err(UsageError(format!("{text:?}: a duration must be positive")));
+    }
+    if d > c2trie::update::MAX_DURATION {
+        return Err(UsageError(format!(
+            "{text:?}: a duration must be at most 365d"
+        )));
+    }
+    Ok(d)
+}
+
+/// `--interval`: a duration of at least one second.
+fn interval(text: &str) -> std::result::Result<Duration, UsageError> {
+    let d = duration(text)?;
+    if d < c2trie::update::MIN_INTERVAL {
+        return Err(UsageError(format!(
+            "--interval {text:?}: the interval must be at least 1s"
+        )));
     }
     Ok(d)
 }
@@ -170,14 +197,24 @@ fn report(o: &Outcome, updater: Option<&Updater>, json: bool) {
 }
 
 pub(crate) fn run(args: UpdateArgs) -> Result<crate::Outcome> {
-    let interval = duration(&args.interval)?;
-    let timeout = duration(&args.timeout)?;
+    let interval = interval(&args.interval)?;
+    let timeout = duration(&args.timeout).map_err(|e| UsageError(format!("--timeout {}", e.0)))?;
     let mut keys = TrustedKeys::new();
     for p in &args.pubkey {
         keys.add(PublicKey::read_file(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
-    let mut updater = Updater::new(&args.url, keys, &args.dir)?;
-    updater.max_bytes(args.max_bytes).timeout(timeout);
+    keys.require_not_after(args.require_not_after);
+    let mut updater = Updater::new(&args.url, keys, &args.dir).map_err(|e| {
+        if e.is_invalid_input() {
+            Box::new(UsageError(format!("--url: {e}"))) as Box<dyn std::error::Error>
+        } else {
+            Box::new(e)
+        }
+    })?;
+    updater
+        .max_bytes(args.max_bytes)
+        .timeout(timeout)
+        .max_jump(args.max_jump);
     if let Some(ca) = &args.ca_cert {
         let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
         updater
@@ -259,7 +296,7 @@ fn progress_bar() -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    use super::duration;
+    use super::{duration, interval};
     use std::time::Duration;
 
     #[test]
@@ -269,8 +306,11 @@ mod tests {
         assert_eq!(duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(duration("2d").unwrap(), Duration::from_secs(172_800));
         assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
-        for bad in ["", "h", "1w", "0", "-1s", "1.5h"] {
+        for bad in ["", "h", "1w", "0", "-1s", "1.5h", "366d", "99999999999d"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(duration("365d").unwrap(), c2trie::update::MAX_DURATION);
+        assert!(interval("500ms").is_err());
+        assert_eq!(interval("1s").unwrap(), Duration::from_secs(1));
     }
 }

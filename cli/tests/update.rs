@@ -170,3 +170,86 @@ fn update_once_publishes_then_not_modified_then_refuses() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Bad URLs and out-of-range durations are usage errors (exit 2) that never print a
+/// password; `--max-jump` and `--require-not-after` reach the library's checks.
+#[test]
+fn update_usage_errors_and_options() {
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("vendor.key");
+    ok(&bin().arg("keygen").arg("-o").arg(&key).output().unwrap());
+    let pubkey = work.path().join("vendor.key.pub");
+    let state = work.path().join("state-dir");
+    let site = Site::new();
+    let s = std::sync::Arc::clone(&site);
+    let server = Server::start(move |r| s.reply(r));
+    let url = server.url("http", "c2.c2t");
+    let run = |url: &str, extra: &[&str]| {
+        bin()
+            .args(["update", "--url", url, "--pubkey"])
+            .arg(&pubkey)
+            .arg("--dir")
+            .arg(&state)
+            .arg("--once")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let port = server.port();
+    for bad in [
+        "ftp://127.0.0.1/c2.c2t".to_owned(),
+        format!("{url}?v=2"),
+        format!("{url}#latest"),
+        format!("http://user:secret@127.0.0.1:{port}/c2.c2t"),
+        format!("http://127.0.0.1:{port}/"),
+    ] {
+        let out = run(&bad, &["--json"]);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}: {all}");
+        assert!(!all.contains("secret"), "{all}");
+    }
+    for (flag, value) in [
+        ("--interval", "99999999999d"),
+        ("--interval", "366d"),
+        ("--interval", "500ms"),
+        ("--timeout", "18446744073709551615"),
+        ("--timeout", "400d"),
+    ] {
+        let out = run(&url, &[flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+    }
+    assert!(
+        server.exchanges().is_empty(),
+        "no request for a usage error"
+    );
+
+    // --max-jump: version 2 accepted, then version 100 refused as a jump.
+    let (v2, v2sig) = signed(work.path(), &key, 2, "198.51.100.0/24");
+    site.put("c2.c2t", v2, "v2");
+    site.put("c2.c2t.sig", v2sig, "v2s");
+    ok(&run(&url, &[]));
+    let (v100, v100sig) = signed(work.path(), &key, 100, "198.51.100.0/24");
+    site.put("c2.c2t", v100, "v100");
+    site.put("c2.c2t.sig", v100sig, "v100s");
+    let out = run(&url, &["--max-jump", "10", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "version_jump", "{v}");
+
+    // --require-not-after: `c2trie sign` writes signatures without one.
+    let out = run(&url, &["--require-not-after", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "signature", "{v}");
+    ok(&run(&url, &[]));
+
+    let help = ok(&bin().args(["update", "--help"]).output().unwrap());
+    assert!(
+        help.contains("--max-jump") && help.contains("--require-not-after"),
+        "{help}"
+    );
+}
