@@ -311,11 +311,12 @@ pub(crate) fn spelled_v4(net: IpNet) -> Option<ipnet::Ipv4Net> {
     let IpNet::V6(n) = net else { return None };
     let o = n.network().octets();
     let len = n.prefix_len();
-    let (v4, v4_len) = if len >= 96 && o[..12] == [0; 12] {
-        ([o[12], o[13], o[14], o[15]], len - 96)
-    } else if len >= 96 && o[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0] {
-        ([o[12], o[13], o[14], o[15]], len - 96)
-    } else if len >= 96 && o[..12] == [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] {
+    const LAST_32: [[u8; 12]; 3] = [
+        [0; 12],                                       // compatible
+        [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0],    // translated
+        [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], // NAT64
+    ];
+    let (v4, v4_len) = if len >= 96 && LAST_32.iter().any(|p| o[..12] == *p) {
         ([o[12], o[13], o[14], o[15]], len - 96)
     } else if len >= 16 && o[..2] == [0x20, 0x02] {
         ([o[2], o[3], o[4], o[5]], (len - 16).min(32))
