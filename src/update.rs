@@ -254,7 +254,22 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// What kind of [`UpdateError`] it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateErrorKind {
+    /// An argument was refused: the URL, the keys, the stem.
+    InvalidInput,
+    /// The state directory could not be created, read or written
+    /// ([`UpdateError::io_error`] when an I/O error is the cause).
+    Io,
+}
+
 /// Why an [`Updater`] could not be set up.
+///
+/// As every error of the crate, its `Display` is the whole message, cause included, and
+/// [`source`](std::error::Error::source) is `None`; [`UpdateError::kind`] and
+/// [`UpdateError::io_error`] give the parts.
 #[derive(Debug)]
 pub struct UpdateError {
     message: String,
@@ -279,9 +294,23 @@ impl UpdateError {
     }
 
     /// Whether an argument was refused (the URL, the keys, the stem), as opposed to a
-    /// failure of the state directory.
+    /// failure of the state directory: `kind() == UpdateErrorKind::InvalidInput`.
     pub fn is_invalid_input(&self) -> bool {
         self.invalid
+    }
+
+    /// What kind of error it is.
+    pub fn kind(&self) -> UpdateErrorKind {
+        if self.invalid {
+            UpdateErrorKind::InvalidInput
+        } else {
+            UpdateErrorKind::Io
+        }
+    }
+
+    /// The I/O error behind it, if one is.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_ref()
     }
 }
 
@@ -295,11 +324,7 @@ impl fmt::Display for UpdateError {
     }
 }
 
-impl std::error::Error for UpdateError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
-}
+impl std::error::Error for UpdateError {}
 
 impl From<SwapError> for UpdateError {
     fn from(e: SwapError) -> UpdateError {

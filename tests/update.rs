@@ -1144,3 +1144,25 @@ fn redirects_with_credentials_are_refused() {
             .is_ok_and(|b| !String::from_utf8_lossy(&b).contains("hunter2"))
     }));
 }
+
+/// The setup error follows the crate's error convention: a kind, the cause in `Display`,
+/// no `source()` to print it twice.
+#[test]
+fn setup_errors_follow_the_error_convention() {
+    use c2trie::update::{UpdateErrorKind, Updater};
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let mut keys = c2trie::sign::TrustedKeys::new();
+    keys.add(c2trie::sign::SecretKey::generate().unwrap().public_key());
+    let err =
+        Updater::new("https://example.com/c2.c2t", keys.clone(), file.join("sub")).unwrap_err();
+    assert_eq!(err.kind(), UpdateErrorKind::Io);
+    assert!(err.source().is_none());
+    assert!(err.io_error().is_some());
+    let msg = err.to_string();
+    assert!(msg.contains(&*err.io_error().unwrap().to_string()), "{msg}");
+    let err = Updater::new("ftp://example.com/c2.c2t", keys, dir.path().join("d")).unwrap_err();
+    assert_eq!(err.kind(), UpdateErrorKind::InvalidInput);
+}
