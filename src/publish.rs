@@ -332,6 +332,37 @@ pub(crate) fn publish_versioned_locked(
     }
 }
 
+/// Rewrites the version file of `bytes` (replacing a damaged or missing one) and points the
+/// stem's pointer at it, unless the pointer names a newer version. Only for a table the
+/// caller has verified to be the one its version record accepted: the usual rollback
+/// checks of [`publish_versioned`] would refuse it as "not newer". The caller holds the
+/// stem's lock.
+pub(crate) fn repair_versioned_locked(
+    dir: &Path,
+    stem: &str,
+    bytes: &[u8],
+    _lock: &File,
+) -> Result<(PathBuf, Table), SwapError> {
+    check_stem(stem)?;
+    let version = Table::from_bytes(bytes.to_vec())
+        .map_err(SwapError::load)?
+        .list_version();
+    let pointer = pointer_path(dir, stem);
+    if let Ok(current) = resolve_pointer(&pointer)
+        && let Some(cur) = current
+            .file_name()
+            .and_then(|n| version_of(&n.to_string_lossy(), stem))
+            .filter(|c| *c > version)
+    {
+        return Err(SwapError::rollback(cur, version, None));
+    }
+    let name = versioned_name(stem, version);
+    let path = dir.join(&name);
+    let table = publish(&path, bytes)?;
+    atomic_write(&pointer, |f| writeln!(f, "{name}"), |_| Ok(()))?;
+    Ok((path, table))
+}
+
 /// Refuses a stem whose pointer `resolve_pointer` would refuse, or that would name another
 /// stem's files once trimmed: empty, starting with `.`, with a path separator, `:`, a
 /// control character, or white space at either end.

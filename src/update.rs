@@ -761,11 +761,6 @@ impl Updater {
         self.publish(&path, &table, &sig, &mut state)?;
         // Losing the validators costs one download next time, nothing else.
         let _ = new_meta.write(&meta_path);
-        if let Ok(c) = publish::cleanup(&self.dir, &self.stem, self.keep) {
-            for old in c.removed {
-                let _ = fs::remove_file(signature_path(&old));
-            }
-        }
         let generation = match &self.live {
             Some(live) if live.list_version() != Some(offered) => Some(
                 live.replace(table)
@@ -933,7 +928,21 @@ impl Updater {
         let sig_path = signature_path(path);
         let existed = fs::symlink_metadata(&sig_path).is_ok();
         write_signature(path, sig)?;
-        match publish::publish_versioned_locked(&self.dir, &self.stem, table.as_bytes(), &lock) {
+        let published =
+            match publish::publish_versioned_locked(&self.dir, &self.stem, table.as_bytes(), &lock)
+            {
+                // The pointer already names this version, but its file is missing or
+                // damaged: the record holds exactly this table (recorded above, which
+                // refuses any other with its version), so the file is written again.
+                Err(e)
+                    if e.kind() == SwapErrorKind::Rollback
+                        && e.versions() == Some((table.list_version(), table.list_version())) =>
+                {
+                    publish::repair_versioned_locked(&self.dir, &self.stem, table.as_bytes(), &lock)
+                }
+                r => r,
+            };
+        let result = match published {
             Ok(_) => Ok(()),
             Err(e) if e.is_published() => Err(Refusal::swap("published, but", &e)),
             Err(e) => {
@@ -942,7 +951,17 @@ impl Updater {
                 }
                 Err(Refusal::swap("recorded, but cannot publish", &e))
             }
+        };
+        if result.is_ok() {
+            // Still under the lock, so the pointer it reads is the one just written and
+            // no other updater's newer file is taken for an old one.
+            if let Ok(c) = publish::cleanup(&self.dir, &self.stem, self.keep) {
+                for old in c.removed {
+                    let _ = fs::remove_file(signature_path(&old));
+                }
+            }
         }
+        result
     }
 }
 

@@ -872,6 +872,35 @@ fn a_304_restores_a_missing_pointer_and_signature() {
     assert_eq!(std::fs::read(&sig).unwrap(), vendor.sig(&v1));
 }
 
+/// The published file of the accepted version missing or damaged: the next check writes it
+/// again (it is the recorded table), never a false rollback that lasts until a new version.
+#[test]
+fn a_missing_or_damaged_published_table_is_restored() {
+    let vendor = Vendor::new();
+    let site = Site::new();
+    let server = site_server(&site);
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = table(2, "192.0.2.1/32");
+    vendor.publish(&site, &v2, "v2");
+    let mut u = updater(&server, &vendor, dir.path());
+    updated(u.check_once());
+    let file = dir.path().join("lists.2.c2t");
+
+    std::fs::remove_file(&file).unwrap();
+    let o = u.check_once();
+    assert!(o.is_success(), "{o:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), v2);
+
+    let mut damaged = v2.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x40;
+    std::fs::write(&file, &damaged).unwrap();
+    let o = u.check_once();
+    assert!(o.is_success(), "{o:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), v2);
+    assert!(u.published_table().unwrap().is_some());
+}
+
 /// Two updaters of one directory at once (two `--once` runs): both succeed, and the
 /// published table keeps its signature.
 #[test]

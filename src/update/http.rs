@@ -128,7 +128,10 @@ fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
             let end = r.find(['/', '?']).unwrap_or(r.len());
             (&r[..end], &r[end..])
         }
-        None if ref_scheme.is_some() => ("", rest),
+        // A scheme with no authority (`http:files/x`) names no host: nothing to fetch.
+        None if ref_scheme.is_some() => {
+            return Err(format!("redirect to {shown:?}: no host after the scheme"));
+        }
         None => (authority, rest),
     };
     let (path, query) = match rest.split_once('?') {
@@ -357,6 +360,10 @@ mod tests {
             assert_eq!(resolve(&base, loc).expect(loc).to_string(), want, "{loc}");
         }
         assert!(resolve(&base, "ftp://x/y").is_err());
+        // A scheme without an authority names no host, rather than one made of the path.
+        for loc in ["http:files/t", "https:t.c2t", "http:/files/t"] {
+            assert!(resolve(&base, loc).is_err(), "{loc}");
+        }
     }
 
     #[test]
