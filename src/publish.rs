@@ -389,6 +389,15 @@ fn check_stem(stem: &str) -> Result<(), SwapError> {
 /// Opens the lock file read-only if it exists (locking needs no write access), else
 /// creates it.
 pub(crate) fn open_lock(path: &Path) -> io::Result<File> {
+    // Only a regular file: opening a FIFO planted there would block every writer.
+    if let Ok(md) = fs::metadata(path)
+        && !md.is_file()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the lock file is not a regular file",
+        ));
+    }
     match File::open(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
             .write(true)

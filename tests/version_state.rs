@@ -257,3 +257,31 @@ fn a_fifo_record_is_refused_without_blocking() {
         .expect("open blocked");
     assert_eq!(got, Err(SwapErrorKind::Io));
 }
+
+/// A FIFO planted where the record's lock file goes is an error at once, not a writer
+/// blocked forever holding the handle's writer lock.
+#[cfg(unix)]
+#[test]
+fn a_fifo_lock_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("v.state");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("v.state.lock"))
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo on this system
+    }
+    let live = live_with(&state);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            live.replace(table(1, "192.0.2.0/24"))
+                .map(|_| ())
+                .map_err(|e| e.kind()),
+        );
+    });
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("replace blocked");
+    assert_eq!(got, Err(SwapErrorKind::Io));
+}

@@ -135,19 +135,18 @@ pub(crate) fn run(args: CompileArgs) -> Result<bool> {
         (List::Global, &args.global),
     ];
     for (list, paths) in inputs {
-        // A feed stops soon after it gives more distinct entries than its list may hold:
-        // memory follows what is kept, never the input. One more than the limit is kept,
-        // so that a feed just over it is refused by the compiler's check, which names the
-        // entry's file and line.
+        // A feed stops at the first distinct entry over its list's limit, naming its line:
+        // memory follows what is kept, never the input. The compiler's check still counts
+        // the list's feeds together.
         let opts = match limits.get(list).max_entries {
-            Some(n) => opts.clone().with_max_entries(n.saturating_add(1)),
+            Some(n) => opts.clone().with_max_entries(n),
             None => opts.clone(),
         };
         for path in paths {
             let feed = progress::read_feed(path, &opts, show_progress).map_err(|e| {
                 let name = progress::feed_name(path);
                 match (e.kind(), limits.get(list).max_entries) {
-                    // The parser was given one more than the list's limit: name the limit.
+                    // The parser was given the list's limit: the line is the first over it.
                     (c2trie::feed::FeedErrorKind::TooManyEntries { line, .. }, Some(n)) => format!(
                         "{name}:{line}: more than {n} distinct entries (the {list} list's \
                          --max-entries)"

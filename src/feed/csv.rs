@@ -46,6 +46,13 @@ pub(crate) const DEST_NAMES: &[&str] = &[
     "c2",
     "c2ip",
     "c2address",
+    "dst",
+    "dsthost",
+    "daddr",
+    "remoteip",
+    "remoteaddress",
+    "resph",
+    "idresph",
 ];
 
 /// Header names of a source address column: never taken as the address.
@@ -59,6 +66,17 @@ pub(crate) const SOURCE_NAMES: &[&str] = &[
     "clientip",
     "victim",
     "victimip",
+    "src",
+    "srchost",
+    "saddr",
+    "localip",
+    "localaddress",
+    "origh",
+    "idorigh",
+    "client",
+    "clientaddress",
+    "sender",
+    "internalip",
 ];
 
 /// Header names (lowercase, without `_`, `-` or spaces) of an address column.
@@ -261,18 +279,20 @@ fn is_text(field: &str) -> bool {
     field.chars().any(char::is_alphabetic) && !is_addr(field)
 }
 
-/// A row that is a header: no field is an address or looks like a mistyped one (`1.2.3.x`,
-/// `[192.0.2.1]`: a digit beside a `.` or `:`), some field has letters, and either a field
-/// names an address column (destination, plain or source) or no field is a bare number (a
-/// port). A bad first data row is reported as bad, never skipped as a header.
+/// A row that is a header: some field has letters, and no field looks like data: an
+/// address or a mistyped one (`1.2.3.x`, `[192.0.2.1]`: a digit beside a `.` or `:`), a
+/// bare number (a port), or a `/` (`N/A`, a prefix). A bad first data row
+/// is reported as bad, never skipped as a header, even when a tag in it happens to be a
+/// column name (`c2`, `host`).
 pub(crate) fn is_header(fields: &[String]) -> bool {
-    !fields.iter().any(|f| is_addr(f) || looks_like_addr(f))
-        && fields.iter().any(|f| is_text(f))
-        && (fields.iter().any(|f| names_addr_column(f)) || !fields.iter().any(|f| is_number(f)))
+    fields.iter().any(|f| is_text(f))
+        && !fields
+            .iter()
+            .any(|f| is_addr(f) || looks_like_addr(f) || is_number(f) || f.contains('/'))
 }
 
 /// Whether a header field names an address column, destination, plain or source.
-fn names_addr_column(name: &str) -> bool {
+pub(crate) fn names_addr_column(name: &str) -> bool {
     let n = normalize(name);
     [ADDR_NAMES, DEST_NAMES, SOURCE_NAMES]
         .iter()
@@ -578,6 +598,9 @@ mod tests {
             "192.0.2.x,443,malware",
             "x1.2.3.4,443,c2",
             "[192.0.2.9],443,c2",
+            "N/A,,TorrentLocker C&C",
+            "N/A,443,c2",
+            "localhost,443,host",
         ] {
             let f = parse_bytes_as(&format!("{first}\n192.0.2.1,443,c2\n"), Format::Csv);
             assert_eq!((f.stats.rejected, f.stats.skipped), (1, 0), "{first}");

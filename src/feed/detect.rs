@@ -9,7 +9,8 @@
 use super::Format;
 use super::addr::parse_net;
 use super::csv::{
-    DELIMITERS, count_unquoted, is_addr_name, is_header, sniff_delimiter, split_fields,
+    DELIMITERS, count_unquoted, is_addr_name, is_header, names_addr_column, sniff_delimiter,
+    split_fields,
 };
 
 /// How many data lines are sampled.
@@ -79,6 +80,13 @@ pub(crate) fn detect_prefix(prefix: &[u8], complete: bool) -> Format {
     if banner_has("firehol") {
         return Format::Netset;
     }
+    // A header, as a first row or as the comment just before the data, that names an
+    // address column (a source one included: the CSV parser then refuses it with a reason)
+    // makes a CSV, before any guess from the rows' shape: `# src_ip;dst_ip` rows are no
+    // plain list with comments, `SrcIP<TAB>SrcPort` rows no ipsum.
+    if names_columns(&banner, &data) {
+        return Format::Csv;
+    }
     let most = |pred: &dyn Fn(&str) -> bool| {
         let n = data.iter().filter(|l| pred(l)).count();
         n > 0 && n * 2 >= data.len()
@@ -86,10 +94,14 @@ pub(crate) fn detect_prefix(prefix: &[u8], complete: bool) -> Format {
     if most(&is_drop_row) || (banner_has("spamhaus") && most(&|l| parse_net(l).is_ok())) {
         return Format::Drop;
     }
-    if most(&|l| tab_count(l).is_some_and(|cidr| cidr)) {
+    if most(&|l| tab_count(l).is_some_and(|(cidr, _)| cidr)) {
         return Format::AsnTable;
     }
-    if most(&|l| tab_count(l).is_some_and(|cidr| !cidr)) || banner_has("ipsum") {
+    // ipsum's count is how many blacklists name the address: small. A larger number is a
+    // port or some other column, and the rows a CSV.
+    if most(&|l| tab_count(l).is_some_and(|(cidr, n)| !cidr && n <= IPSUM_MAX_COUNT))
+        || banner_has("ipsum")
+    {
         return Format::Ipsum;
     }
     if looks_like_csv(&data) {
@@ -105,15 +117,45 @@ fn is_drop_row(l: &str) -> bool {
     })
 }
 
-/// `addr<TAB>digits`: `Some(true)` when the address has a prefix length.
-fn tab_count(l: &str) -> Option<bool> {
+/// The largest count an ipsum row carries, for detection (ipsum aggregates a few dozen
+/// blacklists).
+const IPSUM_MAX_COUNT: u64 = 100;
+
+/// `addr<TAB>digits`: whether the address has a prefix length, and the number.
+fn tab_count(l: &str) -> Option<(bool, u64)> {
     let (a, n) = l.split_once('\t')?;
     let n = n.trim();
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     parse_net(a.trim()).ok()?;
-    Some(a.contains('/'))
+    Some((a.contains('/'), n.parse().unwrap_or(u64::MAX)))
+}
+
+/// Whether the first data row, or the comment line just before the data, is a header that
+/// names an address column, with a delimiter the data rows share.
+fn names_columns(banner: &[String], data: &[&str]) -> bool {
+    let Some(first) = data.first() else {
+        return false;
+    };
+    let header = |line: &str| {
+        sniff_delimiter(line, &DELIMITERS).is_some_and(|d| {
+            split_fields(line, d).is_ok_and(|f| {
+                f.len() >= 2 && is_header(&f) && f.iter().any(|n| names_addr_column(n))
+            }) && data.iter().skip(1).all(|l| count_unquoted(l, d) > 0)
+        })
+    };
+    if header(first) {
+        return true;
+    }
+    banner.last().is_some_and(|c| {
+        let c = c.trim_start_matches(['#', ';']).trim();
+        // The comment must name the columns of the rows below it: its delimiter is theirs.
+        sniff_delimiter(c, &DELIMITERS).is_some_and(|d| {
+            split_fields(c, d).is_ok_and(|f| f.len() >= 2 && f.iter().any(|n| names_addr_column(n)))
+                && data.iter().all(|l| count_unquoted(l, d) > 0)
+        })
+    })
 }
 
 fn looks_like_csv(data: &[&str]) -> bool {
@@ -206,6 +248,26 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(detect(text.as_bytes()), *want, "{text:?}");
         }
+    }
+
+    /// A header naming an address column, as a first row or as the comment before the
+    /// data, makes a CSV before the rows' shape is guessed; ipsum's counts are small.
+    #[test]
+    fn column_headers_win_over_shape_guesses() {
+        for text in [
+            "# src_ip;dst_ip\n10.0.0.5;192.0.2.1\n10.0.0.6;192.0.2.2\n",
+            "# SrcIP\tSrcPort\n10.0.0.1\t51234\n10.0.0.2\t51999\n",
+            "SrcIP\tSrcPort\n10.0.0.1\t51234\n10.0.0.2\t51999\n",
+            "10.0.0.1\t51234\n10.0.0.2\t443\n",
+        ] {
+            assert_eq!(detect(text.as_bytes()), Format::Csv, "{text:?}");
+        }
+        // ipsum itself, and plain lists with comments, are unchanged.
+        assert_eq!(detect(b"77.90.185.20\t10\n1.2.3.4\t3\n"), Format::Ipsum);
+        assert_eq!(
+            detect(b"# hosts, seen today\n192.0.2.1\n192.0.2.2\n"),
+            Format::Plain
+        );
     }
 
     /// One odd row among the sampled ones (a bad address, a missing or extra column) does
