@@ -403,6 +403,9 @@ fn max_entries_names_the_lists_limit() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     // The 1,001st distinct entry is on line 1,001.
-    assert!(err.contains("g.txt:1001: more than 1000 distinct entries"), "{err}");
+    assert!(
+        err.contains("g.txt:1001: more than 1000 distinct entries"),
+        "{err}"
+    );
     assert!(err.contains("the global list's --max-entries"), "{err}");
 }
