@@ -337,6 +337,7 @@ pub(crate) fn publish_versioned_locked(
 /// caller has verified to be the one its version record accepted: the usual rollback
 /// checks of [`publish_versioned`] would refuse it as "not newer". The caller holds the
 /// stem's lock.
+#[cfg(feature = "update")]
 pub(crate) fn repair_versioned_locked(
     dir: &Path,
     stem: &str,
