@@ -209,16 +209,28 @@ const EMBEDDINGS: [(&str, &str, u8); 6] = [
     ("teredo-server", "2001::/32", 32),
 ];
 
+/// [`EMBEDDINGS`], parsed once: they are consulted for every IPv6 entry.
+static REGIONS: LazyLock<Vec<(&str, ipnet::Ipv6Net, u8)>> = LazyLock::new(|| {
+    EMBEDDINGS
+        .iter()
+        .filter_map(|&(enc, region, start)| Some((enc, region.parse().ok()?, start)))
+        .collect()
+});
+
+/// Where the IPv4 address starts in an IPv6 prefix that lies inside the region of an
+/// encoding naming a host by its IPv4 address (compatible, translated, NAT64, 6to4; not
+/// Teredo, whose field names the relay, nor mapped, stored as IPv4 anyway).
+pub(super) fn host_spelling_start(net: &ipnet::Ipv6Net) -> Option<u8> {
+    REGIONS
+        .iter()
+        .filter(|(enc, ..)| matches!(*enc, "compatible" | "translated" | "nat64" | "6to4"))
+        .find(|(_, region, _)| region.contains(net))
+        .map(|&(_, _, start)| start)
+}
+
 /// The broadest IPv4 prefix length an IPv6 prefix amounts to under any encoding it meets,
 /// and that encoding.
 fn embedded_v4(net: &ipnet::Ipv6Net) -> Option<(&'static str, u8)> {
-    // Parsed once: this runs for every IPv6 entry of a limited list.
-    static REGIONS: LazyLock<Vec<(&str, ipnet::Ipv6Net, u8)>> = LazyLock::new(|| {
-        EMBEDDINGS
-            .iter()
-            .filter_map(|&(enc, region, start)| Some((enc, region.parse().ok()?, start)))
-            .collect()
-    });
     static LOCAL_USE: LazyLock<Option<ipnet::Ipv6Net>> =
         LazyLock::new(|| "64:ff9b:1::/48".parse().ok());
     let mut best: Option<(&'static str, u8)> = None;

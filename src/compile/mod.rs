@@ -581,19 +581,9 @@ fn canonical(net: IpNet) -> IpNet {
 /// names the relay server, not the peer. IPv4-mapped entries are stored as IPv4 by
 /// [`canonical`].
 fn spelled_v4(net: &ipnet::Ipv6Net) -> Option<ipnet::Ipv4Net> {
-    const NAT64_WKP: u128 = 0x0064_ff9b_0000_0000_0000_0000;
     let a = u128::from(net.network());
     let len = u32::from(net.prefix_len());
-    // (the encoding's top bits, how many, where the IPv4 address starts)
-    let start = [
-        (0, 96, 96),
-        (0xffff_0000, 96, 96),
-        (NAT64_WKP, 96, 96),
-        (0x2002, 16, 16),
-    ]
-    .into_iter()
-    .find(|&(head, bits, _)| len >= bits && a >> (128 - bits) == head)
-    .map(|(_, _, start)| start)?;
+    let start = u32::from(limits::host_spelling_start(net)?);
     let v4_len = len.saturating_sub(start).min(32);
     if v4_len < 8 {
         return None;
