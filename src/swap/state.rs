@@ -267,33 +267,11 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Reads at most [`MAX_LEN`] bytes of a regular file.
+/// The record's text: at most [`MAX_LEN`] bytes of a regular file (a FIFO would block the
+/// open, a device read forever), as UTF-8.
 fn read_bounded(path: &Path) -> io::Result<String> {
-    use std::io::Read as _;
-    // Only a regular file: opening a FIFO would block, a device would read forever.
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let mut text = String::new();
-    file.take(MAX_LEN + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_LEN {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {MAX_LEN} bytes"),
-        ));
-    }
-    Ok(text)
+    String::from_utf8(crate::publish::read_regular(path, MAX_LEN)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 fn body(a: &Accepted) -> String {
