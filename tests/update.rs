@@ -6,7 +6,6 @@
 
 mod http_server;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +15,7 @@ use c2trie::sign::{SecretKey, TrustedKeys};
 use c2trie::swap::{FailMode, LiveTable};
 use c2trie::update::{Event, Outcome, RefusalKind, Schedule, Updater};
 use c2trie::{Compiler, List, Meta, Policy, Verdict};
-use http_server::{Reply, Server, Site};
+use http_server::{Reply, Server, Site, snapshot};
 
 /// A table of `version` blocking `blocked`.
 fn table(version: u64, blocked: &str) -> Vec<u8> {
@@ -58,25 +57,6 @@ impl Vendor {
         site.put("c2.c2t.sig", self.sig(bytes), &format!("{etag}-sig"));
         site.put("c2.c2t", bytes.to_vec(), etag);
     }
-}
-
-/// Every file in `dir`: name -> (length, modification time, contents).
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, SystemTime, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                (
-                    m.len(),
-                    m.modified().unwrap(),
-                    std::fs::read(e.path()).unwrap(),
-                ),
-            )
-        })
-        .collect()
 }
 
 fn site_server(site: &Arc<Site>) -> Server {

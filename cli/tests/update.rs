@@ -6,12 +6,10 @@
 #[path = "../../tests/http_server/mod.rs"]
 mod http_server;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::SystemTime;
 
-use http_server::{Server, Site};
+use http_server::{Server, Site, snapshot};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_c2trie"))
@@ -26,24 +24,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, SystemTime, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                (
-                    m.len(),
-                    m.modified().unwrap(),
-                    std::fs::read(e.path()).unwrap(),
-                ),
-            )
-        })
-        .collect()
 }
 
 /// Compiles a one-entry table of `version` with the CLI and signs it with `key`; returns

@@ -350,3 +350,25 @@ impl Site {
         }
     }
 }
+
+/// Every file in `dir`: name -> (length, modification time, contents), to show that a
+/// refused update changed nothing.
+pub fn snapshot(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, (u64, std::time::SystemTime, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                (
+                    m.len(),
+                    m.modified().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
