@@ -55,8 +55,8 @@ self_cell::self_cell!(
 /// | load | one pass over the bytes (checksum) plus one over each section |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets + its host tuple (no trie walk) |
-/// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump node |
-/// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump node |
+/// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
+/// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
@@ -564,9 +564,10 @@ fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
         .map_or(LEAF_FLAG, |s| s.get())
 }
 
-/// Where a walk for `key` starts: its node in the jump table (at bit offset `J`) when the
-/// key's path reaches that deep, else its direct-table slot (at offset `d`). Both are read,
-/// independently, and the choice is a conditional move.
+/// Where a walk for `key` starts: its jump entry (a node at depth `J`, or the whole answer
+/// for every address under its path) when the key's path is in the jump table, else its
+/// direct-table slot (at offset `d`). Both are read, independently, and the choice is a
+/// conditional move.
 #[inline(always)]
 fn start<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> (u32, u32) {
     let direct = direct_slot(fam, key);
@@ -575,9 +576,9 @@ fn start<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> (u32, u32) {
     }
     let path = F::top(key, fam.jump_bits);
     let (b1, b2) = buckets_of(F::hash(path, fam.seed), fam.jumps.len());
+    // A node index (below 2^31: nodes are 24 bytes in a table below 4 GiB), or
+    // `LEAF_FLAG | tuple`, read by `walk` as a direct slot is.
     let node = probe::<F>(path, fam.jumps.get(b1), fam.jumps.get(b2));
-    // A node index is below 2^31 (nodes are 24 bytes in a table below 4 GiB), so it never
-    // reads as a leaf slot.
     let jumped = node.is_some();
     (
         select_unpredictable(jumped, node.unwrap_or(0), direct),

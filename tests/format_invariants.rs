@@ -518,31 +518,46 @@ fn inv20_summary() {
     });
 }
 
-/// /64s in the jump test table: a jump table needs 64 nodes at one depth.
+/// Prefixes in the jump test tables: a jump table needs 64 entries at one depth.
 const JUMP_ENTRIES: u32 = 72;
 
-/// A table with a jump table: enough /64s under one /32 for 64+ trie nodes at one depth.
+/// The `i`th prefix of a jump test table: distinct /60s under 2001:db8::/32, all /64s
+/// (`leaves`) or /61 to /64 in turn.
+fn jump_prefix(i: u32, leaves: bool) -> String {
+    let len = if leaves { 64 } else { 61 + i % 4 };
+    format!("2001:db8:{:x}:{:x}::/{len}", i * 331 % 65_536, i * 16)
+}
+
+/// A table whose IPv6 jump table holds leaf entries: 72 /64s, each the whole answer for
+/// its addresses, at depth 64.
 fn jump_table() -> Vec<u8> {
     // Built once per test binary, as `valid()`.
     static JUMPS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    JUMPS.get_or_init(build_jump_table).clone()
+    JUMPS.get_or_init(|| build_jump_table(true)).clone()
 }
 
-fn build_jump_table() -> Vec<u8> {
+/// A table whose IPv6 jump table holds node entries: 72 prefixes of four lengths (too few
+/// of each for leaf entries), each under its own trie node at offset 60.
+fn node_jump_table() -> Vec<u8> {
+    static JUMPS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    JUMPS.get_or_init(|| build_jump_table(false)).clone()
+}
+
+fn build_jump_table(leaves: bool) -> Vec<u8> {
     let mut c = Compiler::new();
     c.list_version(1).created_unix(1_700_000_000);
     for i in 0..JUMP_ENTRIES {
-        let net = format!("2001:db8:{:x}:{:x}::/64", i * 331 % 65_536, i * 7);
         c.add(
             List::Global,
-            net.parse().unwrap(),
+            jump_prefix(i, leaves).parse().unwrap(),
             "deep.txt",
             Meta::default(),
         )
         .unwrap();
     }
     let bytes = c.to_vec().unwrap();
-    assert_ne!(bytes[65], 0, "the IPv6 half has a jump table");
+    let want = if leaves { 64 } else { 60 };
+    assert_eq!(bytes[65], want, "the IPv6 half's jump depth");
     Table::from_bytes(bytes.clone()).expect("the jump table is valid");
     bytes
 }
@@ -558,26 +573,48 @@ fn v6_jump_slots(p: &Parts) -> Vec<(usize, usize)> {
 
 #[test]
 fn inv21_jump_slots() {
-    let table = Table::from_bytes(jump_table()).unwrap();
-    // Lookups through the jump table agree with the entries.
-    for i in [0u32, 1, 57, JUMP_ENTRIES - 1] {
-        let a: std::net::IpAddr = format!("2001:db8:{:x}:{:x}::9", i * 331 % 65_536, i * 7)
-            .parse()
-            .unwrap();
-        let hit = table.lookup(a).get(List::Global).expect("inside a /64");
-        assert_eq!(hit.prefix().prefix_len(), 64);
+    // Lookups through either kind of jump table agree with the entries.
+    for leaves in [true, false] {
+        let bytes = if leaves {
+            jump_table()
+        } else {
+            node_jump_table()
+        };
+        let table = Table::from_bytes(bytes).unwrap();
+        for i in [0u32, 1, 2, 3, 57, JUMP_ENTRIES - 1] {
+            let net: ipnet::IpNet = jump_prefix(i, leaves).parse().unwrap();
+            for a in [net.network(), net.broadcast()] {
+                let hit = table
+                    .lookup(a)
+                    .get(List::Global)
+                    .expect("inside its prefix");
+                assert_eq!(hit.prefix(), net);
+            }
+        }
     }
     let broken = |f: fn(&mut Parts)| corrupt_table(&jump_table(), 21, f);
-    // A slot naming another node.
+    // A leaf entry naming another prefix's tuple.
     broken(|p| {
         let (_, v) = v6_jump_slots(p)[0];
         let n = u32_at(&p.sections[V6_JUMPS], v);
         put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
     });
-    // A slot whose key is not its node's path (a bit below the jump offset set).
+    // A slot whose key is not a path (a bit below the jump depth set).
     broken(|p| {
         let (k, _) = v6_jump_slots(p)[0];
         p.sections[V6_JUMPS][k] ^= 1;
+    });
+    let broken = |f: fn(&mut Parts)| corrupt_table(&node_jump_table(), 21, f);
+    // A node entry naming another node.
+    broken(|p| {
+        let (_, v) = v6_jump_slots(p)[0];
+        let n = u32_at(&p.sections[V6_JUMPS], v);
+        put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
+    });
+    // A node's path made a leaf entry: the addresses under it do not all map to one tuple.
+    broken(|p| {
+        let (_, v) = v6_jump_slots(p)[0];
+        put_u32(&mut p.sections[V6_JUMPS], v, 1 << 31);
     });
     // An empty slot with a key.
     broken(|p| {
@@ -591,10 +628,15 @@ fn inv21_jump_slots() {
 }
 
 #[test]
-fn inv09_jump_offset_and_reserved_bytes() {
-    // A jump offset that is no node depth (d6 + 6k).
+fn inv09_jump_depth_and_reserved_bytes() {
+    // A jump depth not below the direct table's (d6 is header byte 57).
     let mut bytes = jump_table();
-    bytes[65] += 1;
+    bytes[65] = bytes[57];
+    seal(&mut bytes);
+    expect(bytes, 9, LoadErrorKind::Corrupt);
+    // A jump depth past the address.
+    let mut bytes = jump_table();
+    bytes[65] = 128;
     seal(&mut bytes);
     expect(bytes, 9, LoadErrorKind::Corrupt);
     // No jump offset but a jump table.

@@ -297,3 +297,107 @@ fn ipv4_mapped_entries_match_ipv4_queries() {
     );
     assert_eq!(t.count(List::Global, true), 0);
 }
+
+/// Deep prefixes: many of one length (so the compiler builds a jump table, of leaf entries
+/// at that length or of node entries at a node depth), mixed with longer prefixes inside
+/// some of them (regions that are not uniform), the same prefix on several lists, and
+/// random others. Both families, lookups single and batched, against the oracle.
+#[test]
+#[cfg_attr(miri, ignore = "hundreds of entries per table: too slow interpreted")]
+fn deep_prefixes_with_jump_tables_agree_with_oracle() {
+    let mut state = 0x0bad_5eed_1234_5678u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut leaf_jumps, mut node_jumps) = (0, 0);
+    for case in 0..48u32 {
+        let v6 = case % 2 == 0;
+        let bits: u8 = if v6 { 128 } else { 32 };
+        // The dominant length: a node depth of some direct-table width, or not.
+        let dominant: u8 = if v6 {
+            [64, 48, 50, 60, 61, 100][(case / 2) as usize % 6]
+        } else {
+            [30, 29, 31, 28][(case / 2) as usize % 4]
+        };
+        let n = 80 + (next() % 160) as usize;
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let r = next();
+            let list = List::ALL[(r >> 60) as usize % 3];
+            let len = match i % 8 {
+                0..=4 => dominant,
+                // A longer prefix inside the previous entry: not uniform there.
+                5 => dominant.saturating_add(1 + (r % 6) as u8).min(bits - 1),
+                6 => 8 + (r % u64::from(bits - 8)) as u8,
+                _ => bits,
+            };
+            let net = if v6 {
+                // Under one /32 for most, so the trie is deep; the previous entry's
+                // address for the longer ones.
+                let base = match (i % 8, entries.last()) {
+                    (5, Some((_, IpNet::V6(p)))) => u128::from(p.network()),
+                    _ => {
+                        (0x2001_0db8u128 << 96) | (u128::from(r as u32) << 64) | u128::from(r >> 40)
+                    }
+                };
+                IpNet::V6(
+                    Ipv6Net::new(Ipv6Addr::from(base | u128::from(r & 0xffff) << 40), len)
+                        .unwrap()
+                        .trunc(),
+                )
+            } else {
+                let base = match (i % 8, entries.last()) {
+                    (5, Some((_, IpNet::V4(p)))) => u32::from(p.network()),
+                    _ => 0x0a00_0000 | ((r >> 8) as u32 & 0x00ff_ffff),
+                };
+                IpNet::V4(
+                    Ipv4Net::new(Ipv4Addr::from(base | (r as u32 & 0xff)), len)
+                        .unwrap()
+                        .trunc(),
+                )
+            };
+            entries.push((list, net));
+            // The same prefix on another list now and then.
+            if r % 11 == 0 {
+                entries.push((List::ALL[(list.index() + 1) % 3], net));
+            }
+        }
+        let table = build(&entries);
+        let depth = table.as_bytes()[if v6 { 65 } else { 64 }];
+        if depth != 0 {
+            if depth == dominant {
+                leaf_jumps += 1
+            } else {
+                node_jumps += 1
+            }
+        }
+        let mut dedup = Vec::new();
+        for e in &entries {
+            if !dedup.contains(e) {
+                dedup.push(*e);
+            }
+        }
+        let mut queries = edge_queries(&dedup);
+        for _ in 0..200 {
+            let r = u128::from(next()) << 64 | u128::from(next());
+            queries.push(if v6 {
+                IpAddr::V6(Ipv6Addr::from((0x2001_0db8u128 << 96) | (r >> 32)))
+            } else {
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x00ff_ffff)))
+            });
+        }
+        check_all(&table, &dedup, &queries).unwrap_or_else(|e| panic!("case {case}: {e}"));
+    }
+    // The cases exercise both kinds of jump entry.
+    assert!(
+        leaf_jumps >= 8,
+        "{leaf_jumps} tables with leaf jump entries"
+    );
+    assert!(
+        node_jumps >= 2,
+        "{node_jumps} tables with node jump entries"
+    );
+}

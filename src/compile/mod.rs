@@ -628,7 +628,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> Built<F
         p.entry = i as u32;
     }
     let paths = trie::build_trie(&pfx, &mut parts);
-    let (jump_bits, jumps) = trie::jumps::<F>(&paths, parts.direct_bits, &int);
+    let (jump_bits, jumps) = trie::jumps::<F>(&pfx, &paths, &parts, &int);
     parts.jump_bits = jump_bits;
     (parts, pfx, jumps)
 }

@@ -325,13 +325,21 @@ pub(crate) fn build_filter<F: Family>(
     parts.filter = words;
 }
 
-/// The trie's tuple at the left-aligned address `addr`: the compiler's own walk over the
-/// parts it just built (as the reader's, without the validation it does not need).
+/// The trie's tuple at the left-aligned address `addr`.
 fn tuple_at<F: Family>(parts: &FamilyParts<F>, addr: u128) -> [u32; 3] {
+    parts.tuples[tuple_id_at(parts, addr) as usize]
+        .0
+        .map(|e| e.get())
+}
+
+/// The index of the trie's tuple at the left-aligned address `addr`: the compiler's own
+/// walk over the parts it just built (as the reader's, without the validation it does not
+/// need).
+fn tuple_id_at<F: Family>(parts: &FamilyParts<F>, addr: u128) -> u32 {
     let d = u32::from(parts.direct_bits);
     let mut v = parts.direct[(addr >> (128 - d)) as usize];
     let mut off = d;
-    let tuple = loop {
+    loop {
         if v & LEAF_FLAG != 0 {
             break v & !LEAF_FLAG;
         }
@@ -345,8 +353,7 @@ fn tuple_at<F: Family>(parts: &FamilyParts<F>, addr: u128) -> [u32; 3] {
             let rank = (n.leaf_runs.get() & (bit | (bit - 1))).count_ones();
             break parts.leaves[(n.base_leaf.get() + rank - 1) as usize];
         }
-    };
-    parts.tuples[tuple as usize].0.map(|e| e.get())
+    }
 }
 
 /// Groups `hosts` (key, list, attribute) by address into host tuples: per list the host's
@@ -377,38 +384,116 @@ pub(crate) fn host_tuples<F: Family>(
     out
 }
 
-/// The fewest nodes at an offset that make a jump table there worth its probe.
-const MIN_JUMP_NODES: usize = 64;
+/// The fewest entries at a depth that make a jump table there worth its probe: below
+/// that, the trie stays in a core's cache, where a walk step costs less than a hash probe.
+const MIN_JUMP_ENTRIES: u64 = 64;
 
-/// Picks the jump offset for a trie whose nodes have the given paths and returns it with
-/// the jump entries (the path of each node at that offset, as a key, and its index).
+/// A jump depth must save at least this many node steps per prefix, over all the
+/// family's prefixes (every walk pays the probe, whether the depth serves it or not).
+const MIN_JUMP_SAVING: u64 = 2;
+
+/// Picks a family's jump depth and returns it (0: no jump table) with the jump entries:
+/// (path, value) pairs.
 ///
-/// A jump lets a lookup start its walk at that depth instead of the direct table: worth it
-/// where many nodes lie deep. The offset chosen maximizes (nodes there) × (levels saved),
-/// among offsets at least two levels below the direct table holding at least
-/// `MIN_JUMP_NODES` nodes;
-/// 0 (no jump table) when there is none.
+/// Walk costs are counted in node steps for one lookup into each prefix whose addresses
+/// all map to one tuple (no longer prefix inside it): a `/L` entry's leaf lies in the node
+/// at offset `o = d + 6⌊(L − 1 − d)/6⌋`, `(o − d)/6 + 1` steps below the direct table.
+/// A jump table at depth `J` holds
+///
+/// - a **leaf entry** for every such prefix of length exactly `J`: its path to
+///   `LEAF_FLAG | tuple`, the whole answer (0 steps);
+/// - when `J` is a node offset (`d + 6k`), a **node entry** for every node there: its
+///   path to its index, leaving `(o − J)/6 + 1` steps for the prefixes below it.
+///
+/// The depth chosen saves the most steps, among those with at least `MIN_JUMP_ENTRIES`
+/// entries that save at least `MIN_JUMP_SAVING` steps per prefix.
 pub(crate) fn jumps<F: Family>(
+    pfx: &[Pfx],
     paths: &[(u128, u32)],
-    direct_bits: u8,
+    parts: &FamilyParts<F>,
     int: impl Fn(u128) -> F::Int,
 ) -> (u8, Vec<(F::Int, u32)>) {
-    let d = u32::from(direct_bits);
-    let mut per_offset: std::collections::BTreeMap<u32, usize> = Default::default();
-    for &(_, off) in paths {
-        *per_offset.entry(off).or_default() += 1;
+    let d = u32::from(parts.direct_bits);
+    let leaf_off = |len: u32| d + STRIDE * ((len - 1 - d) / STRIDE);
+    let node_depth = |j: u32| j > d && (j - d).is_multiple_of(STRIDE);
+    // The prefixes below the direct table whose region is uniform, by the index of their
+    // first entry (entries of several lists with one prefix are one region).
+    let mut uniform = Vec::new();
+    let mut i = 0;
+    while i < pfx.len() {
+        let p = pfx[i];
+        let mut next = i + 1;
+        while next < pfx.len() && (pfx[next].addr, pfx[next].len) == (p.addr, p.len) {
+            next += 1;
+        }
+        let len = u32::from(p.len);
+        // Sorted by (address, length): a longer prefix inside this one comes next.
+        let inside = pfx
+            .get(next)
+            .is_some_and(|q| len == 0 || (q.addr ^ p.addr) >> (128 - len) == 0);
+        if len > d && !inside {
+            uniform.push(i);
+        }
+        i = next;
     }
-    let best = per_offset
-        .iter()
-        .filter(|(off, n)| **off >= d + 2 * STRIDE && **n >= MIN_JUMP_NODES)
-        .max_by_key(|(off, n)| **n as u64 * u64::from((**off - d) / STRIDE));
-    let Some((&j, _)) = best else {
+    let mut count = [0u64; 129];
+    for &i in &uniform {
+        count[usize::from(pfx[i].len)] += 1;
+    }
+    let mut nodes_at = [0u64; 129];
+    for &(_, off) in paths {
+        nodes_at[off as usize] += 1;
+    }
+    // Steps saved for `/len` by a walk that may start at depth `j`.
+    let saved = |len: u32, j: u32| -> u64 {
+        let steps = (leaf_off(len) - d) / STRIDE + 1;
+        let left = if j == len {
+            0
+        } else if node_depth(j) && j <= leaf_off(len) {
+            (leaf_off(len) - j) / STRIDE + 1
+        } else {
+            steps
+        };
+        u64::from(steps - left)
+    };
+    let min_saving = (uniform.len() as u64) * MIN_JUMP_SAVING;
+    let best = (d + 1..F::BITS)
+        .filter(|&j| {
+            let nodes = if node_depth(j) {
+                nodes_at[j as usize]
+            } else {
+                0
+            };
+            count[j as usize] + nodes >= MIN_JUMP_ENTRIES
+        })
+        .map(|j| {
+            let s: u64 = (d + 1..F::BITS)
+                .map(|len| count[len as usize] * saved(len, j))
+                .sum();
+            (s, j)
+        })
+        .filter(|&(s, _)| s >= min_saving.max(1))
+        .max();
+    let Some((_, j)) = best else {
         return (0, Vec::new());
     };
-    let entries = (0u32..)
-        .zip(paths)
-        .filter(|(_, (_, off))| *off == j)
-        .map(|(i, (addr, _))| (int(*addr), i))
-        .collect();
+    let mut entries: Vec<(F::Int, u32)> = Vec::new();
+    if node_depth(j) {
+        entries.extend(
+            (0u32..)
+                .zip(paths)
+                .filter(|(_, (_, off))| *off == j)
+                .map(|(n, (addr, _))| (int(*addr), n)),
+        );
+    }
+    for &i in &uniform {
+        let p = pfx[i];
+        if u32::from(p.len) == j {
+            entries.push((int(p.addr), LEAF_FLAG | tuple_id_at(parts, p.addr)));
+        }
+    }
+    // A uniform prefix is never a node's region; should both name one path, the node stays.
+    entries.sort_unstable_by_key(|e| (e.0, e.1 & LEAF_FLAG));
+    entries.dedup_by_key(|e| e.0);
     (j as u8, entries)
 }

@@ -457,21 +457,19 @@ fn family<'a, F: Family>(
         ));
     }
 
-    // The jump offset: 0 without a jump table, else a node offset two or more levels below
-    // the direct table, inside the address.
+    // The jump depth: 0 without a jump table, else below the direct table's and inside the
+    // address.
     let jump = u32::from(jump_bits);
     let jump_ok = if jump == 0 {
         jumps.is_empty()
     } else {
-        jump >= d.saturating_add(2 * STRIDE)
-            && (jump.saturating_sub(d)).is_multiple_of(STRIDE)
-            && jump < F::BITS
+        jump > d && jump < F::BITS
     };
     if !jump_ok {
         return Err(corrupt(
             9,
             format!(
-                "{fam} jump offset {jump} with {} jump buckets (direct bits {d})",
+                "{fam} jump depth {jump} with {} jump buckets (direct bits {d})",
                 jumps.len()
             ),
         ));
@@ -779,8 +777,9 @@ fn family<'a, F: Family>(
         ));
     }
 
-    // 21. Jump slots: empty, or a node's path (its top J address bits, nothing below) in one
-    // of its two buckets, naming that node.
+    // 21. Jump slots: empty, or a path (top J address bits, nothing below) in one of its
+    // two buckets, naming the node at that path and depth or, with `LEAF_FLAG`, the tuple
+    // that every address under the path maps to.
     for (bucket, b) in jumps.iter().enumerate() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
@@ -788,13 +787,19 @@ fn family<'a, F: Family>(
                 (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
             } else {
                 let (b1, b2) = buckets_of(F::hash(key, seed), jumps.len());
-                let path = paths.get(value as usize).copied();
+                let path = F::to_u128(key);
                 if bucket != b1 && bucket != b2 {
                     Some(format!("key {key:?} is in neither of its buckets"))
-                } else if path != Some((F::to_u128(key), jump)) {
-                    Some(format!("node {value} is not the node at {key:?}/{jump}"))
+                } else if F::top(key, jump) != key {
+                    Some(format!("key {key:?} has bits below depth {jump}"))
+                } else if value & LEAF_FLAG != 0 {
+                    let tuple = value & !LEAF_FLAG;
+                    (uniform_tuple::<F>(direct, d, nodes, leaves, path, jump) != Some(tuple)).then(
+                        || format!("not every address under {key:?}/{jump} maps to tuple {tuple}"),
+                    )
                 } else {
-                    None
+                    (paths.get(value as usize).copied() != Some((path, jump)))
+                        .then(|| format!("node {value} is not the node at {key:?}/{jump}"))
                 }
             };
             if let Some(bad) = bad {
@@ -823,6 +828,74 @@ fn family<'a, F: Family>(
         summary_bits: s,
         summary,
     })
+}
+
+/// The tuple every address under the left-aligned `path/j` maps to through a trie that
+/// satisfies 14–17, when they all map to one; `None` when they do not, and when `path/j`
+/// is the region of a whole node (whose slots the compiler never makes all equal). `j` is
+/// below the address width and above the direct table's `d`.
+fn uniform_tuple<F: Family>(
+    direct: &[U32],
+    d: u32,
+    nodes: &[RawNode],
+    leaves: &[U32],
+    path: u128,
+    j: u32,
+) -> Option<u32> {
+    // Bits `off .. off + w` of the path (w ≤ 24), as an integer.
+    let bits = |off: u32, w: u32| -> u32 {
+        path.checked_shl(off)
+            .and_then(|x| x.checked_shr(128u32.checked_sub(w)?))
+            .unwrap_or(0) as u32
+    };
+    // The leaf index of a node's leaf slot `v`.
+    let leaf_of = |runs: u64, base: u32, v: u32| -> Option<usize> {
+        let upto = u64::MAX.checked_shr(63u32.checked_sub(v)?)?;
+        (base as usize)
+            .checked_add((runs & upto).count_ones() as usize)?
+            .checked_sub(1)
+    };
+    let slot = direct.get(bits(0, d) as usize)?.get();
+    if slot & LEAF_FLAG != 0 {
+        // `j > d`: the region lies inside this slot's.
+        return Some(slot & !LEAF_FLAG);
+    }
+    let (mut node, mut off) = (slot as usize, d);
+    for _ in 0..=F::BITS / STRIDE {
+        let n = nodes.get(node)?;
+        let (children, runs, base) = (n.children.get(), n.leaf_runs.get(), n.base_leaf.get());
+        let end = off.checked_add(STRIDE)?;
+        if end <= j {
+            // The region lies inside one slot of this node.
+            let v = bits(off, STRIDE);
+            let bit = 1u64.checked_shl(v)?;
+            if children & bit == 0 {
+                return leaves.get(leaf_of(runs, base, v)?).map(|l| l.get());
+            }
+            let rank = (children & bit.wrapping_sub(1)).count_ones() as usize;
+            node = (n.base_child.get() as usize).checked_add(rank)?;
+            off = end;
+            continue;
+        }
+        if off >= j {
+            return None;
+        }
+        // `off < j < end`: the region is `2^(end - j)` consecutive slots, all leaves of one
+        // tuple when uniform.
+        let span = 1u32.checked_shl(end.checked_sub(j)?)?;
+        let first = bits(off, j.checked_sub(off)?).checked_shl(end.checked_sub(j)?)?;
+        let last = first.checked_add(span)?.checked_sub(1)?;
+        let mask = u64::MAX
+            .checked_shr(64u32.checked_sub(span)?)?
+            .checked_shl(first)?;
+        if children & mask != 0 {
+            return None;
+        }
+        let own = leaves.get(leaf_of(runs, base, first)?..=leaf_of(runs, base, last)?)?;
+        let t = own.first()?.get();
+        return own.iter().all(|l| l.get() == t).then_some(t);
+    }
+    None
 }
 
 /// Invariant 22 over a trie that satisfies 14–17: for each direct leaf slot and each leaf
