@@ -73,9 +73,11 @@ pub mod feed;
 pub mod format;
 pub mod guide;
 #[cfg(feature = "mmap")]
-#[allow(unsafe_code)] // The single exception: mapping a file. See src/mmap.rs.
+#[allow(unsafe_code)] // One of two exceptions: mapping a file. See src/mmap.rs.
 mod mmap;
 pub mod policy;
+#[allow(unsafe_code)] // The other exception: a prefetch hint. See src/prefetch.rs.
+mod prefetch;
 pub mod publish;
 #[cfg(feature = "sign")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sign")))]

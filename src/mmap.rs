@@ -1,4 +1,5 @@
-//! The crate's one use of `unsafe`: mapping a table file into memory.
+//! One of the crate's two uses of `unsafe` (the other is `src/prefetch.rs`): mapping a
+//! table file into memory.
 //!
 //! Mapping is unsafe because the file can change underneath the mapping, in this process or
 //! another. The contract is passed on to the caller of [`Table::map_file`](crate::Table::map_file)

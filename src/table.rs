@@ -14,6 +14,7 @@ use crate::format::{
     ATTR_MASK, FIXED_HEADER_LEN, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, MAX_FILE_LEN, NO_RISK,
     NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
 };
+use crate::prefetch::prefetch;
 
 mod query;
 
@@ -310,7 +311,16 @@ impl Table {
         let l = self.layout();
         let mut keys = [0u32; BATCH];
         let mut hits = [[NO_HIT; 3]; BATCH];
-        for chunk in addrs.chunks(BATCH) {
+        for (n, chunk) in addrs.chunks(BATCH).enumerate() {
+            // The next chunk's summary words start loading while this one is answered.
+            // (IPv4 traffic sweeps the whole IPv4 summary, which the filter and bucket
+            // lines of host blocks push out of the caches; IPv6 traffic reaches only the
+            // eighth of the IPv6 summary in 2000::/3, which stays cached, so the IPv6 batch
+            // does without: there the prefetch cost more than it saved.)
+            let next = addrs.get((n + 1) * BATCH..).unwrap_or(&[]);
+            for a in next.iter().take(BATCH) {
+                prefetch_summary(&l.v4, u32::from(*a));
+            }
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u32::from(*a);
             }
@@ -555,6 +565,15 @@ fn probe<F: Family>(
     best.checked_sub(1)
 }
 
+/// Starts loading the summary word of `key`'s block.
+#[inline(always)]
+fn prefetch_summary<F: Family>(fam: &Fam<'_, F>, key: F::Int) {
+    let block = F::slot(key, 0, fam.summary_bits);
+    if let Some(w) = fam.summary.get(block >> 5) {
+        prefetch(w);
+    }
+}
+
 /// The direct-table slot of `key`.
 #[inline(always)]
 fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
@@ -622,80 +641,150 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32, off: u32) -> u32 {
 /// hide a cache miss, few enough to stay in registers and L1.
 const BATCH: usize = 16;
 
-/// [`find`] for up to [`BATCH`] keys at once, in passes with no data-dependent branch
-/// outside the trie walk. The first reads every key's summary bits (independent loads whose
-/// cache misses overlap; for most addresses the whole answer) and lists, without branching,
-/// the keys whose block holds a host; the second reads their filter words and lists the
-/// possible hosts; the third probes those (a host's tuple is its whole answer); the last
-/// walks the covered keys that were no host. Loops over short lists, so a stream mixing hits and
-/// misses does not mispredict once per address as single lookups do.
+/// The positions of the set bits of `m`, lowest first.
+#[inline(always)]
+fn bits(mut m: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let i = m.trailing_zeros();
+        m &= m.wrapping_sub(1);
+        (i < 32).then_some(i as usize)
+    })
+}
+
+/// [`find`] for up to [`BATCH`] keys at once, in passes over bit sets of the keys, so a
+/// stream mixing hits and misses does not mispredict once per address as single lookups
+/// do. The first reads every key's summary bits (independent loads; for most addresses the
+/// whole answer, and for most batches of real traffic the end); the second reads the
+/// filter words of the keys whose block holds a host; the third probes the possible hosts,
+/// their buckets prefetched together (a host's tuple is its whole answer); the last walks
+/// the covered keys that were no host, one trie level at a time for all of them.
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
-    // Pass 1: every key's summary bits; the keys whose block holds a host go on a list.
-    let mut covered = [0u8; BATCH];
-    let mut host_blocks = [0u8; BATCH];
-    let mut n_host_blocks = 0usize;
-    for (((i, key), cov), hits) in (0u8..).zip(keys).zip(&mut covered).zip(out.iter_mut()) {
-        *hits = [NO_HIT; 3];
-        let bits = summary_bits(fam, *key);
-        *cov = (bits & 1) as u8;
-        // Written unconditionally, kept by advancing the count: a list, no branch.
-        if let Some(x) = host_blocks.get_mut(n_host_blocks) {
-            *x = i;
-        }
-        n_host_blocks += usize::from(bits & 2 != 0);
+    // Pass 1: every key's summary bits, as two bit sets.
+    let (mut covered, mut host_blocks) = (0u32, 0u32);
+    for (i, key) in keys.iter().take(BATCH).enumerate() {
+        let b = summary_bits(fam, *key) as u32;
+        covered |= (b & 1) << i;
+        host_blocks |= ((b >> 1) & 1) << i;
     }
-    // Pass 2: their filter words; the possible hosts go on a second list.
+    for hits in out.iter_mut().take(keys.len()) {
+        *hits = [NO_HIT; 3];
+    }
+    if covered | host_blocks == 0 {
+        return;
+    }
+    // Pass 2: the filter words of the keys whose block holds a host.
     let mut hashes = [0u64; BATCH];
-    let mut hosts = [0u8; BATCH];
-    let mut n_hosts = 0usize;
-    for &i in host_blocks.get(..n_host_blocks).unwrap_or(&[]) {
-        if let (Some(key), Some(hash)) = (keys.get(usize::from(i)), hashes.get_mut(usize::from(i)))
-        {
+    let mut maybe_hosts = 0u32;
+    for i in bits(host_blocks) {
+        if let (Some(key), Some(hash)) = (keys.get(i), hashes.get_mut(i)) {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
             let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
-            if let Some(x) = hosts.get_mut(n_hosts) {
-                *x = i;
-            }
-            n_hosts += usize::from(maybe);
+            maybe_hosts |= u32::from(maybe) << i;
         }
     }
-    for &i in hosts.get(..n_hosts).unwrap_or(&[]) {
-        let i = usize::from(i);
+    // Pass 3: every possible host's buckets start loading before the first is compared.
+    for i in bits(maybe_hosts) {
+        if let Some(h) = hashes.get(i) {
+            let (b1, b2) = buckets_of(*h, fam.hosts.len());
+            for b in [fam.hosts.get(b1), fam.hosts.get(b2)].into_iter().flatten() {
+                prefetch(b);
+            }
+        }
+    }
+    for i in bits(maybe_hosts) {
         if let (Some(key), Some(h)) = (keys.get(i), hashes.get(i)) {
             let (b1, b2) = buckets_of(*h, fam.hosts.len());
             let found = probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2))
                 .and_then(|t| fam.host_tuples.get(t as usize));
-            if let (Some(t), Some(hits), Some(c)) = (found, out.get_mut(i), covered.get_mut(i)) {
+            if let (Some(t), Some(hits)) = (found, out.get_mut(i)) {
                 *hits = t.0.map(|e| e.get());
-                *c = 0; // answered: no walk
+                covered &= !(1 << i); // answered: no walk
             }
         }
     }
-    let mut walks = [0u8; BATCH];
-    let mut n_walks = 0usize;
-    for (i, c) in (0u8..).zip(&covered).take(keys.len()) {
-        if let Some(w) = walks.get_mut(n_walks) {
-            *w = i;
-        }
-        n_walks += usize::from(*c);
+    if covered == 0 {
+        return;
     }
-    let walks = walks.get(..n_walks).unwrap_or(&[]);
-    // Where the walks start (direct slots, jump buckets): independent loads.
-    let mut starts = [(LEAF_FLAG, 0u32); BATCH];
-    for (&i, start_at) in walks.iter().zip(&mut starts) {
-        if let Some(key) = keys.get(usize::from(i)) {
-            *start_at = start(fam, *key);
+    // Pass 4: where the walks start (direct slots, jump buckets): independent loads.
+    // `at[i]` holds key `i`'s node (or, with `LEAF_FLAG`, its tuple) and bit offset.
+    let mut at = [(LEAF_FLAG, 0u32); BATCH];
+    for i in bits(covered) {
+        if let (Some(key), Some(a)) = (keys.get(i), at.get_mut(i)) {
+            *a = start(fam, *key);
         }
     }
-    for (&i, &(slot, off)) in walks.iter().zip(&starts) {
-        if let (Some(key), Some(hits)) = (keys.get(usize::from(i)), out.get_mut(usize::from(i))) {
-            let tuple = walk(fam, *key, slot, off);
+    // The walks, one trie level at a time for all of them: each level's node loads are
+    // independent of each other, so their cache misses overlap, where walking one key to
+    // the end before the next would wait for each miss in turn. `leaf[i]` is the leaf
+    // index once key `i`'s walk reaches one.
+    let mut leaf = [usize::MAX; BATCH];
+    let mut active = 0u32;
+    for i in bits(covered) {
+        if let Some(a) = at.get(i) {
+            active |= u32::from(a.0 & LEAF_FLAG == 0) << i;
+        }
+    }
+    // Child indices strictly increase (invariant 15): a validated trie ends within the
+    // family's depth; the bound keeps a table changed after validation from looping.
+    for _ in 0..=F::BITS / STRIDE {
+        if active == 0 {
+            break;
+        }
+        for i in bits(active) {
+            let (Some(key), Some(a), Some(l)) = (keys.get(i), at.get_mut(i), leaf.get_mut(i))
+            else {
+                break;
+            };
+            let (node, off) = *a;
+            let Some(n) = fam.nodes.get(node as usize) else {
+                // Only a table changed after validation gets here: tuple 0.
+                *a = (LEAF_FLAG, off);
+                active &= !(1 << i);
+                continue;
+            };
+            let bit = 1u64 << F::slot(*key, off, STRIDE);
+            let children = n.children.get();
+            if children & bit != 0 {
+                let rank = (children & bit.wrapping_sub(1)).count_ones();
+                let child = n.base_child.get().wrapping_add(rank);
+                if let Some(c) = fam.nodes.get(child as usize) {
+                    prefetch(c);
+                }
+                *a = (child, off.wrapping_add(STRIDE));
+            } else {
+                let rank = (n.leaf_runs.get() & (bit | bit.wrapping_sub(1))).count_ones() as usize;
+                *l = (n.base_leaf.get() as usize)
+                    .wrapping_add(rank)
+                    .wrapping_sub(1);
+                if let Some(x) = fam.leaves.get(*l) {
+                    prefetch(x);
+                }
+                active &= !(1 << i);
+            }
+        }
+    }
+    // The leaves, then the tuples: independent loads again.
+    let mut tuples = [0u32; BATCH];
+    for i in bits(covered) {
+        if let (Some(a), Some(l), Some(t)) = (at.get(i), leaf.get(i), tuples.get_mut(i)) {
+            *t = if a.0 & LEAF_FLAG != 0 {
+                a.0 & !LEAF_FLAG
+            } else {
+                fam.leaves.get(*l).map_or(0, |x| x.get())
+            };
+            if let Some(x) = fam.tuples.get(*t as usize) {
+                prefetch(x);
+            }
+        }
+    }
+    for i in bits(covered) {
+        if let (Some(t), Some(hits)) = (tuples.get(i), out.get_mut(i)) {
             *hits = fam
                 .tuples
-                .get(tuple as usize)
+                .get(*t as usize)
                 .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
         }
     }
