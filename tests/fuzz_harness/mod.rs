@@ -109,7 +109,9 @@ pub(crate) fn load_bytes(data: &[u8]) {
 }
 
 /// The valid table `load_deep` starts from: every section non-empty, nested prefixes
-/// several trie levels deep, hosts and prefixes in both families, all three lists.
+/// several trie levels deep, hosts and prefixes in both families, all three lists, and a
+/// jump table in each family (IPv4: leaf entries for 70 /31s; IPv6: node entries at
+/// offset 60 above 72 prefixes of /61 to /64).
 pub(crate) fn base_table() -> &'static [u8] {
     static BASE: OnceLock<Vec<u8>> = OnceLock::new();
     BASE.get_or_init(|| {
@@ -138,7 +140,21 @@ pub(crate) fn base_table() -> &'static [u8] {
         add(List::Global, "2001:db8:0:1::/64", "v6deep", None);
         add(List::Approved, "2001:db8::1/128", "v6host", None);
         add(List::Global, "2001:db8::2/128", "v6host2", None);
-        c.to_vec().unwrap_or_else(|e| panic!("{e}"))
+        for i in 0..70 {
+            add(List::Global, &format!("172.16.{i}.0/31"), "jump4", None);
+        }
+        for i in 0..72u32 {
+            let net = format!("2001:db8:{:x}:{:x}::/{}", i * 331 + 7, i * 16, 61 + i % 4);
+            add(List::Global, &net, "jump6", None);
+        }
+        let bytes = c.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        // Header bytes 64 and 65: the jump depths (FORMAT.md).
+        assert_eq!(
+            (bytes[64], bytes[65]),
+            (31, 60),
+            "the base table has a leaf jump table (IPv4) and a node one (IPv6)"
+        );
+        bytes
     })
 }
 
@@ -263,9 +279,46 @@ pub(crate) struct RtEntry {
     near: bool,
 }
 
-/// The input of `roundtrip`: entries and extra query addresses.
+/// Many prefixes of one length for `roundtrip`, so that the compiler builds a jump table:
+/// `64 + count % 128` prefixes `/len` spread from `base` by `step`.
+#[derive(Debug, Arbitrary)]
+pub(crate) struct RtDeep {
+    list: u8,
+    v6: bool,
+    base: u128,
+    len: u8,
+    count: u8,
+    step: u32,
+}
+
+impl RtDeep {
+    fn nets(&self) -> Vec<(List, IpNet)> {
+        let list = List::ALL[usize::from(self.list) % 3];
+        let bits: u32 = if self.v6 { 128 } else { 32 };
+        let len = 1 + u32::from(self.len) % (bits - 1);
+        let unit = 1u128 << (bits - len);
+        let step = u128::from(self.step | 1);
+        (0..64 + u128::from(self.count % 128))
+            .map(|i| {
+                let a = self
+                    .base
+                    .wrapping_add(i.wrapping_mul(step).wrapping_mul(unit));
+                let net = if self.v6 {
+                    IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), len as u8).unwrap_or_default())
+                } else {
+                    IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a as u32), len as u8).unwrap_or_default())
+                };
+                RtEntry::canonical(list, net)
+            })
+            .collect()
+    }
+}
+
+/// The input of `roundtrip`: entries (and, optionally, many of one length) and extra query
+/// addresses.
 #[derive(Debug, Arbitrary)]
 pub(crate) struct RtInput {
+    deep: Option<RtDeep>,
     entries: Vec<RtEntry>,
     queries: Vec<(bool, u128)>,
 }
@@ -289,8 +342,12 @@ impl RtEntry {
             };
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), self.len % 33).unwrap_or_default())
         };
-        // The compiler stores an IPv4-mapped prefix (`::ffff:a.b.c.d/96+n`) as the IPv4
-        // prefix it names; the model does the same.
+        Self::canonical(list, net)
+    }
+
+    /// The compiler stores an IPv4-mapped prefix (`::ffff:a.b.c.d/96+n`) as the IPv4
+    /// prefix it names; the model does the same.
+    fn canonical(list: List, net: IpNet) -> (List, IpNet) {
         if let IpNet::V6(v6) = net
             && v6.prefix_len() >= 96
             && let Some(v4) = v6.addr().to_ipv4_mapped()
@@ -332,7 +389,10 @@ pub(crate) fn roundtrip(data: &[u8]) {
     let Ok(input) = RtInput::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
-    let entries: Vec<(List, IpNet)> = input.entries.iter().take(64).map(RtEntry::net).collect();
+    let mut entries: Vec<(List, IpNet)> = input.entries.iter().take(64).map(RtEntry::net).collect();
+    if let Some(deep) = &input.deep {
+        entries.extend(deep.nets());
+    }
     let mut c = Compiler::new();
     c.created_unix(0).limits(Limits::none());
     let mut seen = HashSet::new();
