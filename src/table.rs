@@ -53,7 +53,7 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets + its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |

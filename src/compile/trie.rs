@@ -388,8 +388,9 @@ pub(crate) fn host_tuples<F: Family>(
 /// that, the trie stays in a core's cache, where a walk step costs less than a hash probe.
 const MIN_JUMP_ENTRIES: u64 = 64;
 
-/// A jump depth must save at least this many node steps per prefix, over all the
-/// family's prefixes (every walk pays the probe, whether the depth serves it or not).
+/// A jump depth must save at least this many node steps for each prefix counted (those
+/// below the direct table with no longer prefix inside): every walk pays the probe,
+/// whether the depth serves it or not.
 const MIN_JUMP_SAVING: u64 = 2;
 
 /// Picks a family's jump depth and returns it (0: no jump table) with the jump entries:
@@ -406,7 +407,7 @@ const MIN_JUMP_SAVING: u64 = 2;
 ///   path to its index, leaving `(o − J)/6 + 1` steps for the prefixes below it.
 ///
 /// The depth chosen saves the most steps, among those with at least `MIN_JUMP_ENTRIES`
-/// entries that save at least `MIN_JUMP_SAVING` steps per prefix.
+/// entries that save at least `MIN_JUMP_SAVING` steps for each prefix counted.
 pub(crate) fn jumps<F: Family>(
     pfx: &[Pfx],
     paths: &[(u128, u32)],

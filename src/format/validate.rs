@@ -15,6 +15,7 @@ use super::{
 };
 use crate::error::{LoadError, LoadErrorKind};
 
+
 /// Options for loading a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -779,7 +780,10 @@ fn family<'a, F: Family>(
 
     // 21. Jump slots: empty, or a path (top J address bits, nothing below) in one of its
     // two buckets, naming the node at that path and depth or, with `LEAF_FLAG`, the tuple
-    // that every address under the path maps to.
+    // of the one leaf run its region lies in. The leaf entries are walked after the loop,
+    // in path order, so that consecutive walks share their upper nodes in the cache (in
+    // bucket order, each walk's nodes were cache misses).
+    let mut leaf_entries: Vec<(u128, usize, u32)> = Vec::new();
     for (bucket, b) in jumps.iter().enumerate() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
@@ -793,10 +797,8 @@ fn family<'a, F: Family>(
                 } else if F::top(key, jump) != key {
                     Some(format!("key {key:?} has bits below depth {jump}"))
                 } else if value & LEAF_FLAG != 0 {
-                    let tuple = value & !LEAF_FLAG;
-                    (uniform_tuple::<F>(direct, d, nodes, leaves, path, jump) != Some(tuple)).then(
-                        || format!("not every address under {key:?}/{jump} maps to tuple {tuple}"),
-                    )
+                    leaf_entries.push((path, bucket, value & !LEAF_FLAG));
+                    None
                 } else {
                     (paths.get(value as usize).copied() != Some((path, jump)))
                         .then(|| format!("node {value} is not the node at {key:?}/{jump}"))
@@ -808,6 +810,18 @@ fn family<'a, F: Family>(
                     format!("{fam} jump slot in bucket {bucket}: {bad}"),
                 ));
             }
+        }
+    }
+    leaf_entries.sort_unstable_by_key(|e| e.0);
+    for &(path, bucket, tuple) in &leaf_entries {
+        if uniform_tuple::<F>(direct, d, nodes, leaves, path, jump) != Some(tuple) {
+            return Err(corrupt(
+                21,
+                format!(
+                    "{fam} jump slot in bucket {bucket}: the region {path:#x}/{jump} (left-aligned) \
+                     is not inside one leaf run naming tuple {tuple}"
+                ),
+            ));
         }
     }
 
@@ -830,10 +844,11 @@ fn family<'a, F: Family>(
     })
 }
 
-/// The tuple every address under the left-aligned `path/j` maps to through a trie that
-/// satisfies 14–17, when they all map to one; `None` when they do not, and when `path/j`
-/// is the region of a whole node (whose slots the compiler never makes all equal). `j` is
-/// below the address width and above the direct table's `d`.
+/// The tuple of the one leaf run that the left-aligned region `path/j` lies inside, in a
+/// trie that satisfies 14–17 (invariant 21 states the rule); `None` when the region spans
+/// leaves of different tuples, holds a child node, or is a whole node's region (whose
+/// slots the compiler never makes all equal). `j` is below the address width and above
+/// the direct table's `d`.
 fn uniform_tuple<F: Family>(
     direct: &[U32],
     d: u32,
