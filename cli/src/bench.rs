@@ -1,5 +1,5 @@
-//! `c2trie bench`: how fast a user's own table answers, single and batch, on uniform and
-//! hit-heavy queries.
+//! `c2trie bench`: how fast a user's own table answers, single and batch, on uniform,
+//! hit-heavy and mixed queries.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -20,7 +20,8 @@ Examples:
   c2trie bench table.c2t --by-length      # hits per prefix length: where a hit's time goes
 
 Queries are generated from a fixed seed: 'uniform' draws random addresses (IPv6: in
-2000::/3), so most miss; 'hit-heavy' draws addresses inside the table's own entries. Each
+2000::/3), so most miss; 'hit-heavy' draws addresses inside the table's own entries;
+'mixed' takes each query from one or the other at random, half and half. Each
 figure is the best of --rounds passes over all queries, in million lookups per second (Mlps).
 The machine's load moves these figures: compare runs made under the same conditions.";
 
@@ -55,7 +56,20 @@ impl Rng {
     }
 }
 
-fn v4_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv4Addr>; 2]> {
+/// The names of the query sets, in the order `v4_sets` and `v6_sets` return them.
+const SETS: [&str; 3] = ["uniform", "hit-heavy", "mixed"];
+
+/// Each query from `uniform` or `hits` at random, half and half: hit or miss is a coin
+/// flip, as in a stream where half the addresses are listed.
+fn mix<T: Copy>(uniform: &[T], hits: &[T], rng: &mut Rng) -> Vec<T> {
+    uniform
+        .iter()
+        .zip(hits)
+        .map(|(u, h)| if rng.next() & 1 == 0 { *u } else { *h })
+        .collect()
+}
+
+fn v4_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv4Addr>; 3]> {
     let nets: Vec<_> = table
         .entries()
         .filter_map(|e| match e.prefix() {
@@ -66,20 +80,21 @@ fn v4_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv4Addr>; 2]>
     if nets.is_empty() {
         return None;
     }
-    let uniform = (0..n)
+    let uniform: Vec<_> = (0..n)
         .map(|_| Ipv4Addr::from((rng.next() >> 32) as u32))
         .collect();
-    let hits = (0..n)
+    let hits: Vec<_> = (0..n)
         .map(|_| {
             let net = nets[(rng.next() % nets.len() as u64) as usize];
             let span = !u32::from(net.netmask());
             Ipv4Addr::from(u32::from(net.network()) | ((rng.next() >> 32) as u32 & span))
         })
         .collect();
-    Some([uniform, hits])
+    let mixed = mix(&uniform, &hits, rng);
+    Some([uniform, hits, mixed])
 }
 
-fn v6_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv6Addr>; 2]> {
+fn v6_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv6Addr>; 3]> {
     let nets: Vec<_> = table
         .entries()
         .filter_map(|e| match e.prefix() {
@@ -91,16 +106,17 @@ fn v6_sets(table: &Table, n: usize, rng: &mut Rng) -> Option<[Vec<Ipv6Addr>; 2]>
         return None;
     }
     let mut wide = || (u128::from(rng.next()) << 64) | u128::from(rng.next());
-    let uniform = (0..n)
+    let uniform: Vec<_> = (0..n)
         .map(|_| Ipv6Addr::from((0x2000u128 << 112) | (wide() >> 3)))
         .collect();
-    let hits = (0..n)
+    let hits: Vec<_> = (0..n)
         .map(|_| {
             let net = nets[(wide() % nets.len() as u128) as usize];
             Ipv6Addr::from(u128::from(net.network()) | (wide() & !u128::from(net.netmask())))
         })
         .collect();
-    Some([uniform, hits])
+    let mixed = mix(&uniform, &hits, rng);
+    Some([uniform, hits, mixed])
 }
 
 /// Per prefix length (ascending): `n` addresses inside the entries of that length, as
@@ -161,7 +177,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
         }));
     };
     if let Some(sets) = v4_sets(&table, n, &mut rng) {
-        for (set, qs) in ["uniform", "hit-heavy"].iter().zip(&sets) {
+        for (set, qs) in SETS.iter().zip(&sets) {
             let single = measure(r, n, || {
                 qs.iter()
                     .filter(|a| table.lookup_v4(**a).contains(List::Global))
@@ -177,7 +193,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
         }
     }
     if let Some(sets) = v6_sets(&table, n, &mut rng) {
-        for (set, qs) in ["uniform", "hit-heavy"].iter().zip(&sets) {
+        for (set, qs) in SETS.iter().zip(&sets) {
             let single = measure(r, n, || {
                 qs.iter()
                     .filter(|a| table.lookup_v6(**a).contains(List::Global))

@@ -115,8 +115,8 @@ enum Command {
     /// log-only and block, hot-swap to an updated list, print match events.
     #[command(after_help = demo::HELP)]
     Demo(DemoArgs),
-    /// Measure lookup speed on a table: single and batch, uniform and hit-heavy queries,
-    /// in million lookups per second.
+    /// Measure lookup speed on a table: single and batch, uniform, hit-heavy and mixed
+    /// queries, in million lookups per second.
     #[command(after_help = bench::HELP)]
     Bench(bench::BenchArgs),
     /// Write a table's entries, one list at a time, as a feed that compile reads back.
