@@ -15,7 +15,6 @@ use super::{
 };
 use crate::error::{LoadError, LoadErrorKind};
 
-
 /// Options for loading a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
