@@ -53,8 +53,8 @@ pub(crate) struct Fam<'a, F: Family> {
     pub(crate) seed: u32,
     /// Host buckets of `F::BUCKET` slots; empty slots hold `HOST_EMPTY`.
     pub(crate) hosts: &'a [F::RawBucket],
-    /// The jump offset `J` (0: none) and the jump table: node paths (top `J` bits) to node
-    /// indices.
+    /// The jump depth `J` (0: none) and the jump table: paths (top `J` bits) to a node's
+    /// index, or to `LEAF_FLAG | tuple` for a region inside one leaf run.
     pub(crate) jump_bits: u32,
     pub(crate) jumps: &'a [F::RawBucket],
     /// Per filled host slot's value: the address's entry per list (`HOST_FLAG | attr` for

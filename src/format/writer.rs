@@ -22,8 +22,9 @@ pub(crate) struct FamilyParts<F: Family> {
     pub(crate) nodes: Vec<RawNode>,
     pub(crate) leaves: Vec<u32>,
     pub(crate) hosts: Vec<F::RawBucket>,
-    /// The jump offset `J` (0: no jump table) and the jump table: for each trie node at bit
-    /// offset `J`, its path (the address's top `J` bits) to its index.
+    /// The jump depth `J` (0: no jump table) and the jump table: paths (an address's top
+    /// `J` bits) to a trie node's index (a node at offset `J`) or to `LEAF_FLAG | tuple`
+    /// (a prefix of length `J` whose region is one leaf run).
     pub(crate) jump_bits: u8,
     pub(crate) jumps: Vec<F::RawBucket>,
     /// Per distinct host address: per list, its host entry (`HOST_FLAG | attr`), else the
