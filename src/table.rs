@@ -686,17 +686,20 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
         }
     }
     // Pass 3: every possible host's buckets start loading before the first is compared.
+    let mut buckets = [(0usize, 0usize); BATCH];
     for i in bits(maybe_hosts) {
-        if let Some(h) = hashes.get(i) {
-            let (b1, b2) = buckets_of(*h, fam.hosts.len());
-            for b in [fam.hosts.get(b1), fam.hosts.get(b2)].into_iter().flatten() {
+        if let (Some(h), Some(b)) = (hashes.get(i), buckets.get_mut(i)) {
+            *b = buckets_of(*h, fam.hosts.len());
+            for b in [fam.hosts.get(b.0), fam.hosts.get(b.1)]
+                .into_iter()
+                .flatten()
+            {
                 prefetch(b);
             }
         }
     }
     for i in bits(maybe_hosts) {
-        if let (Some(key), Some(h)) = (keys.get(i), hashes.get(i)) {
-            let (b1, b2) = buckets_of(*h, fam.hosts.len());
+        if let (Some(key), Some(&(b1, b2))) = (keys.get(i), buckets.get(i)) {
             let found = probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2))
                 .and_then(|t| fam.host_tuples.get(t as usize));
             if let (Some(t), Some(hits)) = (found, out.get_mut(i)) {
