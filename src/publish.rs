@@ -252,8 +252,7 @@ pub fn publish_versioned(
     bytes: &[u8],
 ) -> Result<(PathBuf, Table), SwapError> {
     let dir = dir.as_ref();
-    check_stem(stem)?;
-    Table::from_bytes(bytes.to_vec()).map_err(SwapError::load)?;
+    checked_version(stem, bytes)?;
     // One publisher at a time per stem: the check of the pointer below and its update
     // must not interleave with another's, or the pointer could end on the older version.
     let lock = lock_stem(dir, stem)?;
@@ -280,10 +279,7 @@ pub(crate) fn publish_versioned_locked(
     bytes: &[u8],
     _lock: &File,
 ) -> Result<(PathBuf, Table), SwapError> {
-    check_stem(stem)?;
-    let version = Table::from_bytes(bytes.to_vec())
-        .map_err(SwapError::load)?
-        .list_version();
+    let version = checked_version(stem, bytes)?;
     let pointer = pointer_path(dir, stem);
     // Only a missing pointer means "nothing published yet": one that cannot be read or
     // resolved must not switch off the rollback check.
@@ -344,10 +340,7 @@ pub(crate) fn repair_versioned_locked(
     bytes: &[u8],
     _lock: &File,
 ) -> Result<(PathBuf, Table), SwapError> {
-    check_stem(stem)?;
-    let version = Table::from_bytes(bytes.to_vec())
-        .map_err(SwapError::load)?
-        .list_version();
+    let version = checked_version(stem, bytes)?;
     let pointer = pointer_path(dir, stem);
     if let Ok(current) = resolve_pointer(&pointer)
         && let Some(cur) = current
@@ -362,6 +355,14 @@ pub(crate) fn repair_versioned_locked(
     let table = publish(&path, bytes)?;
     atomic_write(&pointer, |f| writeln!(f, "{name}"), |_| Ok(()))?;
     Ok((path, table))
+}
+
+/// The list version of the table `bytes`, once the stem and the table are checked.
+fn checked_version(stem: &str, bytes: &[u8]) -> Result<u64, SwapError> {
+    check_stem(stem)?;
+    Ok(Table::from_bytes(bytes.to_vec())
+        .map_err(SwapError::load)?
+        .list_version())
 }
 
 /// Refuses a stem whose pointer `resolve_pointer` would refuse, or that would name another
