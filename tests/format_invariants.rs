@@ -592,13 +592,16 @@ fn inv21_jump_slots() {
             }
         }
     }
-    let broken = |f: fn(&mut Parts)| corrupt_table(&jump_table(), 21, f);
-    // A leaf entry naming another prefix's tuple.
-    broken(|p| {
+    // The first filled slot's value with its low bit flipped: another tuple for a leaf
+    // entry, another node for a node entry.
+    fn retarget(p: &mut Parts) {
         let (_, v) = v6_jump_slots(p)[0];
         let n = u32_at(&p.sections[V6_JUMPS], v);
         put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
-    });
+    }
+    let broken = |f: fn(&mut Parts)| corrupt_table(&jump_table(), 21, f);
+    // A leaf entry naming another prefix's tuple.
+    broken(retarget);
     // A slot whose key is not a path (a bit below the jump depth set).
     broken(|p| {
         let (k, _) = v6_jump_slots(p)[0];
@@ -606,11 +609,7 @@ fn inv21_jump_slots() {
     });
     let broken = |f: fn(&mut Parts)| corrupt_table(&node_jump_table(), 21, f);
     // A node entry naming another node.
-    broken(|p| {
-        let (_, v) = v6_jump_slots(p)[0];
-        let n = u32_at(&p.sections[V6_JUMPS], v);
-        put_u32(&mut p.sections[V6_JUMPS], v, n ^ 1);
-    });
+    broken(retarget);
     // A node's path made a leaf entry: the addresses under it do not all map to one tuple.
     broken(|p| {
         let (_, v) = v6_jump_slots(p)[0];

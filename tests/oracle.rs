@@ -155,6 +155,16 @@ fn v6net() -> impl Strategy<Value = IpNet> {
     (addr, len).prop_map(|(a, l)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc()))
 }
 
+/// A fixed-seed xorshift generator, for the tests that build large lists.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 /// Entry counts per case: small under Miri, where every compile is interpreted.
 const fn max_entries(native: usize) -> usize {
     if cfg!(miri) { 12 } else { native }
@@ -220,13 +230,7 @@ proptest! {
 fn large_host_heavy_table_agrees_with_oracle() {
     // A few thousand entries push the direct table to 16 bits and the trie several levels
     // deep; the queries hit every entry's edges.
-    let mut state = 0x1234_5678_9abc_def0u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x1234_5678_9abc_def0);
     let mut entries = Vec::new();
     for i in 0..6000u64 {
         let r = next();
@@ -305,13 +309,7 @@ fn ipv4_mapped_entries_match_ipv4_queries() {
 #[test]
 #[cfg_attr(miri, ignore = "hundreds of entries per table: too slow interpreted")]
 fn deep_prefixes_with_jump_tables_agree_with_oracle() {
-    let mut state = 0x0bad_5eed_1234_5678u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x0bad_5eed_1234_5678);
     let (mut leaf_jumps, mut node_jumps) = (0, 0);
     for case in 0..48u32 {
         let v6 = case % 2 == 0;
@@ -361,7 +359,7 @@ fn deep_prefixes_with_jump_tables_agree_with_oracle() {
             };
             entries.push((list, net));
             // The same prefix on another list now and then.
-            if r % 11 == 0 {
+            if r.is_multiple_of(11) {
                 entries.push((List::ALL[(list.index() + 1) % 3], net));
             }
         }
