@@ -638,16 +638,20 @@ fn walk<F: Family>(fam: &Fam<'_, F>, key: F::Int, slot: u32, off: u32) -> u32 {
 }
 
 /// How many lookups a batch interleaves: enough independent memory accesses in flight to
-/// hide a cache miss, few enough to stay in registers and L1.
-const BATCH: usize = 16;
+/// hide cache misses, few enough that a batch's arrays (under 5 KiB) stay in L1. One bit
+/// per key in a [`Mask`].
+const BATCH: usize = 64;
+
+/// A bit set of a batch's keys.
+type Mask = u64;
 
 /// The positions of the set bits of `m`, lowest first.
 #[inline(always)]
-fn bits(mut m: u32) -> impl Iterator<Item = usize> {
+fn bits(mut m: Mask) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         let i = m.trailing_zeros();
         m &= m.wrapping_sub(1);
-        (i < 32).then_some(i as usize)
+        (i < Mask::BITS).then_some(i as usize)
     })
 }
 
@@ -661,9 +665,9 @@ fn bits(mut m: u32) -> impl Iterator<Item = usize> {
 #[inline(always)]
 fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
     // Pass 1: every key's summary bits, as two bit sets.
-    let (mut covered, mut host_blocks) = (0u32, 0u32);
+    let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
     for (i, key) in keys.iter().take(BATCH).enumerate() {
-        let b = summary_bits(fam, *key) as u32;
+        let b = summary_bits(fam, *key);
         covered |= (b & 1) << i;
         host_blocks |= ((b >> 1) & 1) << i;
     }
@@ -675,14 +679,14 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
     }
     // Pass 2: the filter words of the keys whose block holds a host.
     let mut hashes = [0u64; BATCH];
-    let mut maybe_hosts = 0u32;
+    let mut maybe_hosts: Mask = 0;
     for i in bits(host_blocks) {
         if let (Some(key), Some(hash)) = (keys.get(i), hashes.get_mut(i)) {
             let h = F::hash(*key, fam.seed);
             let (word, mask) = filter_probe(h, fam.filter.len());
             let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
-            maybe_hosts |= u32::from(maybe) << i;
+            maybe_hosts |= Mask::from(maybe) << i;
         }
     }
     // Pass 3: every possible host's buckets start loading before the first is compared.
@@ -724,10 +728,10 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
     // the end before the next would wait for each miss in turn. `leaf[i]` is the leaf
     // index once key `i`'s walk reaches one.
     let mut leaf = [usize::MAX; BATCH];
-    let mut active = 0u32;
+    let mut active: Mask = 0;
     for i in bits(covered) {
         if let Some(a) = at.get(i) {
-            active |= u32::from(a.0 & LEAF_FLAG == 0) << i;
+            active |= Mask::from(a.0 & LEAF_FLAG == 0) << i;
         }
     }
     // Child indices strictly increase (invariant 15): a validated trie ends within the
