@@ -507,7 +507,7 @@ fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
 /// (invariant 20), bit 1 when a host lies in it.
 #[inline(always)]
 fn summary_bits<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u64 {
-    let block = F::slot(key, 0, fam.summary_bits);
+    let block = F::head(key, fam.summary_bits);
     fam.summary
         .get(block >> 5)
         .map_or(0, |w| (w.get() >> ((block & 31) << 1)) & 3)
@@ -568,7 +568,7 @@ fn probe<F: Family>(
 /// Starts loading the summary word of `key`'s block.
 #[inline(always)]
 fn prefetch_summary<F: Family>(fam: &Fam<'_, F>, key: F::Int) {
-    let block = F::slot(key, 0, fam.summary_bits);
+    let block = F::head(key, fam.summary_bits);
     if let Some(w) = fam.summary.get(block >> 5) {
         prefetch(w);
     }
@@ -579,7 +579,7 @@ fn prefetch_summary<F: Family>(fam: &Fam<'_, F>, key: F::Int) {
 fn direct_slot<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u32 {
     // The validated direct table is 2^d long, so `get` always succeeds.
     fam.direct
-        .get(F::slot(key, 0, fam.direct_bits))
+        .get(F::head(key, fam.direct_bits))
         .map_or(LEAF_FLAG, |s| s.get())
 }
 

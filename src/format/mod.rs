@@ -298,6 +298,12 @@ pub(crate) trait Family: 'static {
     /// Bits `[off, off + stride)` of the left-aligned address (zeros past the address).
     /// Requires `off < BITS` and `1 <= stride <= 24`.
     fn slot(a: Self::Int, off: u32, stride: u32) -> usize;
+    /// The top `bits` bits of the address: `slot(a, 0, bits)`, for `1 <= bits <= 24`
+    /// (a direct table's or a summary's width).
+    #[inline(always)]
+    fn head(a: Self::Int, bits: u32) -> usize {
+        Self::slot(a, 0, bits)
+    }
     /// The 64-bit host hash of `a`.
     fn hash(a: Self::Int, seed: u32) -> u64;
     /// `a` with only its top `bits` bits kept (all of them when `bits >= BITS`).
@@ -493,6 +499,11 @@ impl Family for V6 {
             .wrapping_shr(128u32.wrapping_sub(stride)) as usize
     }
     #[inline(always)]
+    fn head(a: u128, bits: u32) -> usize {
+        // The top 24 bits lie in the high half: a 64-bit shift, where `slot` shifts 128.
+        ((a >> 64) as u64).wrapping_shr(64u32.wrapping_sub(bits)) as usize
+    }
+    #[inline(always)]
     fn hash(a: u128, seed: u32) -> u64 {
         let s = u64::from(seed);
         let hi = (a >> 64) as u64;
@@ -545,4 +556,32 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     h.update(&[0u8; 8]);
     h.update(rest.get(8..).unwrap_or(&[]));
     h.digest()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Family, V4, V6};
+
+    /// `head`, IPv6's shortcut through the high half, is `slot` at offset 0 for every width
+    /// a direct table or a summary may have.
+    #[test]
+    fn head_is_slot_at_offset_zero() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..1000 {
+            let a6 = (u128::from(next()) << 64) | u128::from(next());
+            let a4 = next() as u32;
+            for bits in 1..=24 {
+                assert_eq!(V6::head(a6, bits), V6::slot(a6, 0, bits), "{a6:x}/{bits}");
+                assert_eq!(V4::head(a4, bits), V4::slot(a4, 0, bits), "{a4:x}/{bits}");
+            }
+        }
+        assert_eq!(V6::head(u128::MAX, 24), 0xff_ffff);
+        assert_eq!(V6::head(1 << 127, 1), 1);
+    }
 }
