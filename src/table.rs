@@ -514,7 +514,7 @@ fn summary_bits<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u64 {
 }
 
 /// [`find`] past the summary and the filter.
-#[inline(never)]
+#[inline(always)]
 fn find_slow<F: Family>(
     fam: &Fam<'_, F>,
     key: F::Int,
