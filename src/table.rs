@@ -6,13 +6,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use zerocopy::byteorder::little_endian::U32;
 
 use crate::entry::{List, Meta};
 use crate::error::LoadError;
 use crate::format::validate::{Fam, Layout, LoadOptions, validate};
 use crate::format::{
     ATTR_MASK, FIXED_HEADER_LEN, Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, MAX_FILE_LEN, NO_RISK,
-    NONE, RawAttr, STRIDE, V4, V6, buckets_of, filter_probe,
+    NONE, RawAttr, RawTuple, STRIDE, V4, V6, buckets_of, filter_probe,
 };
 use crate::prefetch::prefetch;
 
@@ -310,7 +311,7 @@ impl Table {
     pub fn lookup_v4_each<'t>(&'t self, addrs: &[Ipv4Addr], mut f: impl FnMut(Hits<'t>)) {
         let l = self.layout();
         let mut keys = [0u32; BATCH];
-        let mut hits = [[NO_HIT; 3]; BATCH];
+        let mut hits = [&NO_TUPLE; BATCH];
         for (n, chunk) in addrs.chunks(BATCH).enumerate() {
             // The next chunk's summary words start loading while this one is answered.
             // (IPv4 traffic sweeps the whole IPv4 summary, which the filter and bucket
@@ -329,7 +330,7 @@ impl Table {
                 f(Hits {
                     layout: l,
                     addr: IpAddr::V4(*a),
-                    hits: *h,
+                    hits: h,
                 });
             }
         }
@@ -346,7 +347,7 @@ impl Table {
     pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
         let l = self.layout();
         let mut keys = [0u128; BATCH];
-        let mut hits = [[NO_HIT; 3]; BATCH];
+        let mut hits = [&NO_TUPLE; BATCH];
         for chunk in addrs.chunks(BATCH) {
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u128::from(*a);
@@ -356,7 +357,7 @@ impl Table {
                 f(Hits {
                     layout: l,
                     addr: IpAddr::V6(*a),
-                    hits: *h,
+                    hits: h,
                 });
             }
         }
@@ -369,7 +370,7 @@ impl Table {
         out.clear();
         out.reserve(addrs.len());
         let (mut k4, mut k6) = ([0u32; BATCH], [0u128; BATCH]);
-        let (mut h4, mut h6) = ([[NO_HIT; 3]; BATCH], [[NO_HIT; 3]; BATCH]);
+        let (mut h4, mut h6) = ([&NO_TUPLE; BATCH], [&NO_TUPLE; BATCH]);
         for chunk in addrs.chunks(BATCH) {
             let (mut n4, mut n6) = (0, 0);
             for a in chunk {
@@ -399,7 +400,7 @@ impl Table {
                 Hits {
                     layout: l,
                     addr: *a,
-                    hits: h.copied().unwrap_or([NO_HIT; 3]),
+                    hits: h.copied().unwrap_or(&NO_TUPLE),
                 }
             }));
         }
@@ -475,7 +476,11 @@ const NO_HIT: Hit = NONE;
 /// Marks a host match; the low 30 bits are its attribute index.
 const HOST_HIT: Hit = HOST_FLAG;
 
-/// For each list, the longest entry covering `key`.
+/// The answer "no list covers the address": `NO_HIT` in every list.
+static NO_TUPLE: RawTuple = RawTuple([U32::new(NO_HIT); 3]);
+
+/// The tuple of `key`: for each list, the longest entry covering it. The lookup ends
+/// where the tuple is found; its three words are read when `Hits` is asked.
 ///
 /// Most addresses are on no list, so a lookup first reads the summary's two bits for the
 /// address's block (invariant 20): both clear, no prefix meets the block and no host lies in
@@ -483,11 +488,11 @@ const HOST_HIT: Hit = HOST_FLAG;
 /// of the address's mask clear: no host has this address, invariant 19). Only when the
 /// prefix bit or the filter says "maybe" does it walk the trie or probe the host buckets.
 #[inline(always)]
-fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
+fn find<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int) -> &'a RawTuple {
     let bits = summary_bits(fam, key);
     if bits == 0 {
         // No prefix meets the block and no host lies in it.
-        return [NO_HIT; 3];
+        return &NO_TUPLE;
     }
     let covered = bits & 1 != 0;
     let mut h = 0;
@@ -498,7 +503,7 @@ fn find<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> [Hit; 3] {
         maybe_host = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
     }
     if !covered && !maybe_host {
-        return [NO_HIT; 3];
+        return &NO_TUPLE;
     }
     find_slow(fam, key, h, covered, maybe_host)
 }
@@ -515,31 +520,28 @@ fn summary_bits<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u64 {
 
 /// [`find`] past the summary and the filter.
 #[inline(always)]
-fn find_slow<F: Family>(
-    fam: &Fam<'_, F>,
+fn find_slow<'a, F: Family>(
+    fam: &Fam<'a, F>,
     key: F::Int,
     h: u64,
     covered: bool,
     maybe_host: bool,
-) -> [Hit; 3] {
+) -> &'a RawTuple {
     if maybe_host {
         // A host's tuple holds every list's answer for its address: no walk needed.
         let (b1, b2) = buckets_of(h, fam.hosts.len());
         if let Some(t) = probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2))
             .and_then(|i| fam.host_tuples.get(i as usize))
         {
-            return t.0.map(|e| e.get());
+            return t;
         }
     }
     if !covered {
-        return [NO_HIT; 3];
+        return &NO_TUPLE;
     }
     let (slot, off) = start(fam, key);
     let tuple = walk(fam, key, slot, off);
-    // `NONE` entries stay `NO_HIT`; other entries are indices below 2^31.
-    fam.tuples
-        .get(tuple as usize)
-        .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()))
+    fam.tuples.get(tuple as usize).unwrap_or(&NO_TUPLE)
 }
 
 /// The host tuple index `key` holds in its two buckets, if it is there.
@@ -663,7 +665,7 @@ fn bits(mut m: Mask) -> impl Iterator<Item = usize> {
 /// their buckets prefetched together (a host's tuple is its whole answer); the last walks
 /// the covered keys that were no host, one trie level at a time for all of them.
 #[inline(always)]
-fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]) {
+fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a RawTuple]) {
     // Pass 1: every key's summary bits, as two bit sets.
     let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
     for (i, key) in keys.iter().take(BATCH).enumerate() {
@@ -672,7 +674,7 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
         host_blocks |= ((b >> 1) & 1) << i;
     }
     for hits in out.iter_mut().take(keys.len()) {
-        *hits = [NO_HIT; 3];
+        *hits = &NO_TUPLE;
     }
     if covered | host_blocks == 0 {
         return;
@@ -707,7 +709,7 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
             let found = probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2))
                 .and_then(|t| fam.host_tuples.get(t as usize));
             if let (Some(t), Some(hits)) = (found, out.get_mut(i)) {
-                *hits = t.0.map(|e| e.get());
+                *hits = t;
                 covered &= !(1 << i); // answered: no walk
             }
         }
@@ -773,26 +775,19 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
             }
         }
     }
-    // The leaves, then the tuples: independent loads again.
-    let mut tuples = [0u32; BATCH];
+    // The leaves, independent loads again, and each key's tuple, prefetched for the
+    // caller, who reads it next.
     for i in bits(covered) {
-        if let (Some(a), Some(l), Some(t)) = (at.get(i), leaf.get(i), tuples.get_mut(i)) {
-            *t = if a.0 & LEAF_FLAG != 0 {
+        if let (Some(a), Some(l), Some(hits)) = (at.get(i), leaf.get(i), out.get_mut(i)) {
+            let t = if a.0 & LEAF_FLAG != 0 {
                 a.0 & !LEAF_FLAG
             } else {
                 fam.leaves.get(*l).map_or(0, |x| x.get())
             };
-            if let Some(x) = fam.tuples.get(*t as usize) {
+            if let Some(x) = fam.tuples.get(t as usize) {
                 prefetch(x);
+                *hits = x;
             }
-        }
-    }
-    for i in bits(covered) {
-        if let (Some(t), Some(hits)) = (tuples.get(i), out.get_mut(i)) {
-            *hits = fam
-                .tuples
-                .get(*t as usize)
-                .map_or([NO_HIT; 3], |t| t.0.map(|e| e.get()));
         }
     }
 }
@@ -802,7 +797,9 @@ fn find_batch<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], out: &mut [[Hit; 3]]
 pub struct Hits<'t> {
     layout: &'t Layout<'t>,
     addr: IpAddr,
-    hits: [Hit; 3],
+    /// Each list's answer (a `Hit`), read when asked for: a lookup's last step finds the
+    /// tuple, and the caller reads the lists it needs.
+    hits: &'t RawTuple,
 }
 
 impl fmt::Debug for Hits<'_> {
@@ -822,9 +819,15 @@ impl<'t> Hits<'t> {
         self.addr
     }
 
+    /// `list`'s answer.
+    #[inline(always)]
+    fn hit(&self, list: List) -> Hit {
+        self.hits.0.get(list.index()).map_or(NO_HIT, |h| h.get())
+    }
+
     /// The longest entry of `list` covering the address, if any.
     pub fn get(&self, list: List) -> Option<EntryRef<'t>> {
-        let hit = self.hits.get(list.index()).copied().unwrap_or(NO_HIT);
+        let hit = self.hit(list);
         let l = self.layout;
         if hit == NO_HIT {
             return None;
@@ -857,12 +860,12 @@ impl<'t> Hits<'t> {
 
     /// Whether `list` has an entry covering the address.
     pub fn contains(&self, list: List) -> bool {
-        self.hits.get(list.index()).is_some_and(|h| *h != NO_HIT)
+        self.hit(list) != NO_HIT
     }
 
     /// Whether no list covers the address.
     pub fn is_empty(&self) -> bool {
-        self.hits.iter().all(|h| *h == NO_HIT)
+        self.hits.0.iter().all(|h| h.get() == NO_HIT)
     }
 }
 
