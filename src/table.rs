@@ -56,9 +56,10 @@ self_cell::self_cell!(
 /// |---|---|
 /// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
-/// | lookup, host | the above + two 2-slot host buckets + its host tuple (no trie walk) |
+/// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
+/// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
 /// | memory | the file; nothing else is allocated |
 pub struct Table {
     cell: Cell,
@@ -777,8 +778,8 @@ fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a R
             }
         }
     }
-    // The leaves, independent loads again, and each key's tuple, prefetched for the
-    // caller, who reads it next.
+    // The leaves, independent loads again, and each key's tuple, prefetched for a caller
+    // that reads it soon (a callback does, at once).
     for i in bits(covered) {
         if let (Some(a), Some(l), Some(hits)) = (at.get(i), leaf.get(i), out.get_mut(i)) {
             let t = if a.0 & LEAF_FLAG != 0 {
