@@ -560,22 +560,15 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Family, V4, V6};
+    use super::{Family, V4, V6, mix64};
 
     /// `head`, IPv6's shortcut through the high half, is `slot` at offset 0 for every width
     /// a direct table or a summary may have.
     #[test]
     fn head_is_slot_at_offset_zero() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for _ in 0..1000 {
-            let a6 = (u128::from(next()) << 64) | u128::from(next());
-            let a4 = next() as u32;
+        for i in 0..1000u64 {
+            let a6 = (u128::from(mix64(2 * i)) << 64) | u128::from(mix64(2 * i + 1));
+            let a4 = mix64(!i) as u32;
             for bits in 1..=24 {
                 assert_eq!(V6::head(a6, bits), V6::slot(a6, 0, bits), "{a6:x}/{bits}");
                 assert_eq!(V4::head(a4, bits), V4::slot(a4, 0, bits), "{a4:x}/{bits}");
