@@ -18,6 +18,7 @@ Examples:
   c2trie bench table.c2t
   c2trie bench table.c2t --queries 4000000 --rounds 7 --json
   c2trie bench table.c2t --by-length      # hits per prefix length: where a hit's time goes
+  c2trie bench table.c2t --misses-first   # what the unpredictable hit-or-miss branch costs
 
 Queries are generated from a fixed seed: 'uniform' draws random addresses (IPv6: in
 2000::/3), so most miss; 'hit-heavy' draws addresses inside the table's own entries;
@@ -39,6 +40,12 @@ pub(crate) struct BenchArgs {
     /// drawn inside its entries of that length only (where the time of a hit goes).
     #[arg(long)]
     by_length: bool,
+    /// Also measure the mixed queries reordered, every address on no list before every
+    /// listed one ('mixed, misses first', single lookups): the same lookups with the
+    /// hit-or-miss branch predictable. Its difference to 'mixed' is what that branch's
+    /// mispredictions cost.
+    #[arg(long)]
+    misses_first: bool,
     /// Machine-readable output: one JSON object on standard output.
     #[arg(long)]
     pub(crate) json: bool,
@@ -58,6 +65,16 @@ impl Rng {
 
 /// The names of the query sets, in the order `v4_sets` and `v6_sets` return them.
 const SETS: [&str; 3] = ["uniform", "hit-heavy", "mixed"];
+
+/// The name of the reordered mixed set of `--misses-first`.
+const MISSES_FIRST: &str = "mixed, misses first";
+
+/// `queries` reordered: those on no list (`miss`) first, each part in its original order.
+fn misses_first<T: Copy>(queries: &[T], miss: impl Fn(&T) -> bool) -> Vec<T> {
+    let (mut out, hits): (Vec<T>, Vec<T>) = queries.iter().partition(|q| miss(q));
+    out.extend(hits);
+    out
+}
 
 /// Each query from `uniform` or `hits` at random, half and half: hit or miss is a coin
 /// flip, as in a stream where half the addresses are listed.
@@ -191,6 +208,15 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
             });
             record("ipv4", set, "batch", batch);
         }
+        if args.misses_first {
+            let qs = misses_first(&sets[2], |a| table.lookup_v4(*a).is_empty());
+            let single = measure(r, n, || {
+                qs.iter()
+                    .filter(|a| table.lookup_v4(**a).contains(List::Global))
+                    .count()
+            });
+            record("ipv4", MISSES_FIRST, "single", single);
+        }
     }
     if let Some(sets) = v6_sets(&table, n, &mut rng) {
         for (set, qs) in SETS.iter().zip(&sets) {
@@ -206,6 +232,15 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
                 c
             });
             record("ipv6", set, "batch", batch);
+        }
+        if args.misses_first {
+            let qs = misses_first(&sets[2], |a| table.lookup_v6(*a).is_empty());
+            let single = measure(r, n, || {
+                qs.iter()
+                    .filter(|a| table.lookup_v6(**a).contains(List::Global))
+                    .count()
+            });
+            record("ipv6", MISSES_FIRST, "single", single);
         }
     }
     if args.by_length {
@@ -250,12 +285,12 @@ pub(crate) fn run(args: BenchArgs) -> Result<bool> {
             table.as_bytes().len()
         );
         println!(
-            "{:<6} {:<10} {:<7} {:>8} {:>12}",
+            "{:<6} {:<19} {:<7} {:>8} {:>12}",
             "family", "queries", "mode", "Mlps", "global hits"
         );
         for v in &results {
             println!(
-                "{:<6} {:<10} {:<7} {:>8.1} {:>12}",
+                "{:<6} {:<19} {:<7} {:>8.1} {:>12}",
                 v["family"].as_str().unwrap_or(""),
                 v["queries"].as_str().unwrap_or(""),
                 v["mode"].as_str().unwrap_or(""),

@@ -60,6 +60,34 @@ fn bench_reports_every_family_set_and_mode() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Mlps"));
+    // Misses first: the mixed queries reordered, so the same number of them match.
+    let out = Command::new(bin)
+        .arg("bench")
+        .arg(&table)
+        .args([
+            "--queries",
+            "2000",
+            "--rounds",
+            "1",
+            "--misses-first",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    for family in ["ipv4", "ipv6"] {
+        let hits = |set: &str| {
+            let found: Vec<_> = results
+                .iter()
+                .filter(|r| r["family"] == family && r["queries"] == set)
+                .map(|r| r["global_hits"].as_u64().unwrap())
+                .collect();
+            assert!(!found.is_empty(), "{family} {set}");
+            found[0]
+        };
+        assert_eq!(hits("mixed, misses first"), hits("mixed"), "{family}");
+    }
     // Per prefix length: one set per length the table holds, every query a global hit.
     let out = Command::new(bin)
         .arg("bench")
