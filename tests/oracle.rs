@@ -155,6 +155,25 @@ fn v6net() -> impl Strategy<Value = IpNet> {
     (addr, len).prop_map(|(a, l)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc()))
 }
 
+/// IPv6 prefixes of a small abuse list: /17 to /48 in a few /16 blocks (nested, across
+/// lists), some /16 or shorter covering whole blocks, and some hosts. Most such lists are
+/// answered through the table's prefix groups rather than the trie.
+fn v6_short_net() -> impl Strategy<Value = IpNet> {
+    let len = prop_oneof![6 => 17u8..=48, 1 => 8u8..=16, 1 => Just(128u8)];
+    let block = prop_oneof![
+        Just(0x2001u128),
+        Just(0x2a0eu128),
+        Just(0x2a0fu128),
+        Just(0x2c0fu128),
+        Just(0x2400u128),
+    ];
+    let low = prop_oneof![(0u128..8).prop_map(|x| x << 93), any::<u128>()];
+    (block, low, len).prop_map(|(b, low, l)| {
+        let a = (b << 112) | (low & (u128::MAX >> 16));
+        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
+    })
+}
+
 /// A fixed-seed xorshift generator, for the tests that build large lists.
 fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
     move || {
@@ -205,6 +224,28 @@ proptest! {
         queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
         queries.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         queries.push(IpAddr::V6(Ipv6Addr::from(u128::MAX)));
+        check_all(&table, &dedup, &queries)?;
+    }
+
+    #[test]
+    fn short_v6_lists_agree_with_oracle(
+        entries in prop::collection::vec((list(), v6_short_net()), 0..max_entries(48)),
+        extra in prop::collection::vec(any::<u128>(), 0..64),
+    ) {
+        let table = build(&entries);
+        let mut dedup = Vec::new();
+        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let mut queries = edge_queries(&dedup);
+        queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
+        // Random addresses inside each prefix, and in its block outside it.
+        for (i, (_, net)) in dedup.iter().enumerate() {
+            if let IpNet::V6(n) = net {
+                let r = u128::from(i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+                let lo = u128::from(n.network());
+                queries.push(IpAddr::V6(Ipv6Addr::from(lo | (r & !u128::from(n.netmask())))));
+                queries.push(IpAddr::V6(Ipv6Addr::from((lo & (u128::MAX << 112)) | (r >> 16))));
+            }
+        }
         check_all(&table, &dedup, &queries)?;
     }
 
