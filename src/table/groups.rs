@@ -27,8 +27,9 @@ pub(crate) const LANES: usize = 16;
 /// The most IPv6 prefix entries a table may have for the index to be built.
 const MAX_ENTRIES: usize = 4096;
 
-/// The most groups (blocks holding or covered by a prefix): one byte names a group, 0 none.
-const MAX_GROUPS: usize = 255;
+/// The most groups (blocks holding or covered by a prefix): one byte names a group, and
+/// [`NO_GROUP`] none.
+const MAX_GROUPS: usize = NO_GROUP as usize;
 
 /// One /16 block's prefixes: lane `i` matches an address whose bits 16–47 (as a `u32`),
 /// masked by `mask[i]`, equal `bits[i]`; its answer is tuple `tuple[i]`. Unused lanes
@@ -42,7 +43,10 @@ pub(crate) struct Group {
     tuple: [u32; LANES],
 }
 
-/// The index: a group number (1-based, 0 for none) per /16 block, and the groups.
+/// A block byte naming no group.
+const NO_GROUP: u8 = u8::MAX;
+
+/// The index: a group number ([`NO_GROUP`] for none) per /16 block, and the groups.
 pub(crate) struct Groups {
     block: Box<[u8; 1 << 16]>,
     groups: Box<[Group]>,
@@ -150,7 +154,9 @@ impl Groups {
         if blocks.len() > MAX_GROUPS {
             return None;
         }
-        let mut block = vec![0u8; 1 << 16].into_boxed_slice();
+        // Every byte written (not zeroed memory whose untouched pages would all map one
+        // shared zero page, which lookups here read several times slower).
+        let mut block = vec![NO_GROUP; 1 << 16].into_boxed_slice();
         let mut groups = Vec::with_capacity(blocks.len());
         for (n, b) in blocks.into_iter().enumerate() {
             let catch_all = cover.get(&b).map_or(u32::MAX, |c| c.1);
@@ -171,7 +177,7 @@ impl Groups {
                 g.tuple[k] = t;
             }
             groups.push(g);
-            *block.get_mut(usize::from(b))? = u8::try_from(n + 1).ok()?;
+            *block.get_mut(usize::from(b))? = u8::try_from(n).ok()?;
         }
         Some(Groups {
             block: block.try_into().ok()?,
@@ -188,11 +194,15 @@ impl Groups {
         key: u128,
         none: &'a RawTuple,
     ) -> &'a RawTuple {
-        let n = self.block.get((key >> 112) as usize).copied().unwrap_or(0);
-        if n == 0 {
+        let n = self
+            .block
+            .get((key >> 112) as usize)
+            .copied()
+            .unwrap_or(NO_GROUP);
+        if n == NO_GROUP {
             return none;
         }
-        let Some(g) = self.groups.get(usize::from(n) - 1) else {
+        let Some(g) = self.groups.get(usize::from(n)) else {
             return none;
         };
         let bits = (key >> 80) as u32;
