@@ -260,6 +260,9 @@ fn real(c: &mut Criterion) {
     if wanted("BENCH_SETS", "ipsum") {
         v4(c, "ipsum", &ipsum());
     }
+    if wanted("BENCH_SETS", "dropv6") {
+        v6(c, "dropv6", &drop_v6());
+    }
     if wanted("BENCH_SETS", "bgp4") {
         v4(c, "bgp4", &bgp_v4());
     }

@@ -281,6 +281,12 @@ pub fn ipsum() -> Vec<(u32, u8)> {
     load(&[data_dir().join("stamparm-ipsum/ipsum.txt")]).0
 }
 
+/// Spamhaus DROPv6 (2024-02-27): about fifty IPv6 prefixes, /29 to /48, a small list of
+/// the kind the prefix groups answer.
+pub fn drop_v6() -> Vec<(u128, u8)> {
+    load(&[data_dir().join("spamhaus-drop/secops-mirror-2024-02-27/drop_ipv6.txt")]).1
+}
+
 /// The 2014 pyasn BGP table (IPv4 only, ~512k prefixes).
 pub fn bgp_v4() -> Vec<(u32, u8)> {
     load(&[data_dir().join("bgp-ribs-pyasn/ipasn_20140513.dat.gz")]).0
