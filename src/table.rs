@@ -57,22 +57,29 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups (below): one pass over the IPv6 prefix entries and, where they fit, over the IPv6 tuples |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
-/// | lookup, IPv6 with prefix groups (below) | a host as above; any other address, its /16 block's group byte and, where the block has a group, the group's 16 prefixes compared at once (three cache lines), no trie step |
+/// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /16 block's byte and, where the block has a group, the group (three cache lines, its 16 prefixes compared at once) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
 /// | memory | the file, plus the prefix groups where built: 64 KiB + 192 B a group, at most 112 KiB |
 ///
-/// **Prefix groups.** A small IPv6 list (at most 4,096 prefixes, none longer than /48, at
-/// most 15 longer than /16 in any /16 block, at most 255 blocks; Spamhaus DROPv6 is one)
-/// also gets, at load, an index derived from the validated table: per /16 block, its
+/// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
+/// gets, at load, an index derived from the validated table: per /16 block, the block's
 /// prefixes longest first, compared with the address all at once. Such a list's trie starts
-/// from a small direct table, so its hits would walk four to seven nodes. The groups give
-/// the answers the trie gives (tested against it and against a linear scan); other tables
-/// do without them.
+/// from a small direct table, so its hits would walk four to seven nodes. The list fits
+/// when its IPv6 prefix entries number at most 4,096 (a prefix in several lists counts
+/// once per list; hosts, /128, are not prefix entries and do not count), none is longer
+/// than /48, no /16 block holds more than 15 distinct prefixes longer than /16, and at most
+/// 255 blocks hold or are covered by a prefix (a /9 covers 128); other tables do without.
+/// On every table the compiler writes, the groups give the answers the trie gives (tested
+/// against it and against a linear scan). A table altered after compiling (and re-sealed)
+/// may name shorter entries than the longest in its trie: the groups, built from the
+/// entries, may then answer otherwise than the trie, and as the trie's, their answers name
+/// only entries that contain the address. A table with more IPv6 tuples than the compiler
+/// writes gets no groups.
 pub struct Table {
     cell: Cell,
     /// The prefix groups of a small IPv6 list (see `groups`), built from the validated

@@ -6,14 +6,17 @@
 //! index: one byte per /16 block naming the block's **group**, and in each group up to
 //! [`LANES`] prefixes, longest first, as (bits 16–47, mask, tuple). A lookup reads the
 //! block's byte, compares the address with every prefix of its group at once (no branch per
-//! prefix), and takes the first that matches: the longest. That is two or three cache lines,
-//! where the walk reads a node per six bits.
+//! prefix), and takes the first that matches: the longest. That is the block's byte, the
+//! group's three cache lines and the answer's tuple, where the walk reads a node per six
+//! bits.
 //!
 //! The index is derived from the validated table alone: each prefix's answer is the tuple
 //! that names, in every list, the longest entry containing the prefix, which is the tuple
-//! the trie gives every address of the prefix outside longer prefixes (a tuple the table
-//! does not hold belongs to a prefix that longer ones cover entirely, and the prefix is
-//! left out). Tables it does not fit keep the trie walk alone.
+//! the trie gives every address of the prefix outside longer prefixes, in every table the
+//! compiler writes (a tuple the table does not hold belongs to a prefix that longer ones
+//! cover entirely: that prefix answers nothing). Tables it does not fit keep the trie walk
+//! alone, and so do tables with more tuples than the compiler writes: building the index
+//! reads each tuple at most once and allocates in proportion to the prefixes only.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -76,7 +79,11 @@ impl Groups {
     pub(crate) fn build(layout: &Layout<'_>) -> Option<Groups> {
         let fam = &layout.v6;
         let entries = fam.entries;
-        if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        // The cheap refusals first, before anything is allocated.
+        if entries.is_empty()
+            || entries.len() > MAX_ENTRIES
+            || entries.iter().any(|e| V6::entry_len(e) > 48)
+        {
             return None;
         }
         // Each distinct prefix with, per list, its longest containing entry. Entries are
@@ -87,9 +94,6 @@ impl Groups {
         let mut i = 0;
         while let Some(e) = entries.get(i) {
             let (addr, len) = (V6::entry_addr(e), V6::entry_len(e));
-            if len > 48 {
-                return None;
-            }
             for list in &mut open {
                 while list
                     .last()
@@ -111,28 +115,37 @@ impl Groups {
             let tuple = [0, 1, 2].map(|l| open[l].last().map_or(NONE, |x| x.2));
             prefixes.push((addr, len, tuple));
         }
+        // An address's answer is its longest containing prefix's, so a table the compiler
+        // wrote holds at most one tuple per distinct prefix, and tuple 0. More, and the
+        // table was written otherwise: no groups (and no pass over its tuples).
+        if fam.tuples.len() > prefixes.len().saturating_add(1) {
+            return None;
+        }
         // Where each answer is among the table's tuples (the first, if stored twice).
-        let mut index: HashMap<[u32; 3], u32> = HashMap::with_capacity(fam.tuples.len());
+        let mut index: HashMap<[u32; 3], u32> = prefixes.iter().map(|p| (p.2, u32::MAX)).collect();
         for (i, t) in fam.tuples.iter().enumerate() {
-            index
-                .entry(t.0.map(|e| e.get()))
-                .or_insert(u32::try_from(i).ok()?);
+            if let Some(at) = index.get_mut(&t.0.map(|e| e.get()))
+                && *at == u32::MAX
+            {
+                *at = u32::try_from(i).ok()?;
+            }
         }
         // Per block: the prefixes longer than /16 (length, bits, mask, tuple), and the
         // longest prefix of /16 or shorter that covers the whole block (length, tuple).
         let mut lanes: BTreeMap<u16, Vec<(u8, u32, u32, u32)>> = BTreeMap::new();
         let mut cover: BTreeMap<u16, (u8, u32)> = BTreeMap::new();
         for (addr, len, tuple) in prefixes {
-            // Not among the tuples: longer prefixes cover all of it (no address answers
-            // with it), or the table names shorter entries than the longest.
+            // Not among the tuples (`u32::MAX`, no answer): longer prefixes cover all of
+            // it, so no address answers with it.
             let t = index.get(&tuple).copied().unwrap_or(u32::MAX);
             let first = (addr >> 112) as u16;
             if len > 16 {
                 let mask = u32::MAX << (48 - len);
-                lanes
-                    .entry(first)
-                    .or_default()
-                    .push((len, (addr >> 80) as u32, mask, t));
+                let own = lanes.entry(first).or_default();
+                own.push((len, (addr >> 80) as u32, mask, t));
+                if own.len() >= LANES || lanes.len() > MAX_GROUPS {
+                    return None;
+                }
             } else {
                 let count = 1usize << (16 - len);
                 if count > MAX_GROUPS {
@@ -145,6 +158,9 @@ impl Groups {
                     if cover.get(&b).is_none_or(|c| c.0 <= len) {
                         cover.insert(b, (len, t));
                     }
+                }
+                if cover.len() > MAX_GROUPS {
+                    return None;
                 }
             }
         }
@@ -166,9 +182,6 @@ impl Groups {
                 tuple: [catch_all; LANES],
             };
             let mut own = lanes.remove(&b).unwrap_or_default();
-            if own.len() >= LANES {
-                return None;
-            }
             // Longest first: the first lane that matches is the longest match.
             own.sort_by_key(|x| std::cmp::Reverse(x.0));
             for (k, (_, bits, mask, t)) in own.into_iter().enumerate() {
@@ -296,5 +309,45 @@ mod tests {
         assert!(table(&[(List::Global, "2000::/3")]).v6_groups.is_none());
         // No IPv6 prefix at all.
         assert!(table(&[(List::Global, "192.0.2.0/24")]).v6_groups.is_none());
+    }
+
+    /// A table with more IPv6 tuples than it has prefixes, plus tuple 0, was not written by
+    /// the compiler (an address's answer is its longest prefix's): it loads, keeps the trie
+    /// alone, and the index is not built from its tuples (which could be millions).
+    #[test]
+    fn extra_tuples_keep_the_trie() {
+        use crate::format::{CHECKSUM_AT, FIXED_HEADER_LEN, checksum};
+        let nets = ["2001:db8::/32", "2001:db8:1::/48"];
+        let entries: Vec<_> = nets.iter().map(|n| (List::Global, *n)).collect();
+        let t = table(&entries);
+        assert!(t.v6_groups.is_some());
+        let mut bytes = t.as_bytes().to_vec();
+        let u64_at = |b: &[u8], at: usize| {
+            u64::from_le_bytes(b.get(at..at + 8).unwrap().try_into().unwrap())
+        };
+        // Three more copies of tuple 0 (valid: every element `NONE`) at the end of the
+        // IPv6 tuples (section 19); the later sections move up, the file grows.
+        let extra = [0xffu8; 3 * 12];
+        let entry = |i: usize| FIXED_HEADER_LEN + 16 * i;
+        let (off, len) = (u64_at(&bytes, entry(19)), u64_at(&bytes, entry(19) + 8));
+        let end = usize::try_from(off + len).unwrap();
+        bytes.splice(end..end, extra.iter().copied());
+        let grow = extra.len() as u64;
+        bytes[entry(19) + 8..entry(19) + 16].copy_from_slice(&(len + grow).to_le_bytes());
+        for i in 20..23 {
+            let o = u64_at(&bytes, entry(i)) + grow;
+            bytes[entry(i)..entry(i) + 8].copy_from_slice(&o.to_le_bytes());
+        }
+        let file_len = bytes.len() as u64;
+        bytes[24..32].copy_from_slice(&file_len.to_le_bytes());
+        let sum = checksum(&bytes);
+        bytes[CHECKSUM_AT..CHECKSUM_AT + 8].copy_from_slice(&sum.to_le_bytes());
+        let tampered = Table::from_bytes(bytes).unwrap();
+        assert!(tampered.v6_groups.is_none());
+        let a = "2001:db8:1::5".parse().unwrap();
+        assert_eq!(
+            tampered.lookup(a).get(List::Global).map(|e| e.prefix()),
+            Some("2001:db8:1::/48".parse().unwrap())
+        );
     }
 }
