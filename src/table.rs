@@ -62,9 +62,9 @@ self_cell::self_cell!(
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
-/// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /16 block's byte and, where the block has a group, the group (three cache lines, its 16 prefixes compared at once) and the answer's tuple: no trie step |
+/// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines, its 16 prefixes compared at once) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64 KiB + 192 B a group, at most 112 KiB |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
