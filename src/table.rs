@@ -371,6 +371,14 @@ impl Table {
 
     /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_each`].
     pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
+        if self.v6_groups.is_some() {
+            // Prefix groups: a few cached lines a lookup, no walk whose loads could
+            // overlap; staging the keys would only add work.
+            for a in addrs {
+                f(self.lookup_v6(*a));
+            }
+            return;
+        }
         let l = self.layout();
         let mut keys = [0u128; BATCH];
         let mut hits = [&NO_TUPLE; BATCH];
