@@ -41,7 +41,7 @@ def rate(ns, tp):
     return None
 
 
-SETS = ["v4-10k", "v4-100k", "v4-1000k", "v6-100k", "ipsum", "bgp4", "bgp6", "country4", "country6"]
+SETS = ["v4-10k", "v4-100k", "v4-1000k", "v6-100k", "ipsum", "dropv6", "bgp4", "bgp6", "country4", "country6"]
 ROWS = [
     ("c2trie", "c2trie (verdict)"),
     ("c2trie-prefix", "c2trie (matched prefix)"),
