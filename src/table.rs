@@ -57,12 +57,12 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups (below): one pass over the IPv6 prefix entries and, where they fit, over the IPv6 tuples |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
-/// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines, its 16 prefixes compared at once) and the answer's tuple: no trie step |
+/// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
 /// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB |
 ///
@@ -386,12 +386,7 @@ impl Table {
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u128::from(*a);
             }
-            find_batch_v6(
-                &l.v6,
-                self.v6_groups.as_ref(),
-                keys.get(..chunk.len()).unwrap_or(&[]),
-                &mut hits,
-            );
+            find_batch(&l.v6, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
             for (a, h) in chunk.iter().zip(&hits) {
                 f(Hits {
                     layout: l,

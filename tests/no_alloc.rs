@@ -128,3 +128,42 @@ fn batch_lookups_do_not_allocate_once_the_output_has_capacity() {
     assert!(found > 0, "the queries should hit something");
     assert_eq!(after - before, 0);
 }
+
+/// A small IPv6 list of /29 to /48 prefixes in all three lists, with hosts inside: the table
+/// gets prefix groups, and lookups through them allocate nothing either.
+#[test]
+fn lookups_through_prefix_groups_do_not_allocate() {
+    let mut c = Compiler::new();
+    c.created_unix(0);
+    let mut queries = Vec::new();
+    for i in 0..48u128 {
+        let list = List::ALL[(i % 3) as usize];
+        // Eight /16 blocks, six prefixes in each.
+        let block = 0x2a00u128 + i % 8;
+        let len = [29u8, 32, 40, 48][(i % 4) as usize];
+        let addr = (block << 112) | ((i / 8) << 84);
+        let net = ipnet::Ipv6Net::new(Ipv6Addr::from(addr), len)
+            .unwrap()
+            .trunc();
+        c.add(list, net.into(), "drop", Meta::default()).unwrap();
+        let host = ipnet::Ipv6Net::new(Ipv6Addr::from(addr | 7), 128).unwrap();
+        c.add(List::Blocked, host.into(), "host", Meta::default())
+            .unwrap();
+        for q in [addr, addr | 7, addr | 0xffff, addr.wrapping_add(1 << 100)] {
+            queries.push(Ipv6Addr::from(q));
+        }
+    }
+    let t = Table::from_bytes(c.to_vec().unwrap()).unwrap();
+    let mut out = Vec::with_capacity(queries.len());
+    let before = allocs();
+    let mut found = queries
+        .iter()
+        .filter(|q| !t.lookup_v6(**q).is_empty())
+        .count();
+    t.lookup_v6_each(&queries, |h| found += usize::from(!h.is_empty()));
+    t.lookup_v6_batch(&queries, &mut out);
+    found += out.iter().filter(|h| !h.is_empty()).count();
+    let after = allocs();
+    assert!(found > 0, "the queries should hit something");
+    assert_eq!(after - before, 0);
+}

@@ -4,8 +4,9 @@
 //! in a trie whose direct table is small, so a hit walks four to seven dependent nodes.
 //! When every prefix is a /48 or shorter and the list is small, the table also gets this
 //! index: a bit per /12 (set where a block inside has a group), one byte per /16 block
-//! naming the block's **group**, and in each group up to
-//! [`LANES`] prefixes, longest first, as (bits 16–47, mask, tuple). A lookup reads its
+//! naming the block's **group**, and in each group [`LANES`] lanes: up to `LANES - 1` of
+//! the block's prefixes longer than /16, longest first, as (bits 16–47, mask, tuple), then
+//! the block's covering prefix (or none) in every lane left. A lookup reads its
 //! /12's bit (most addresses stop there), then its block's byte, compares the address with
 //! every prefix of the block's group at once (no branch per prefix), and takes the first
 //! that matches: the longest. That is a word of a 512-byte map, the block's byte, the
@@ -86,8 +87,9 @@ fn contains(a: u128, l: u8, b: u128, m: u8) -> bool {
 
 impl Groups {
     /// The index for `layout`'s IPv6 prefixes, or `None` when the table has none, more than
-    /// [`MAX_ENTRIES`], one longer than /48, a block with more than `LANES - 1` longer
-    /// than /16, or more than [`MAX_GROUPS`] blocks to cover.
+    /// [`MAX_ENTRIES`], one longer than /48, more IPv6 tuples than distinct prefixes plus
+    /// one, a block with more than `LANES - 1` prefixes longer than /16, or more than
+    /// [`MAX_GROUPS`] blocks to cover.
     pub(crate) fn build(layout: &Layout<'_>) -> Option<Groups> {
         let fam = &layout.v6;
         let entries = fam.entries;
@@ -152,14 +154,14 @@ impl Groups {
             let t = index.get(&tuple).copied().unwrap_or(u32::MAX);
             let first = (addr >> 112) as u16;
             if len > 16 {
-                let mask = u32::MAX << (48 - len);
+                let mask = u32::MAX.checked_shl(48u32.checked_sub(u32::from(len))?)?;
                 let own = lanes.entry(first).or_default();
                 own.push((len, (addr >> 80) as u32, mask, t));
                 if own.len() >= LANES || lanes.len() > MAX_GROUPS {
                     return None;
                 }
             } else {
-                let count = 1usize << (16 - len);
+                let count = 1usize.checked_shl(16u32.checked_sub(u32::from(len))?)?;
                 if count > MAX_GROUPS {
                     return None;
                 }
@@ -182,8 +184,6 @@ impl Groups {
         if blocks.len() > MAX_GROUPS {
             return None;
         }
-        // Every byte written (not zeroed memory whose untouched pages would all map one
-        // shared zero page, which lookups here read several times slower).
         let mut block = vec![NO_GROUP; 1 << 16].into_boxed_slice();
         let mut coarse = [0u64; 64];
         let mut groups = Vec::with_capacity(blocks.len());
@@ -199,10 +199,9 @@ impl Groups {
             let mut own = lanes.remove(&b).unwrap_or_default();
             // Longest first: the first lane that matches is the longest match.
             own.sort_by_key(|x| std::cmp::Reverse(x.0));
-            for (k, (_, bits, mask, t)) in own.into_iter().enumerate() {
-                g.bits[k] = bits;
-                g.mask[k] = mask;
-                g.tuple[k] = t;
+            let lanes = g.bits.iter_mut().zip(&mut g.mask).zip(&mut g.tuple);
+            for (((b, m), t), (_, bits, mask, tuple)) in lanes.zip(own) {
+                (*b, *m, *t) = (bits, mask, tuple);
             }
             groups.push(g);
             *block.get_mut(usize::from(b))? = u8::try_from(n).ok()?;
