@@ -538,8 +538,7 @@ fn find<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int) -> &'a RawTuple {
     let mut maybe_host = false;
     if bits & 2 != 0 {
         h = F::hash(key, fam.seed);
-        let (word, mask) = filter_probe(h, fam.filter.len());
-        maybe_host = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
+        maybe_host = in_filter(fam, h);
     }
     if !covered && !maybe_host {
         return &NO_TUPLE;
@@ -560,17 +559,30 @@ fn find_v6<'a>(fam: &Fam<'a, V6>, groups: Option<&Groups>, key: u128) -> &'a Raw
     {
         return t;
     }
-    groups.find(fam.tuples, key, &NO_TUPLE)
+    groups.find(fam.tuples, key)
 }
 
 /// The host tuple of `key` if it is a host: its filter word, then its buckets.
 #[inline(always)]
 fn host<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int) -> Option<&'a RawTuple> {
     let h = F::hash(key, fam.seed);
-    let (word, mask) = filter_probe(h, fam.filter.len());
-    if fam.filter.get(word).is_none_or(|w| w.get() & mask != mask) {
+    if !in_filter(fam, h) {
         return None;
     }
+    host_tuple(fam, key, h)
+}
+
+/// Whether the host filter may hold the key of host hash `h` (invariant 19: a host's mask
+/// is set in its word).
+#[inline(always)]
+fn in_filter<F: Family>(fam: &Fam<'_, F>, h: u64) -> bool {
+    let (word, mask) = filter_probe(h, fam.filter.len());
+    fam.filter.get(word).is_some_and(|w| w.get() & mask == mask)
+}
+
+/// The host tuple `key` (host hash `h`) names in its two buckets, if it is a host.
+#[inline(always)]
+fn host_tuple<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int, h: u64) -> Option<&'a RawTuple> {
     let (b1, b2) = buckets_of(h, fam.hosts.len());
     probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2))
         .and_then(|i| fam.host_tuples.get(i as usize))
@@ -585,11 +597,13 @@ fn find_batch_v6<'a>(
     keys: &[u128],
     out: &mut [&'a RawTuple],
 ) {
-    if groups.is_none() {
-        return find_batch(fam, keys, out);
-    }
-    for (k, o) in keys.iter().zip(out.iter_mut()) {
-        *o = find_v6(fam, groups, *k);
+    match groups {
+        None => find_batch(fam, keys, out),
+        Some(_) => {
+            for (k, o) in keys.iter().zip(out.iter_mut()) {
+                *o = find_v6(fam, groups, *k);
+            }
+        }
     }
 }
 
@@ -612,14 +626,9 @@ fn find_slow<'a, F: Family>(
     covered: bool,
     maybe_host: bool,
 ) -> &'a RawTuple {
-    if maybe_host {
-        // A host's tuple holds every list's answer for its address: no walk needed.
-        let (b1, b2) = buckets_of(h, fam.hosts.len());
-        if let Some(t) = probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2))
-            .and_then(|i| fam.host_tuples.get(i as usize))
-        {
-            return t;
-        }
+    // A host's tuple holds every list's answer for its address: no walk needed.
+    if maybe_host && let Some(t) = host_tuple(fam, key, h) {
+        return t;
     }
     if !covered {
         return &NO_TUPLE;
@@ -770,10 +779,8 @@ fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a R
     for i in bits(host_blocks) {
         if let (Some(key), Some(hash)) = (keys.get(i), hashes.get_mut(i)) {
             let h = F::hash(*key, fam.seed);
-            let (word, mask) = filter_probe(h, fam.filter.len());
-            let maybe = fam.filter.get(word).is_some_and(|w| w.get() & mask == mask);
             *hash = h;
-            maybe_hosts |= Mask::from(maybe) << i;
+            maybe_hosts |= Mask::from(in_filter(fam, h)) << i;
         }
     }
     // Pass 3: every possible host's buckets start loading before the first is compared.

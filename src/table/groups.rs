@@ -216,12 +216,8 @@ impl Groups {
     /// The tuple for `key` among `tuples` (the IPv6 tuples of the table the index was built
     /// from): the longest prefix's of its block, or none. Never panics, never allocates.
     #[inline(always)]
-    pub(crate) fn find<'a>(
-        &self,
-        tuples: &'a [RawTuple],
-        key: u128,
-        none: &'a RawTuple,
-    ) -> &'a RawTuple {
+    pub(crate) fn find<'a>(&self, tuples: &'a [RawTuple], key: u128) -> &'a RawTuple {
+        let none = &super::NO_TUPLE;
         let top = (key >> 112) as usize;
         let twelve = top >> 4;
         let word = self.coarse.get(twelve >> 6).copied().unwrap_or(0);
