@@ -106,6 +106,17 @@ fn check_all(
     Ok(())
 }
 
+/// The entries without repeats, in first-seen order (what the table holds).
+fn distinct(entries: &[(List, IpNet)]) -> Vec<(List, IpNet)> {
+    let mut out = Vec::new();
+    for e in entries {
+        if !out.contains(e) {
+            out.push(*e);
+        }
+    }
+    out
+}
+
 /// Queries at each prefix's first and last address and one beyond each.
 fn edge_queries(entries: &[(List, IpNet)]) -> Vec<IpAddr> {
     let mut q = Vec::new();
@@ -203,8 +214,7 @@ proptest! {
         extra in prop::collection::vec(any::<u32>(), 0..64),
     ) {
         let table = build(&entries);
-        let mut dedup = Vec::new();
-        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let dedup = distinct(&entries);
         let mut queries = edge_queries(&dedup);
         queries.extend(extra.into_iter().map(|a| IpAddr::V4(a.into())));
         queries.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -218,8 +228,7 @@ proptest! {
         extra in prop::collection::vec(any::<u128>(), 0..64),
     ) {
         let table = build(&entries);
-        let mut dedup = Vec::new();
-        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let dedup = distinct(&entries);
         let mut queries = edge_queries(&dedup);
         queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
         queries.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
@@ -233,8 +242,7 @@ proptest! {
         extra in prop::collection::vec(any::<u128>(), 0..64),
     ) {
         let table = build(&entries);
-        let mut dedup = Vec::new();
-        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let dedup = distinct(&entries);
         let mut queries = edge_queries(&dedup);
         queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
         // Random addresses inside each prefix, and in its block outside it.
@@ -257,8 +265,7 @@ proptest! {
         let mut entries = v4;
         entries.extend(v6);
         let table = build(&entries);
-        let mut dedup = Vec::new();
-        for e in &entries { if !dedup.contains(e) { dedup.push(*e); } }
+        let dedup = distinct(&entries);
         let mut queries = edge_queries(&dedup);
         let third = queries.len() / 3;
         queries.rotate_left(third);
