@@ -17,10 +17,13 @@ use crate::format::{
 };
 use crate::prefetch::prefetch;
 
+mod answers;
 mod groups;
+mod lengths;
 mod query;
 
 use groups::Groups;
+use lengths::Lengths;
 
 /// Where a table's bytes live.
 enum Storage {
@@ -57,14 +60,15 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples, and for the per-length tables a pass per length |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
+/// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, read at once; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
@@ -80,11 +84,24 @@ self_cell::self_cell!(
 /// entries, may then answer otherwise than the trie, and as the trie's, their answers name
 /// only entries that contain the address. A table with more IPv6 tuples than the compiler
 /// writes gets no groups.
+///
+/// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
+/// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
+/// prefix length from the prefix's top bits to its answer. Its trie would walk up to seven
+/// nodes below the direct table for a /48; a lookup there probes each length once, all at
+/// once, and keeps the longest that holds the address. The list fits when its IPv6 prefix
+/// entries number at most 262,144 (counted as above), have at most four distinct lengths
+/// and none is longer than /64; other tables do without. Batches still walk the trie,
+/// whose interleaved steps overlap. What the groups paragraph says of altered tables holds
+/// for these tables too.
 pub struct Table {
     cell: Cell,
     /// The prefix groups of a small IPv6 list (see `groups`), built from the validated
     /// table; `None` where they do not fit.
     v6_groups: Option<Groups>,
+    /// The per-length prefix tables of an IPv6 list of few prefix lengths (see `lengths`),
+    /// where it has no groups; `None` where they do not fit.
+    v6_lengths: Option<Lengths>,
 }
 
 impl fmt::Debug for Table {
@@ -100,7 +117,15 @@ impl Table {
     fn new(storage: Storage, opts: LoadOptions) -> Result<Table, LoadError> {
         let cell = Cell::try_new(storage, |s| validate(s.bytes(), opts))?;
         let v6_groups = Groups::build(cell.borrow_dependent());
-        Ok(Table { cell, v6_groups })
+        let v6_lengths = match v6_groups {
+            Some(_) => None,
+            None => Lengths::build(cell.borrow_dependent()),
+        };
+        Ok(Table {
+            cell,
+            v6_groups,
+            v6_lengths,
+        })
     }
 
     /// Validates `bytes` and takes ownership of them.
@@ -301,7 +326,12 @@ impl Table {
         Hits {
             layout: l,
             addr: IpAddr::V6(addr),
-            hits: find_v6(&l.v6, self.v6_groups.as_ref(), key),
+            hits: find_v6(
+                &l.v6,
+                self.v6_groups.as_ref(),
+                self.v6_lengths.as_ref(),
+                key,
+            ),
         }
     }
 }
@@ -546,20 +576,41 @@ fn find<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int) -> &'a RawTuple {
     find_slow(fam, key, h, covered, maybe_host)
 }
 
-/// [`find`] for IPv6, through the prefix groups where the table has them: a host is
-/// answered by its host tuple as in `find`, any other address by its block's group.
+/// [`find`] for IPv6, through the prefix groups or the per-length tables where the table
+/// has them: a host is answered by its host tuple as in `find`, any other address by its
+/// block's group, or, where the summary says a prefix meets its block, by the tables.
 #[inline(always)]
-fn find_v6<'a>(fam: &Fam<'a, V6>, groups: Option<&Groups>, key: u128) -> &'a RawTuple {
-    let Some(groups) = groups else {
+fn find_v6<'a>(
+    fam: &Fam<'a, V6>,
+    groups: Option<&Groups>,
+    lengths: Option<&Lengths>,
+    key: u128,
+) -> &'a RawTuple {
+    if let Some(groups) = groups {
+        if fam.host_count != 0
+            && summary_bits(fam, key) & 2 != 0
+            && let Some(t) = host(fam, key)
+        {
+            return t;
+        }
+        return groups.find(fam.tuples, key);
+    }
+    let Some(lengths) = lengths else {
         return find(fam, key);
     };
-    if fam.host_count != 0
-        && summary_bits(fam, key) & 2 != 0
+    let bits = summary_bits(fam, key);
+    if bits == 0 {
+        return &NO_TUPLE;
+    }
+    if bits & 2 != 0
         && let Some(t) = host(fam, key)
     {
         return t;
     }
-    groups.find(fam.tuples, key)
+    if bits & 1 == 0 {
+        return &NO_TUPLE;
+    }
+    lengths.find(fam.tuples, key)
 }
 
 /// The host tuple of `key` if it is a host: its filter word, then its buckets.
@@ -601,7 +652,7 @@ fn find_batch_v6<'a>(
         None => find_batch(fam, keys, out),
         Some(_) => {
             for (k, o) in keys.iter().zip(out.iter_mut()) {
-                *o = find_v6(fam, groups, *k);
+                *o = find_v6(fam, groups, None, *k);
             }
         }
     }

@@ -167,3 +167,40 @@ fn lookups_through_prefix_groups_do_not_allocate() {
     assert!(found > 0, "the queries should hit something");
     assert_eq!(after - before, 0);
 }
+
+/// An IPv6 list of /32, /48 and /64 prefixes in all three lists, with hosts inside: the
+/// table gets per-length prefix tables, and lookups through them allocate nothing either.
+#[test]
+fn lookups_through_per_length_tables_do_not_allocate() {
+    let mut c = Compiler::new();
+    c.created_unix(0);
+    let mut queries = Vec::new();
+    for i in 0..96u128 {
+        let list = List::ALL[(i % 3) as usize];
+        let len = [32u8, 48, 64][(i % 3) as usize];
+        let addr = (0x2001_0db8u128 << 96) | ((i % 5) << 80) | ((i / 3) << 64);
+        let net = ipnet::Ipv6Net::new(Ipv6Addr::from(addr), len)
+            .unwrap()
+            .trunc();
+        c.add(list, net.into(), "feed", Meta::default()).unwrap();
+        let host = ipnet::Ipv6Net::new(Ipv6Addr::from(addr | 7), 128).unwrap();
+        c.add(List::Blocked, host.into(), "host", Meta::default())
+            .unwrap();
+        for q in [addr, addr | 7, addr | 0xffff, addr.wrapping_add(1 << 90)] {
+            queries.push(Ipv6Addr::from(q));
+        }
+    }
+    let t = Table::from_bytes(c.to_vec().unwrap()).unwrap();
+    let mut out = Vec::with_capacity(queries.len());
+    let before = allocs();
+    let mut found = queries
+        .iter()
+        .filter(|q| !t.lookup_v6(**q).is_empty())
+        .count();
+    t.lookup_v6_each(&queries, |h| found += usize::from(!h.is_empty()));
+    t.lookup_v6_batch(&queries, &mut out);
+    found += out.iter().filter(|h| !h.is_empty()).count();
+    let after = allocs();
+    assert!(found > 0, "the queries should hit something");
+    assert_eq!(after - before, 0);
+}

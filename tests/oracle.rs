@@ -185,6 +185,30 @@ fn v6_short_net() -> impl Strategy<Value = IpNet> {
     })
 }
 
+/// IPv6 prefixes of an abuse list with few prefix lengths: /20, /32, /48 and /64, nested
+/// across lists under a few /32s, and hosts. Most such
+/// lists are answered through the table's per-length prefix tables rather than the trie.
+fn v6_lengths_net() -> impl Strategy<Value = IpNet> {
+    let len = prop_oneof![
+        3 => Just(64u8),
+        2 => Just(48u8),
+        1 => Just(32u8),
+        2 => Just(128u8),
+        1 => Just(20u8),
+    ];
+    let top = prop_oneof![
+        Just(0x2001_0db8u128),
+        Just(0x2a0e_1c80u128),
+        Just(0x2600_0000u128),
+        any::<u32>().prop_map(u128::from),
+    ];
+    let low = prop_oneof![(0u128..16).prop_map(|x| x << 76), any::<u128>()];
+    (top, low, len).prop_map(|(t, low, l)| {
+        let a = (t << 96) | (low & (u128::MAX >> 32));
+        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
+    })
+}
+
 /// A fixed-seed xorshift generator, for the tests that build large lists.
 fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
     move || {
@@ -252,6 +276,30 @@ proptest! {
                 let lo = u128::from(n.network());
                 queries.push(IpAddr::V6(Ipv6Addr::from(lo | (r & !u128::from(n.netmask())))));
                 queries.push(IpAddr::V6(Ipv6Addr::from((lo & (u128::MAX << 112)) | (r >> 16))));
+            }
+        }
+        check_all(&table, &dedup, &queries)?;
+    }
+
+    #[test]
+    fn few_length_v6_lists_agree_with_oracle(
+        entries in prop::collection::vec((list(), v6_lengths_net()), 1..max_entries(160)),
+        extra in prop::collection::vec(any::<u128>(), 0..64),
+    ) {
+        let mut entries = entries;
+        // A /64, so that the list does not fit the prefix groups (none longer than /48).
+        entries.push((List::Global, "2001:db8:0:1::/64".parse().unwrap()));
+        let table = build(&entries);
+        let dedup = distinct(&entries);
+        let mut queries = edge_queries(&dedup);
+        queries.extend(extra.into_iter().map(|a| IpAddr::V6(a.into())));
+        // Random addresses inside each prefix, and beside it in its /32.
+        for (i, (_, net)) in dedup.iter().enumerate() {
+            if let IpNet::V6(n) = net {
+                let r = u128::from(i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+                let lo = u128::from(n.network());
+                queries.push(IpAddr::V6(Ipv6Addr::from(lo | (r & !u128::from(n.netmask())))));
+                queries.push(IpAddr::V6(Ipv6Addr::from((lo & (u128::MAX << 96)) | (r >> 32))));
             }
         }
         check_all(&table, &dedup, &queries)?;

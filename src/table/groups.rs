@@ -20,18 +20,16 @@
 //! and heap fell (the loads then alias the stores' addresses modulo 4 KiB); the map's
 //! 64 bytes rarely do.
 //!
-//! The index is derived from the validated table alone: each prefix's answer is the tuple
-//! that names, in every list, the longest entry containing the prefix, which is the tuple
-//! the trie gives every address of the prefix outside longer prefixes, in every table the
-//! compiler writes (a tuple the table does not hold belongs to a prefix that longer ones
-//! cover entirely: that prefix answers nothing). Tables it does not fit keep the trie walk
-//! alone, and so do tables with more tuples than the compiler writes: building the index
-//! reads each tuple at most once and allocates in proportion to the prefixes only.
+//! The index is derived from the validated table alone, from each prefix's answer (see
+//! `answers`). Tables it does not fit keep the trie walk alone, and so do tables with more
+//! tuples than the compiler writes: building the index reads each tuple at most once and
+//! allocates in proportion to the prefixes only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::answers::prefix_answers;
 use crate::format::validate::Layout;
-use crate::format::{Family, NONE, RawTuple, V6};
+use crate::format::{Family, RawTuple, V6};
 
 /// Prefixes a group compares at once. The last lane of every group is a catch-all (the
 /// block's covering prefix, or none), so a group holds at most `LANES - 1` longer prefixes.
@@ -76,23 +74,13 @@ impl std::fmt::Debug for Groups {
     }
 }
 
-/// Whether the left-aligned prefix `a/l` contains `b/m`.
-fn contains(a: u128, l: u8, b: u128, m: u8) -> bool {
-    l <= m
-        && (a ^ b)
-            .checked_shr(128u32.saturating_sub(u32::from(l)))
-            .unwrap_or(0)
-            == 0
-}
-
 impl Groups {
     /// The index for `layout`'s IPv6 prefixes, or `None` when the table has none, more than
     /// [`MAX_ENTRIES`], one longer than /48, more IPv6 tuples than distinct prefixes plus
     /// one, a block with more than `LANES - 1` prefixes longer than /16, or more than
     /// [`MAX_GROUPS`] blocks to cover.
     pub(crate) fn build(layout: &Layout<'_>) -> Option<Groups> {
-        let fam = &layout.v6;
-        let entries = fam.entries;
+        let entries = layout.v6.entries;
         // The cheap refusals first, before anything is allocated.
         if entries.is_empty()
             || entries.len() > MAX_ENTRIES
@@ -100,58 +88,14 @@ impl Groups {
         {
             return None;
         }
-        // Each distinct prefix with, per list, its longest containing entry. Entries are
-        // sorted by (address, length, list), so a prefix's containing entries come before
-        // it; `open[list]` holds that list's entries containing the current one, nested.
-        let mut open: [Vec<(u128, u8, u32)>; 3] = Default::default();
-        let mut prefixes: Vec<(u128, u8, [u32; 3])> = Vec::new();
-        let mut i = 0;
-        while let Some(e) = entries.get(i) {
-            let (addr, len) = (V6::entry_addr(e), V6::entry_len(e));
-            for list in &mut open {
-                while list
-                    .last()
-                    .is_some_and(|&(a, l, _)| !contains(a, l, addr, len))
-                {
-                    list.pop();
-                }
-            }
-            // Every list's entry for this same prefix.
-            while let Some(e) = entries.get(i) {
-                if (V6::entry_addr(e), V6::entry_len(e)) != (addr, len) {
-                    break;
-                }
-                let list = layout.attrs.get(V6::entry_attr(e) as usize)?.list;
-                open.get_mut(usize::from(list))?
-                    .push((addr, len, u32::try_from(i).ok()?));
-                i += 1;
-            }
-            let tuple = [0, 1, 2].map(|l| open[l].last().map_or(NONE, |x| x.2));
-            prefixes.push((addr, len, tuple));
-        }
-        // An address's answer is its longest containing prefix's, so a table the compiler
-        // wrote holds at most one tuple per distinct prefix, and tuple 0. More, and the
-        // table was written otherwise: no groups (and no pass over its tuples).
-        if fam.tuples.len() > prefixes.len().saturating_add(1) {
-            return None;
-        }
-        // Where each answer is among the table's tuples (the first, if stored twice).
-        let mut index: HashMap<[u32; 3], u32> = prefixes.iter().map(|p| (p.2, u32::MAX)).collect();
-        for (i, t) in fam.tuples.iter().enumerate() {
-            if let Some(at) = index.get_mut(&t.0.map(|e| e.get()))
-                && *at == u32::MAX
-            {
-                *at = u32::try_from(i).ok()?;
-            }
-        }
+        let prefixes = prefix_answers(layout)?;
         // Per block: the prefixes longer than /16 (length, bits, mask, tuple), and the
         // longest prefix of /16 or shorter that covers the whole block (length, tuple).
         let mut lanes: BTreeMap<u16, Vec<(u8, u32, u32, u32)>> = BTreeMap::new();
         let mut cover: BTreeMap<u16, (u8, u32)> = BTreeMap::new();
-        for (addr, len, tuple) in prefixes {
-            // Not among the tuples (`u32::MAX`, no answer): longer prefixes cover all of
-            // it, so no address answers with it.
-            let t = index.get(&tuple).copied().unwrap_or(u32::MAX);
+        for (addr, len, t) in prefixes {
+            // `t` is `ABSENT` (`u32::MAX`, no answer) for a prefix whose answer the table
+            // does not hold: longer prefixes cover all of it, so no address answers with it.
             let first = (addr >> 112) as u16;
             if len > 16 {
                 let mask = u32::MAX.checked_shl(48u32.checked_sub(u32::from(len))?)?;
@@ -280,7 +224,7 @@ mod tests {
         }
         for q in queries {
             let want = super::super::find(&l.v6, q);
-            let got = super::super::find_v6(&l.v6, Some(g), q);
+            let got = super::super::find_v6(&l.v6, Some(g), None, q);
             assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
         }
     }

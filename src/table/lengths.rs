@@ -1,0 +1,366 @@
+//! Prefixes by length: a hash table per distinct IPv6 prefix length, built at load.
+//!
+//! An IPv6 abuse list is hosts plus prefixes of a few lengths (/32 allocations, /48 sites,
+//! /64 subnets). In the trie a /48 hit walks five dependent nodes below the direct table,
+//! a /32 hit three, each a likely cache miss in a large table. When a table's IPv6
+//! prefixes have at most [`MAX_LENGTHS`] distinct lengths, none longer than /64, it also
+//! gets this index: for each length, a hash table from the prefix's top bits to its
+//! answer (see `answers`). A lookup probes every length's table, longest first; the probes
+//! do not depend on each other, so their cache misses overlap, and the longest that holds
+//! the address's bits is its longest match. A probe reads one 64-byte line, and a second
+//! only where the first records that a prefix whose first line it is lies in its second:
+//! a line holds up to [`SLOTS`] prefixes, at most half the slots are filled, and prefixes
+//! are placed in their first line where it has room (cuckoo placement, two lines each).
+//!
+//! Hosts are still answered by their host tuple first, and an address whose summary block
+//! holds no prefix stops at the summary, as in the trie lookup. Batches keep the trie walk,
+//! whose interleaved steps already overlap.
+
+use std::hint::select_unpredictable;
+
+use super::answers::{ABSENT, prefix_answers};
+use crate::format::validate::Layout;
+use crate::format::{Family, RawTuple, V6, mix64};
+
+/// The most distinct prefix lengths: each is a probe on every lookup that reaches the index.
+pub(crate) const MAX_LENGTHS: usize = 4;
+
+/// The most IPv6 prefix entries for the index to be built (about 27 bytes each).
+pub(crate) const MAX_ENTRIES: usize = 1 << 18;
+
+/// Prefixes a line holds.
+pub(crate) const SLOTS: usize = 5;
+
+/// The most moves one placement may make before the index is given up.
+const MAX_KICKS: usize = 512;
+
+/// One cache line of a length's table: up to [`SLOTS`] prefixes (their top 64 bits,
+/// masked to the length) with their answers' tuple indices plus one (0 marks an empty
+/// slot), and whether a prefix whose first line this is lies in its second.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line {
+    keys: [u64; SLOTS],
+    values: [u32; SLOTS],
+    overflow: u32,
+}
+
+impl Line {
+    const EMPTY: Line = Line {
+        keys: [0; SLOTS],
+        values: [0; SLOTS],
+        overflow: 0,
+    };
+
+    /// The value of `key`'s filled slot, or 0. A key fills at most one slot of the index,
+    /// so the slots' values masked by "key equal" OR to it; no branch per slot.
+    #[inline(always)]
+    fn get(&self, key: u64) -> u32 {
+        let mut found = 0;
+        for (k, v) in self.keys.iter().zip(self.values) {
+            found |= v & 0u32.wrapping_sub(u32::from(*k == key));
+        }
+        found
+    }
+
+    /// Puts `key` with `value` (not 0) in a free slot; false when the line is full.
+    fn put(&mut self, key: u64, value: u32) -> bool {
+        match self.values.iter().position(|v| *v == 0) {
+            Some(i) => {
+                self.keys[i] = key;
+                self.values[i] = value;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One prefix length's table.
+struct ByLength {
+    /// The length's mask over an address's top 64 bits.
+    mask: u64,
+    /// Mixed into the hash so that each length places its keys differently.
+    salt: u64,
+    lines: Box<[Line]>,
+}
+
+impl ByLength {
+    /// The two lines `key` may lie in.
+    #[inline(always)]
+    fn lines_of(&self, key: u64) -> (usize, usize) {
+        let h = mix64(key ^ self.salt);
+        let n = self.lines.len() as u64;
+        (
+            (((h & 0xffff_ffff) * n) >> 32) as usize,
+            (((h >> 32) * n) >> 32) as usize,
+        )
+    }
+
+    /// Places `key` by cuckoo displacement: in its first line if it has room, else its
+    /// second (marking the first), else it takes a slot there and the prefix it displaces
+    /// moves on. Each move spends one of `budget`; `None` when a placement does not end
+    /// within [`MAX_KICKS`] moves or the budget runs out, so that keys chosen to collide
+    /// cost a bounded time at load.
+    fn insert(&mut self, key: u64, value: u32, budget: &mut usize) -> Option<()> {
+        let (mut key, mut value) = (key, value);
+        for kick in 0..MAX_KICKS {
+            *budget = budget.checked_sub(1)?;
+            let (b1, b2) = self.lines_of(key);
+            let first = self.lines.get_mut(b1)?;
+            if first.put(key, value) {
+                return Some(());
+            }
+            // From here on `key` may lie in its second line: a probe must read it.
+            first.overflow = 1;
+            let second = self.lines.get_mut(b2)?;
+            if second.put(key, value) {
+                return Some(());
+            }
+            // Both full: take a slot of one of them, in turn, and place what was there.
+            let line = self.lines.get_mut(if kick % 2 == 0 { b2 } else { b1 })?;
+            let slot = kick % SLOTS;
+            std::mem::swap(&mut key, line.keys.get_mut(slot)?);
+            std::mem::swap(&mut value, line.values.get_mut(slot)?);
+        }
+        None
+    }
+
+    /// The tuple index plus one stored for the prefix of this length holding `top` (an
+    /// address's top 64 bits), or 0.
+    #[inline(always)]
+    fn get(&self, top: u64) -> u32 {
+        let key = top & self.mask;
+        let (b1, b2) = self.lines_of(key);
+        let Some(first) = self.lines.get(b1) else {
+            return 0;
+        };
+        let found = first.get(key);
+        if found == 0 && first.overflow != 0 {
+            return self.lines.get(b2).map_or(0, |l| l.get(key));
+        }
+        found
+    }
+}
+
+/// The index: one table per prefix length, longest first.
+pub(crate) struct Lengths {
+    by_length: Box<[ByLength]>,
+}
+
+impl std::fmt::Debug for Lengths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lengths")
+            .field("lengths", &self.by_length.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lengths {
+    /// The index for `layout`'s IPv6 prefixes, or `None` when the table has none, more than
+    /// [`MAX_ENTRIES`], one longer than /64, more than [`MAX_LENGTHS`] distinct lengths,
+    /// more IPv6 tuples than distinct prefixes plus one (see `answers`), or prefixes that
+    /// cuckoo placement cannot fit (for distinct keys at half load, practically never).
+    pub(crate) fn build(layout: &Layout<'_>) -> Option<Lengths> {
+        let entries = layout.v6.entries;
+        // The cheap refusals first, before anything is allocated.
+        if entries.is_empty() || entries.len() > MAX_ENTRIES {
+            return None;
+        }
+        let mut present = 0u128;
+        for e in entries {
+            let len = V6::entry_len(e);
+            if len > 64 {
+                return None;
+            }
+            present |= 1 << len;
+        }
+        if present.count_ones() as usize > MAX_LENGTHS {
+            return None;
+        }
+        let prefixes = prefix_answers(layout)?;
+        let mut by_length = Vec::new();
+        // Longest first: the first table that holds the address's bits is its longest match.
+        for len in (0..=64u32).rev().filter(|l| present >> l & 1 != 0) {
+            let count = prefixes
+                .iter()
+                .filter(|p| u32::from(p.1) == len && p.2 != ABSENT)
+                .count();
+            // At most half of the slots filled.
+            let n = (count * 2).div_ceil(SLOTS).max(1);
+            let mut t = ByLength {
+                mask: u64::MAX.checked_shl(64 - len).unwrap_or(0),
+                salt: mix64(u64::from(len).wrapping_add(0x9e37_79b9_7f4a_7c15)),
+                lines: vec![Line::EMPTY; n].into_boxed_slice(),
+            };
+            // A prefix whose answer is absent is covered entirely by longer ones: no
+            // address answers with it, so it is left out.
+            // A placement spends one, and one more per move; random keys at half load
+            // rarely move any.
+            let mut budget = count.saturating_mul(4).saturating_add(MAX_KICKS);
+            for &(addr, _, tuple) in prefixes
+                .iter()
+                .filter(|p| u32::from(p.1) == len && p.2 != ABSENT)
+            {
+                // Tuple indices are below 2^31 (a tuple is 12 bytes of a table below 4 GiB),
+                // so the value does not wrap.
+                t.insert((addr >> 64) as u64, tuple.checked_add(1)?, &mut budget)?;
+            }
+            by_length.push(t);
+        }
+        Some(Lengths {
+            by_length: by_length.into_boxed_slice(),
+        })
+    }
+
+    /// The tuple for `key` among `tuples` (the IPv6 tuples of the table the index was built
+    /// from): its longest prefix's answer, or none. Never panics, never allocates.
+    #[inline(always)]
+    pub(crate) fn find<'a>(&self, tuples: &'a [RawTuple], key: u128) -> &'a RawTuple {
+        let top = (key >> 64) as u64;
+        let mut best = 0;
+        for t in &self.by_length {
+            // Every length is probed: the loads overlap, and the first found is kept.
+            let found = t.get(top);
+            best = select_unpredictable(best == 0, found, best);
+        }
+        // 0 (none found) wraps to an index no table has.
+        tuples
+            .get(best.wrapping_sub(1) as usize)
+            .unwrap_or(&super::NO_TUPLE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use crate::format::mix64;
+    use crate::{Compiler, List, Meta, Table};
+
+    fn table(entries: &[(List, String)]) -> Table {
+        let mut c = Compiler::new();
+        c.limits(crate::compile::Limits::none());
+        for (list, net) in entries {
+            c.add(*list, net.parse().unwrap(), "test", Meta::default())
+                .unwrap();
+        }
+        c.build().unwrap()
+    }
+
+    /// Every address's answer through the index equals the trie's, on addresses inside, at
+    /// the edges of and around every entry, and random ones in the entries' /32s.
+    fn agrees_with_trie(t: &Table) {
+        let l = t.layout();
+        let lengths = t.v6_lengths.as_ref().unwrap();
+        let mut queries = Vec::new();
+        for (i, e) in t.entries().enumerate() {
+            let ipnet::IpNet::V6(n) = e.prefix() else {
+                continue;
+            };
+            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+            let r = u128::from(mix64(i as u64)) << 64 | u128::from(mix64(!(i as u64)));
+            queries.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)]);
+            queries.push(lo | (r & !u128::from(n.netmask())));
+            queries.push((lo & (u128::MAX << 96)) | (r >> 32));
+        }
+        for q in queries {
+            let want = super::super::find(&l.v6, q);
+            let got = super::super::find_v6(&l.v6, None, Some(lengths), q);
+            assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
+        }
+    }
+
+    /// An abuse list's shape: /32s, /48s and /64s nested across lists, and hosts.
+    fn abuse_list(n: u64) -> Vec<(List, String)> {
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let r = mix64(i);
+            let list = List::ALL[(r % 3) as usize];
+            let top = [0x2001_0db8u32, 0x2a0e_1c80, (r >> 32) as u32][(r >> 8) as usize % 3];
+            let (a, b, c) = ((r >> 16) as u16 % 8, (r >> 24) as u16, (r >> 40) as u16);
+            let (hi, lo) = (top >> 16, top & 0xffff);
+            entries.push(match i % 6 {
+                0 => (list, format!("{hi:x}:{lo:x}::/32")),
+                1 | 2 => (list, format!("{hi:x}:{lo:x}:{a:x}::/48")),
+                3 | 4 => (list, format!("{hi:x}:{lo:x}:{a:x}:{b:x}::/64")),
+                _ => (list, format!("{hi:x}:{lo:x}:{a:x}:{b:x}::{c:x}/128")),
+            });
+        }
+        entries
+    }
+
+    #[test]
+    fn few_length_lists_get_an_index_that_agrees_with_the_trie() {
+        let t = table(&abuse_list(3000));
+        assert!(t.v6_groups.is_none());
+        let lengths = t.v6_lengths.as_ref().unwrap();
+        assert_eq!(lengths.by_length.len(), 3);
+        // Some prefix lies in its second line, so probes read second lines too.
+        assert!(
+            lengths
+                .by_length
+                .iter()
+                .any(|b| b.lines.iter().any(|l| l.overflow != 0))
+        );
+        agrees_with_trie(&t);
+        // /0 (a zero mask) and /64 (a full one) beside hosts.
+        let mut entries = abuse_list(200);
+        entries.push((List::Approved, "::/0".to_owned()));
+        let t = table(&entries);
+        assert_eq!(t.v6_lengths.as_ref().unwrap().by_length.len(), 4);
+        agrees_with_trie(&t);
+    }
+
+    #[test]
+    fn lists_that_do_not_fit_keep_the_trie() {
+        let mut entries = abuse_list(300);
+        // A fifth length.
+        entries.push((List::Global, "2001:db8::/40".to_owned()));
+        entries.push((List::Global, "2001:db8::/20".to_owned()));
+        assert!(table(&entries).v6_lengths.is_none());
+        // A prefix longer than /64.
+        let mut entries = abuse_list(300);
+        entries.push((List::Global, "2001:db8::/96".to_owned()));
+        assert!(table(&entries).v6_lengths.is_none());
+        // A short list of /48 or shorter gets the prefix groups instead.
+        let t = table(&[(List::Global, "2001:db8::/32".to_owned())]);
+        assert!(t.v6_groups.is_some() && t.v6_lengths.is_none());
+        // No IPv6 prefix at all: hosts only.
+        let t = table(&[(List::Global, "2001:db8::1/128".to_owned())]);
+        assert!(t.v6_lengths.is_none());
+    }
+
+    /// Keys that all want the same two lines: cuckoo placement gives up within its bound,
+    /// and the build reports it (the table then keeps the trie).
+    #[test]
+    fn placement_that_cannot_end_is_refused() {
+        let mut t = super::ByLength {
+            mask: u64::MAX,
+            salt: 0,
+            lines: vec![super::Line::EMPTY; 2].into_boxed_slice(),
+        };
+        let mut placed = 0u64;
+        let mut budget = usize::MAX;
+        for k in 0..64u64 {
+            if t.insert(k, 1, &mut budget).is_none() {
+                break;
+            }
+            placed += 1;
+        }
+        // Two lines hold ten prefixes; the eleventh cannot be placed.
+        assert_eq!(placed, 2 * super::SLOTS as u64);
+        for k in 0..placed {
+            assert_eq!(t.get(k), 1, "{k}");
+        }
+        assert_eq!(t.get(1000), 0);
+        // A spent budget stops placement at once.
+        let mut t = super::ByLength {
+            mask: u64::MAX,
+            salt: 0,
+            lines: vec![super::Line::EMPTY; 64].into_boxed_slice(),
+        };
+        assert!(t.insert(7, 1, &mut 1).is_some());
+        assert!(t.insert(8, 1, &mut 0).is_none());
+    }
+}
