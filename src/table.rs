@@ -66,7 +66,7 @@ self_cell::self_cell!(
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
-/// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, read at once; now and then a second line for a length) and the answer's tuple: no trie step |
+/// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
 /// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB |
 ///
@@ -88,8 +88,8 @@ self_cell::self_cell!(
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
 /// prefix length from the prefix's top bits to its answer. Its trie would walk up to seven
-/// nodes below the direct table for a /48; a lookup there probes each length once, all at
-/// once, and keeps the longest that holds the address. The list fits when its IPv6 prefix
+/// nodes below the direct table for a /48; a lookup there probes the lengths once each,
+/// longest first, up to the first that holds the address. The list fits when its IPv6 prefix
 /// entries number at most 262,144 (counted as above), have at most four distinct lengths
 /// and none is longer than /64; other tables do without. Batches still walk the trie,
 /// whose interleaved steps overlap. What the groups paragraph says of altered tables holds
