@@ -60,7 +60,7 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples, and for the per-length tables a pass per length |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
@@ -87,13 +87,18 @@ self_cell::self_cell!(
 ///
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
-/// prefix length from the prefix's top bits to its answer. Its trie would walk up to seven
-/// nodes below the direct table for a /48; a lookup there probes the lengths once each,
-/// longest first, up to the first that holds the address. The list fits when its IPv6 prefix
-/// entries number at most 262,144 (counted as above), have at most four distinct lengths
-/// and none is longer than /64; other tables do without. Batches still walk the trie,
-/// whose interleaved steps overlap. What the groups paragraph says of altered tables holds
-/// for these tables too.
+/// prefix length from the prefix's top bits to its answer. Its trie walks a node per six
+/// bits below the direct table (five for a /48 under the 18-bit direct table of a
+/// 100k-entry list); a lookup there probes the lengths once each, longest first, up to the
+/// first that holds the address. The list fits when its IPv6 prefix entries number at most
+/// 262,144 (counted as above), have at most four distinct lengths and none is longer than
+/// /64, and when cuckoo placement fits every prefix (with a hash salted at random at each
+/// load, retried with new salts: for distinct keys at half load, practically always);
+/// other tables do without. Batches (`lookup_v6_batch`, `lookup_v6_each`, `lookup_batch`)
+/// still walk the trie, whose interleaved steps overlap. What the groups paragraph says of
+/// altered tables holds for these tables too; on such a table a single lookup (through the
+/// index) and a batch (through the trie) may then name different entries, both containing
+/// the address.
 pub struct Table {
     cell: Cell,
     /// The prefix groups of a small IPv6 list (see `groups`), built from the validated

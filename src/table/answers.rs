@@ -63,7 +63,7 @@ pub(crate) fn prefix_answers(layout: &Layout<'_>) -> Option<Vec<(u128, u8, u32)>
             prefix_of.push(n);
             i += 1;
         }
-        wanted.push([0, 1, 2].map(|l| open[l].last().map_or(NONE, |x| x.2)));
+        wanted.push(open.each_ref().map(|l| l.last().map_or(NONE, |x| x.2)));
         prefixes.push((addr, len, ABSENT));
     }
     if fam.tuples.len() > prefixes.len().saturating_add(1) {

@@ -1,8 +1,9 @@
 //! Prefixes by length: a hash table per distinct IPv6 prefix length, built at load.
 //!
 //! An IPv6 abuse list is hosts plus prefixes of a few lengths (/32 allocations, /48 sites,
-//! /64 subnets). In the trie a /48 hit walks five dependent nodes below the direct table,
-//! a /32 hit three, each a likely cache miss in a large table. When a table's IPv6
+//! /64 subnets). In the trie a hit walks a node per six bits below the direct table (under
+//! the 18-bit direct table of a 100k-entry list, five for a /48 and three for a /32; up to
+//! eight under a small one), each a likely cache miss in a large table. When a table's IPv6
 //! prefixes have at most [`MAX_LENGTHS`] distinct lengths, none longer than /64, it also
 //! gets this index: for each length, a hash table from the prefix's top bits to its
 //! answer (see `answers`). A lookup probes the lengths' tables longest first and stops at
@@ -12,10 +13,16 @@
 //! only where the first records that a prefix whose first line it is lies in its second:
 //! a line holds up to [`SLOTS`] prefixes, at most half the slots are filled, and prefixes
 //! are placed in their first line where it has room (cuckoo placement, two lines each).
+//! The lines a key may lie in come from a hash salted at random at each load, so a list
+//! cannot be chosen to defeat placement; a placement that still fails is retried with a
+//! new salt, and after [`ATTEMPTS`] the table keeps the trie alone.
 //!
 //! Hosts are still answered by their host tuple first, and an address whose summary block
 //! holds no prefix stops at the summary, as in the trie lookup. Batches keep the trie walk,
 //! whose interleaved steps already overlap.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use super::answers::{ABSENT, prefix_answers};
 use crate::format::validate::Layout;
@@ -25,14 +32,17 @@ use crate::format::{Family, RawTuple, V6, mix64};
 /// and matches no longer one.
 pub(crate) const MAX_LENGTHS: usize = 4;
 
-/// The most IPv6 prefix entries for the index to be built (about 27 bytes each).
+/// The most IPv6 prefix entries for the index to be built (about 26 bytes each).
 pub(crate) const MAX_ENTRIES: usize = 1 << 18;
 
 /// Prefixes a line holds.
 pub(crate) const SLOTS: usize = 5;
 
-/// The most moves one placement may make before the index is given up.
+/// The most moves one placement may make before the salt is given up.
 const MAX_KICKS: usize = 512;
+
+/// Salts tried per length before the index is given up.
+const ATTEMPTS: usize = 4;
 
 /// One cache line of a length's table: up to [`SLOTS`] prefixes (their top 64 bits,
 /// masked to the length) with their answers' tuple indices plus one (0 marks an empty
@@ -65,10 +75,10 @@ impl Line {
 
     /// Puts `key` with `value` (not 0) in a free slot; false when the line is full.
     fn put(&mut self, key: u64, value: u32) -> bool {
-        match self.values.iter().position(|v| *v == 0) {
-            Some(i) => {
-                self.keys[i] = key;
-                self.values[i] = value;
+        let free = self.values.iter().position(|v| *v == 0);
+        match free.and_then(|i| Some((self.keys.get_mut(i)?, self.values.get_mut(i)?))) {
+            Some((k, v)) => {
+                (*k, *v) = (key, value);
                 true
             }
             None => false,
@@ -80,7 +90,8 @@ impl Line {
 struct ByLength {
     /// The length's mask over an address's top 64 bits.
     mask: u64,
-    /// Mixed into the hash so that each length places its keys differently.
+    /// Mixed into the hash: random at each load, so that no list can be chosen to make
+    /// placement fail.
     salt: u64,
     lines: Box<[Line]>,
 }
@@ -91,9 +102,10 @@ impl ByLength {
     fn lines_of(&self, key: u64) -> (usize, usize) {
         let h = mix64(key ^ self.salt);
         let n = self.lines.len() as u64;
+        // Both products are below 2^32 * n: they do not wrap.
         (
-            (((h & 0xffff_ffff) * n) >> 32) as usize,
-            (((h >> 32) * n) >> 32) as usize,
+            ((h & 0xffff_ffff).wrapping_mul(n) >> 32) as usize,
+            ((h >> 32).wrapping_mul(n) >> 32) as usize,
         )
     }
 
@@ -160,7 +172,8 @@ impl Lengths {
     /// The index for `layout`'s IPv6 prefixes, or `None` when the table has none, more than
     /// [`MAX_ENTRIES`], one longer than /64, more than [`MAX_LENGTHS`] distinct lengths,
     /// more IPv6 tuples than distinct prefixes plus one (see `answers`), or prefixes that
-    /// cuckoo placement cannot fit (for distinct keys at half load, practically never).
+    /// cuckoo placement cannot fit with any of [`ATTEMPTS`] random salts (for distinct
+    /// keys at half load, practically never).
     pub(crate) fn build(layout: &Layout<'_>) -> Option<Lengths> {
         let entries = layout.v6.entries;
         // The cheap refusals first, before anything is allocated.
@@ -173,39 +186,49 @@ impl Lengths {
             if len > 64 {
                 return None;
             }
-            present |= 1 << len;
+            present |= 1u128.checked_shl(u32::from(len)).unwrap_or(0);
         }
         if present.count_ones() as usize > MAX_LENGTHS {
             return None;
         }
         let prefixes = prefix_answers(layout)?;
+        let mut random = RandomState::new();
         let mut by_length = Vec::new();
         // Longest first: the first table that holds the address's bits is its longest match.
         for len in (0..=64u32).rev().filter(|l| present >> l & 1 != 0) {
-            let count = prefixes
-                .iter()
-                .filter(|p| u32::from(p.1) == len && p.2 != ABSENT)
-                .count();
-            // At most half of the slots filled.
-            let n = (count * 2).div_ceil(SLOTS).max(1);
-            let mut t = ByLength {
-                mask: u64::MAX.checked_shl(64 - len).unwrap_or(0),
-                salt: mix64(u64::from(len).wrapping_add(0x9e37_79b9_7f4a_7c15)),
-                lines: vec![Line::EMPTY; n].into_boxed_slice(),
-            };
             // A prefix whose answer is absent is covered entirely by longer ones: no
             // address answers with it, so it is left out.
-            // A placement spends one, and one more per move; random keys at half load
-            // rarely move any.
-            let mut budget = count.saturating_mul(4).saturating_add(MAX_KICKS);
-            for &(addr, _, tuple) in prefixes
-                .iter()
-                .filter(|p| u32::from(p.1) == len && p.2 != ABSENT)
-            {
-                // Tuple indices are below 2^31 (a tuple is 12 bytes of a table below 4 GiB),
-                // so the value does not wrap.
-                t.insert((addr >> 64) as u64, tuple.checked_add(1)?, &mut budget)?;
+            let own = || {
+                prefixes
+                    .iter()
+                    .filter(move |p| u32::from(p.1) == len && p.2 != ABSENT)
+            };
+            let count = own().count();
+            // At most half of the slots filled.
+            let n = count.saturating_mul(2).div_ceil(SLOTS).max(1);
+            let mut placed = None;
+            for _ in 0..ATTEMPTS {
+                let mut t = ByLength {
+                    mask: u64::MAX.checked_shl(64u32.saturating_sub(len)).unwrap_or(0),
+                    salt: random.hash_one(len),
+                    lines: vec![Line::EMPTY; n].into_boxed_slice(),
+                };
+                // A placement spends one, and one more per move; random keys at half load
+                // rarely move any.
+                let mut budget = count.saturating_mul(4).saturating_add(MAX_KICKS);
+                // Tuple indices are below 2^31 (a tuple is 12 bytes of a table below
+                // 4 GiB), so the stored value, the index plus one, does not wrap.
+                if own().all(|&(addr, _, tuple)| {
+                    tuple
+                        .checked_add(1)
+                        .is_some_and(|v| t.insert((addr >> 64) as u64, v, &mut budget).is_some())
+                }) {
+                    placed = Some(t);
+                    break;
+                }
+                random = RandomState::new();
             }
+            let t = placed?;
             by_length.push(t);
         }
         Some(Lengths {
@@ -333,6 +356,44 @@ mod tests {
         // No IPv6 prefix at all: hosts only.
         let t = table(&[(List::Global, "2001:db8::1/128".to_owned())]);
         assert!(t.v6_lengths.is_none());
+    }
+
+    /// The inverse of `mix64`.
+    fn unmix(mut z: u64) -> u64 {
+        z ^= (z >> 31) ^ (z >> 62);
+        z = z.wrapping_mul(0x3196_42b2_d24d_8ec3);
+        z ^= (z >> 27) ^ (z >> 54);
+        z = z.wrapping_mul(0x96de_1b17_3f11_9089);
+        z ^ (z >> 30) ^ (z >> 60)
+    }
+
+    /// Eleven /64s whose keys all hash to the first line, under a salt fixed in advance,
+    /// for any table size: with that salt their placement would fail and the table lose
+    /// the index. The salt is drawn at each load, so the list gets it all the same.
+    #[test]
+    fn a_list_chosen_to_collide_still_gets_the_index() {
+        let fixed = mix64(64u64.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        let mut entries = Vec::new();
+        for i in 0..11u64 {
+            assert_eq!(mix64(unmix(i | i << 32)), i | i << 32);
+            let key = unmix(i | i << 32) ^ fixed;
+            let net = ipnet::Ipv6Net::new(Ipv6Addr::from(u128::from(key) << 64), 64).unwrap();
+            entries.push((List::Global, net.to_string()));
+        }
+        let mut t = super::ByLength {
+            mask: u64::MAX,
+            salt: fixed,
+            lines: vec![super::Line::EMPTY; 8].into_boxed_slice(),
+        };
+        let mut budget = usize::MAX;
+        let all_placed = (0..11u64).all(|i| {
+            t.insert(unmix(i | i << 32) ^ fixed, 1, &mut budget)
+                .is_some()
+        });
+        assert!(!all_placed);
+        let t = table(&entries);
+        assert!(t.v6_lengths.is_some());
+        agrees_with_trie(&t);
     }
 
     /// Keys that all want the same two lines: cuckoo placement gives up within its bound,
