@@ -23,6 +23,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::hint::select_unpredictable;
 
 use super::answers::{ABSENT, prefix_answers};
 use crate::format::validate::Layout;
@@ -46,7 +47,8 @@ const ATTEMPTS: usize = 4;
 
 /// One cache line of a length's table: up to [`SLOTS`] prefixes (their top 64 bits,
 /// masked to the length) with their answers' tuple indices plus one (0 marks an empty
-/// slot), and whether a prefix whose first line this is lies in its second.
+/// slot, whose key, once the table is built, is one no prefix of the length has), and
+/// whether a prefix whose first line this is lies in its second.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Line {
@@ -63,12 +65,15 @@ impl Line {
     };
 
     /// The value of `key`'s filled slot, or 0. A key fills at most one slot of the index,
-    /// so the slots' values masked by "key equal" OR to it; no branch per slot.
+    /// and empty slots hold a key no prefix has (their value is 0 if `key` is that one), so
+    /// the slot whose key equals `key` gives the answer: a conditional move per slot, no
+    /// branch. (Masking each value by the comparison and OR-ing them took three times the
+    /// instructions; without SIMD compares, the x86-64 baseline ran prefix hits 20 % slower.)
     #[inline(always)]
     fn get(&self, key: u64) -> u32 {
         let mut found = 0;
         for (k, v) in self.keys.iter().zip(self.values) {
-            found |= v & 0u32.wrapping_sub(u32::from(*k == key));
+            found = select_unpredictable(*k == key, v, found);
         }
         found
     }
@@ -228,7 +233,26 @@ impl Lengths {
                 }
                 random = RandomState::new();
             }
-            let t = placed?;
+            let mut t = placed?;
+            // Empty slots get a key no prefix of this length has: a random one (a list
+            // cannot hold it but by chance, 2^18 keys in 2^64), checked against the slots.
+            let mut empty_key = None;
+            for _ in 0..ATTEMPTS {
+                let k = random.hash_one((len, "empty"));
+                if !t.lines.iter().any(|l| l.keys.contains(&k)) {
+                    empty_key = Some(k);
+                    break;
+                }
+                random = RandomState::new();
+            }
+            let empty_key = empty_key?;
+            for l in &mut t.lines {
+                for (k, v) in l.keys.iter_mut().zip(l.values) {
+                    if v == 0 {
+                        *k = empty_key;
+                    }
+                }
+            }
             by_length.push(t);
         }
         Some(Lengths {
