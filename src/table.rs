@@ -1106,6 +1106,51 @@ impl<'t> EntryRef<'t> {
 mod tests {
     use super::*;
 
+    /// A table of `entries`, the poisoned-feed guards lifted.
+    pub(crate) fn table<S: AsRef<str>>(entries: &[(List, S)]) -> Table {
+        let mut c = crate::Compiler::new();
+        c.limits(crate::compile::Limits::none());
+        for (list, net) in entries {
+            c.add(
+                *list,
+                net.as_ref().parse().unwrap(),
+                "test",
+                Meta::default(),
+            )
+            .unwrap();
+        }
+        c.build().unwrap()
+    }
+
+    /// Every IPv6 address's answer through `groups` or `lengths` equals the trie's, on
+    /// addresses inside, at the edges of and around every entry, and random ones in the
+    /// entry's top `block` bits.
+    pub(crate) fn agrees_with_trie(
+        t: &Table,
+        groups: Option<&Groups>,
+        lengths: Option<&Lengths>,
+        block: u32,
+    ) {
+        let l = t.layout();
+        let mut queries = Vec::new();
+        for (i, e) in t.entries().enumerate() {
+            let IpNet::V6(n) = e.prefix() else {
+                continue;
+            };
+            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+            let r = u128::from(crate::format::mix64(i as u64)) << 64
+                | u128::from(crate::format::mix64(!(i as u64)));
+            queries.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)]);
+            queries.push(lo | (r & !u128::from(n.netmask())));
+            queries.push((lo & (u128::MAX << (128 - block))) | (r >> block));
+        }
+        for q in queries {
+            let want = find(&l.v6, q);
+            let got = find_v6(&l.v6, groups, lengths, q);
+            assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
+        }
+    }
+
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]

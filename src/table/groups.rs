@@ -190,43 +190,13 @@ impl Groups {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv6Addr;
+    use crate::table::tests::table;
+    use crate::{List, Table};
 
-    use crate::format::mix64;
-    use crate::{Compiler, List, Meta, Table};
-
-    fn table(entries: &[(List, &str)]) -> Table {
-        let mut c = Compiler::new();
-        c.limits(crate::compile::Limits::none());
-        for (list, net) in entries {
-            c.add(*list, net.parse().unwrap(), "test", Meta::default())
-                .unwrap();
-        }
-        c.build().unwrap()
-    }
-
-    /// Every address's answer through the groups equals the trie's, on addresses inside,
-    /// at the edges of and around every entry.
+    /// Every address's answer through the groups equals the trie's (the list fits them).
     fn agrees_with_trie(t: &Table) {
-        let l = t.layout();
-        // The list fits the groups.
         let g = t.v6_groups.as_ref().unwrap();
-        let mut queries = Vec::new();
-        for (i, e) in t.entries().enumerate() {
-            let ipnet::IpNet::V6(n) = e.prefix() else {
-                continue;
-            };
-            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
-            let r = u128::from(mix64(i as u64)) << 64 | u128::from(mix64(!(i as u64)));
-            queries.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)]);
-            queries.push(lo | (r & !u128::from(n.netmask())));
-            queries.push((lo & (u128::MAX << 112)) | (r >> 16));
-        }
-        for q in queries {
-            let want = super::super::find(&l.v6, q);
-            let got = super::super::find_v6(&l.v6, Some(g), None, q);
-            assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
-        }
+        crate::table::tests::agrees_with_trie(t, Some(g), None, 16);
     }
 
     #[test]

@@ -287,39 +287,13 @@ mod tests {
     use std::net::Ipv6Addr;
 
     use crate::format::mix64;
-    use crate::{Compiler, List, Meta, Table};
+    use crate::table::tests::table;
+    use crate::{List, Table};
 
-    fn table(entries: &[(List, String)]) -> Table {
-        let mut c = Compiler::new();
-        c.limits(crate::compile::Limits::none());
-        for (list, net) in entries {
-            c.add(*list, net.parse().unwrap(), "test", Meta::default())
-                .unwrap();
-        }
-        c.build().unwrap()
-    }
-
-    /// Every address's answer through the index equals the trie's, on addresses inside, at
-    /// the edges of and around every entry, and random ones in the entries' /32s.
+    /// Every address's answer through the index equals the trie's (the list fits it).
     fn agrees_with_trie(t: &Table) {
-        let l = t.layout();
         let lengths = t.v6_lengths.as_ref().unwrap();
-        let mut queries = Vec::new();
-        for (i, e) in t.entries().enumerate() {
-            let ipnet::IpNet::V6(n) = e.prefix() else {
-                continue;
-            };
-            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
-            let r = u128::from(mix64(i as u64)) << 64 | u128::from(mix64(!(i as u64)));
-            queries.extend([lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)]);
-            queries.push(lo | (r & !u128::from(n.netmask())));
-            queries.push((lo & (u128::MAX << 96)) | (r >> 32));
-        }
-        for q in queries {
-            let want = super::super::find(&l.v6, q);
-            let got = super::super::find_v6(&l.v6, None, Some(lengths), q);
-            assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
-        }
+        crate::table::tests::agrees_with_trie(t, None, Some(lengths), 32);
     }
 
     /// An abuse list's shape: /32s, /48s and /64s nested across lists, and hosts.
