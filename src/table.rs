@@ -95,10 +95,9 @@ self_cell::self_cell!(
 /// /64, and when cuckoo placement fits every prefix (with a hash salted at random at each
 /// load, retried with new salts: for distinct keys at half load, practically always);
 /// other tables do without. Batches (`lookup_v6_batch`, `lookup_v6_each`, `lookup_batch`)
-/// still walk the trie, whose interleaved steps overlap. What the groups paragraph says of
-/// altered tables holds for these tables too; on such a table a single lookup (through the
-/// index) and a batch (through the trie) may then name different entries, both containing
-/// the address.
+/// go through them too: the first lines of every key a batch leaves to the prefixes are
+/// prefetched, for all lengths, before the first is probed. What the groups paragraph says
+/// of altered tables holds for these tables too.
 pub struct Table {
     cell: Cell,
     /// The prefix groups of a small IPv6 list (see `groups`), built from the validated
@@ -421,7 +420,13 @@ impl Table {
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u128::from(*a);
             }
-            find_batch(&l.v6, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
+            find_batch_v6(
+                &l.v6,
+                None,
+                self.v6_lengths.as_ref(),
+                keys.get(..chunk.len()).unwrap_or(&[]),
+                &mut hits,
+            );
             for (a, h) in chunk.iter().zip(&hits) {
                 f(Hits {
                     layout: l,
@@ -462,6 +467,7 @@ impl Table {
             find_batch_v6(
                 &l.v6,
                 self.v6_groups.as_ref(),
+                self.v6_lengths.as_ref(),
                 k6.get(..n6).unwrap_or(&[]),
                 &mut h6,
             );
@@ -645,20 +651,38 @@ fn host_tuple<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int, h: u64) -> Option<&'
 }
 
 /// [`find_batch`] for IPv6: with prefix groups, each key alone (a group lookup reads a
-/// few cached lines, with no walk to interleave).
+/// few cached lines, with no walk to interleave); with per-length tables, the summary and
+/// host passes of `find_batch`, then the tables' first lines of every key left, all
+/// prefetched before the first is probed.
 #[inline(always)]
 fn find_batch_v6<'a>(
     fam: &Fam<'a, V6>,
     groups: Option<&Groups>,
+    lengths: Option<&Lengths>,
     keys: &[u128],
     out: &mut [&'a RawTuple],
 ) {
-    match groups {
-        None => find_batch(fam, keys, out),
-        Some(_) => {
-            for (k, o) in keys.iter().zip(out.iter_mut()) {
-                *o = find_v6(fam, groups, None, *k);
-            }
+    if groups.is_some() {
+        for (k, o) in keys.iter().zip(out.iter_mut()) {
+            *o = find_v6(fam, groups, None, *k);
+        }
+        return;
+    }
+    let Some(lengths) = lengths else {
+        return find_batch(fam, keys, out);
+    };
+    let covered = find_batch_hosts(fam, keys, out);
+    for i in bits(covered) {
+        if let Some(key) = keys.get(i) {
+            lengths.prefetch(*key);
+        }
+    }
+    for i in bits(covered) {
+        if let (Some(key), Some(hits)) = (keys.get(i), out.get_mut(i)) {
+            let t = lengths.find(fam.tuples, *key);
+            // For a caller that reads it soon, as after a walk.
+            prefetch(t);
+            *hits = t;
         }
     }
 }
@@ -816,6 +840,22 @@ fn bits(mut m: Mask) -> impl Iterator<Item = usize> {
 /// the covered keys that were no host, one trie level at a time for all of them.
 #[inline(always)]
 fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a RawTuple]) {
+    let covered = find_batch_hosts(fam, keys, out);
+    if covered != 0 {
+        walk_batch(fam, keys, covered, out);
+    }
+}
+
+/// [`find_batch`]'s first passes: every key's summary bits, then the filter words and
+/// buckets of the keys whose block holds a host. Every answer is set (a host's tuple, else
+/// none); returns the keys left to look up among the prefixes: covered by the summary and
+/// no host.
+#[inline(always)]
+fn find_batch_hosts<'a, F: Family>(
+    fam: &Fam<'a, F>,
+    keys: &[F::Int],
+    out: &mut [&'a RawTuple],
+) -> Mask {
     // Pass 1: every key's summary bits, as two bit sets.
     let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
     for (i, key) in keys.iter().take(BATCH).enumerate() {
@@ -827,7 +867,7 @@ fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a R
         *hits = &NO_TUPLE;
     }
     if covered | host_blocks == 0 {
-        return;
+        return 0;
     }
     // Pass 2: the filter words of the keys whose block holds a host.
     let mut hashes = [0u64; BATCH];
@@ -862,9 +902,18 @@ fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a R
             }
         }
     }
-    if covered == 0 {
-        return;
-    }
+    covered
+}
+
+/// [`find_batch`]'s last passes: the trie walks of the `covered` keys, whose answers are
+/// set.
+#[inline(always)]
+fn walk_batch<'a, F: Family>(
+    fam: &Fam<'a, F>,
+    keys: &[F::Int],
+    covered: Mask,
+    out: &mut [&'a RawTuple],
+) {
     // Pass 4: where the walks start (direct slots, jump buckets): independent loads.
     // `at[i]` holds key `i`'s node (or, with `LEAF_FLAG`, its tuple) and bit offset.
     let mut at = [(LEAF_FLAG, 0u32); BATCH];

@@ -18,8 +18,8 @@
 //! new salt, and after [`ATTEMPTS`] the table keeps the trie alone.
 //!
 //! Hosts are still answered by their host tuple first, and an address whose summary block
-//! holds no prefix stops at the summary, as in the trie lookup. Batches keep the trie walk,
-//! whose interleaved steps already overlap.
+//! holds no prefix stops at the summary, as in the trie lookup. A batch prefetches every
+//! key's first lines, for all lengths, before it probes the first key.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -258,6 +258,19 @@ impl Lengths {
         Some(Lengths {
             by_length: by_length.into_boxed_slice(),
         })
+    }
+
+    /// Starts loading the first line `key` may lie in, for every length: a batch issues
+    /// these for all its keys before probing any.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, key: u128) {
+        let top = (key >> 64) as u64;
+        for t in &self.by_length {
+            let (b1, _) = t.lines_of(top & t.mask);
+            if let Some(l) = t.lines.get(b1) {
+                crate::prefetch::prefetch(l);
+            }
+        }
     }
 
     /// The tuple for `key` among `tuples` (the IPv6 tuples of the table the index was built
