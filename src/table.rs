@@ -1012,6 +1012,7 @@ impl fmt::Debug for Hits<'_> {
 
 impl<'t> Hits<'t> {
     /// The address that was looked up.
+    #[inline]
     pub fn addr(&self) -> IpAddr {
         self.addr
     }
@@ -1056,11 +1057,13 @@ impl<'t> Hits<'t> {
     }
 
     /// Whether `list` has an entry covering the address.
+    #[inline]
     pub fn contains(&self, list: List) -> bool {
         self.hit(list) != NO_HIT
     }
 
     /// Whether no list covers the address.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.hits.0.iter().all(|h| h.get() == NO_HIT)
     }
