@@ -302,7 +302,7 @@ pub(crate) fn build_summary<F: Family>(
         mark_prefix(&mut words, p.addr, u32::from(p.len), s);
     }
     for (k, _) in hosts {
-        mark_host(&mut words, F::to_u128(*k), s);
+        mark_host::<F>(&mut words, *k, s, 1);
     }
     parts.summary = words;
 }

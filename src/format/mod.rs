@@ -539,12 +539,13 @@ pub(crate) fn mark_prefix(words: &mut [u64], addr: u128, len: u32, s: u32) {
     }
 }
 
-/// In a summary of `2^s` blocks, sets the host bit (bit `2i + 1`) of the block holding the
-/// left-aligned address `addr`.
-pub(crate) fn mark_host(words: &mut [u64], addr: u128, s: u32) {
-    let b = (addr >> 128u32.saturating_sub(s)) as usize;
+/// In a summary of `2^s` blocks (`s` from 1 to 24), sets the host bit (bit `2i + 1`) of
+/// the block holding the host `key` when `on` is 1; nothing when it is 0.
+#[inline(always)]
+pub(crate) fn mark_host<F: Family>(words: &mut [u64], key: F::Int, s: u32, on: u64) {
+    let b = F::head(key, s);
     if let Some(w) = words.get_mut(b / 32) {
-        *w |= 2 << ((b % 32) << 1);
+        *w |= (on << 1) << ((b % 32) << 1);
     }
 }
 

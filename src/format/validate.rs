@@ -388,6 +388,55 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
     attrs.get(attr as usize).map(|a| a.list)
 }
 
+/// Invariant 18 for a host slot that the combined check did not pass, one check at a
+/// time: `Err` with what is wrong, or `Ok` for a filled slot whose tuple names prefix
+/// entries that all contain its key. The first argument is the slot's bucket and its
+/// key's two buckets.
+#[cold]
+fn host_slot<F: Family>(
+    (bucket, b1, b2): (usize, usize, usize),
+    (key, value): (F::Int, u32),
+    copies: usize,
+    host_tuples: &[RawTuple],
+    entries: &[F::RawEntry],
+) -> Result<(), String> {
+    if value == HOST_EMPTY {
+        return if key == F::Int::default() {
+            Ok(())
+        } else {
+            Err("an empty slot has a key".to_owned())
+        };
+    }
+    if bucket != b1 && bucket != b2 {
+        return Err(format!("key {key:?} is in neither of its buckets"));
+    }
+    if copies > 1 {
+        return Err(format!("key {key:?} fills {copies} slots"));
+    }
+    let Some(t) = host_tuples.get(value as usize) else {
+        return Err(format!("host tuple {value} out of range"));
+    };
+    let outside = t.0.iter().map(|e| e.get()).find(|&e| {
+        e != NONE
+            && e & HOST_FLAG == 0
+            && entries.get(e as usize).is_none_or(|x| {
+                let len = u32::from(F::entry_len(x));
+                let cut = |a: F::Int| F::to_u128(a).checked_shr(128u32.saturating_sub(len));
+                cut(F::entry_addr(x)).unwrap_or(0) != cut(key).unwrap_or(0)
+            })
+    });
+    match outside {
+        Some(e) => Err(format!(
+            "key {key:?} names host tuple {value}, whose entry {e} does not contain it"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// In the per-tuple host counts of invariant 18's check: the tuple names a prefix entry,
+/// whose cover of each host naming the tuple is checked.
+const NAMES_PREFIX: u8 = 0x80;
+
 fn family<'a, F: Family>(
     bytes: [&'a [u8]; 10],
     names: [Section; 10],
@@ -640,11 +689,13 @@ fn family<'a, F: Family>(
     leaf_cover::<F>(direct, d, nodes, leaves, tuples, entries)?;
 
     // 18. Host tuples: each element is `NONE`, an entry of its list, or a host entry
-    // (`HOST_FLAG | attr`) of its list, and each tuple has a host entry. The count of host
-    // entries per tuple is kept for the slots below.
+    // (`HOST_FLAG | attr`) of its list, and each tuple has a host entry. Per tuple, its
+    // count of host entries and whether it names a prefix entry are kept for the slots
+    // below.
     let mut host_entries: Vec<u8> = Vec::with_capacity(host_tuples.len());
     for (i, t) in host_tuples.iter().enumerate() {
         let mut own = 0u8;
+        let mut names_prefix = false;
         for (pos, e) in t.0.iter().enumerate() {
             let e = e.get();
             let ok = if e == NONE {
@@ -654,6 +705,7 @@ fn family<'a, F: Family>(
                 e & !HOST_FLAG <= ATTR_MASK
                     && attr_list(attrs, e & !HOST_FLAG).map(usize::from) == Some(pos)
             } else {
+                names_prefix = true;
                 entries
                     .get(e as usize)
                     .and_then(|x| attr_list(attrs, F::entry_attr(x)))
@@ -672,7 +724,7 @@ fn family<'a, F: Family>(
         if own == 0 {
             return Err(corrupt(18, format!("{fam} host tuple {i} names no host")));
         }
-        host_entries.push(own);
+        host_entries.push(own | if names_prefix { NAMES_PREFIX } else { 0 });
     }
     let mut host_count = 0usize;
     // The host filter the hosts call for (checked as invariant 19, after 18), gathered in
@@ -681,60 +733,50 @@ fn family<'a, F: Family>(
     // And the host bits of the summary (checked as invariant 20).
     let mut host_blocks = vec![0u64; summary.len()];
     // 18 (continued). Host slots: empty, or naming a host tuple and in one of their key's
-    // two buckets.
+    // two buckets. A million hosts pass here, so a slot's checks are combined without a
+    // branch (whether a slot is empty, and which of its two buckets a key is in, are coin
+    // flips that would mispredict), and a slot that fails any of them, or whose tuple names
+    // a prefix entry, is looked at again one check at a time.
     for (bucket, b) in hosts.iter().enumerate() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
-            let bad = if value == HOST_EMPTY {
-                (key != F::Int::default()).then(|| "an empty slot has a key".to_owned())
+            let filled = value != HOST_EMPTY;
+            let h = F::hash(key, seed);
+            let (b1, b2) = buckets_of(h, hosts.len());
+            // The filled slots of this bucket holding `key`: the compiler writes each
+            // address once. (The key's other bucket is not read: that would cost a cache
+            // miss per host at load.)
+            let copies = F::bucket_keys(b)
+                .iter()
+                .zip(F::bucket_values(b))
+                .filter(|(k2, v2)| F::key(k2) == key && v2.get() != HOST_EMPTY)
+                .count();
+            // No tuple for an empty slot: `HOST_EMPTY` is past any index.
+            let info = host_entries.get(value as usize).copied();
+            let plain = info.is_some_and(|i| i & NAMES_PREFIX == 0);
+            let fine = if filled {
+                ((bucket == b1) | (bucket == b2)) & (copies <= 1) & plain
             } else {
-                let h = F::hash(key, seed);
-                let (b1, b2) = buckets_of(h, hosts.len());
-                // The filled slots of this bucket holding `key`: the compiler writes each
-                // address once. (The key's other bucket is not read: that would cost a
-                // cache miss per host at load.)
-                let copies = F::bucket_keys(b)
-                    .iter()
-                    .zip(F::bucket_values(b))
-                    .filter(|(k2, v2)| F::key(k2) == key && v2.get() != HOST_EMPTY)
-                    .count();
-                if let Some(own) = host_entries.get(value as usize) {
-                    let outside = host_tuples.get(value as usize).and_then(|t| {
-                        t.0.iter().map(|e| e.get()).find(|&e| {
-                            e != NONE
-                                && e & HOST_FLAG == 0
-                                && entries.get(e as usize).is_none_or(|x| {
-                                    let len = u32::from(F::entry_len(x));
-                                    let cut = |a: F::Int| {
-                                        F::to_u128(a).checked_shr(128u32.saturating_sub(len))
-                                    };
-                                    cut(F::entry_addr(x)).unwrap_or(0) != cut(key).unwrap_or(0)
-                                })
-                        })
-                    });
-                    if bucket != b1 && bucket != b2 {
-                        Some(format!("key {key:?} is in neither of its buckets"))
-                    } else if copies > 1 {
-                        Some(format!("key {key:?} fills {copies} slots"))
-                    } else if let Some(e) = outside {
-                        Some(format!(
-                            "key {key:?} names host tuple {value}, whose entry {e} does not contain it"
-                        ))
-                    } else {
-                        host_count = host_count.saturating_add(usize::from(*own));
-                        mark_host(&mut host_blocks, F::to_u128(key), s);
-                        let (w, mask) = filter_probe(h, want_filter.len());
-                        if let Some(w) = want_filter.get_mut(w) {
-                            *w |= mask;
-                        }
-                        None
-                    }
-                } else {
-                    Some(format!("host tuple {value} out of range"))
-                }
+                key == F::Int::default()
             };
-            if let Some(bad) = bad {
-                return Err(corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")));
+            if !fine {
+                host_slot::<F>((bucket, b1, b2), (key, value), copies, host_tuples, entries)
+                    .map_err(|bad| corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")))?;
+            }
+            // A filled slot's host entries, host bit and filter bits; nothing for an
+            // empty one.
+            let on = u64::from(filled);
+            let own = if filled {
+                info.unwrap_or(0) & !NAMES_PREFIX
+            } else {
+                0
+            };
+            host_count = host_count.saturating_add(usize::from(own));
+            // (`s` is 6 to 24: invariant 9.)
+            mark_host::<F>(&mut host_blocks, key, s, on);
+            let (w, mask) = filter_probe(h, want_filter.len());
+            if let Some(w) = want_filter.get_mut(w) {
+                *w |= mask & on.wrapping_neg();
             }
         }
     }
