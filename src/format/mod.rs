@@ -539,7 +539,7 @@ pub(crate) fn mark_prefix(words: &mut [u64], addr: u128, len: u32, s: u32) {
     }
 }
 
-/// In a summary of `2^s` blocks (`s` from 1 to 24), sets the host bit (bit `2i + 1`) of
+/// In a summary of `2^s` blocks (`s` from 6 to 24, invariant 9), sets the host bit (bit `2i + 1`) of
 /// the block holding the host `key` when `on` is 1; nothing when it is 0.
 #[inline(always)]
 pub(crate) fn mark_host<F: Family>(words: &mut [u64], key: F::Int, s: u32, on: u64) {

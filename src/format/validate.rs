@@ -388,35 +388,29 @@ fn attr_list(attrs: &[RawAttr], attr: u32) -> Option<u8> {
     attrs.get(attr as usize).map(|a| a.list)
 }
 
-/// Invariant 18 for a host slot that the combined check did not pass, one check at a
-/// time: `Err` with what is wrong, or `Ok` for a filled slot whose tuple names prefix
-/// entries that all contain its key. The first argument is the slot's bucket and its
-/// key's two buckets.
+/// What is wrong with a host slot that the combined check of invariant 18 did not pass.
+/// The first argument is the slot's bucket and its key's two buckets.
 #[cold]
-fn host_slot<F: Family>(
+fn host_slot_error<F: Family>(
     (bucket, b1, b2): (usize, usize, usize),
     (key, value): (F::Int, u32),
     copies: usize,
-    host_tuples: &[RawTuple],
-    entries: &[F::RawEntry],
-) -> Result<(), String> {
+) -> String {
     if value == HOST_EMPTY {
-        return if key == F::Int::default() {
-            Ok(())
-        } else {
-            Err("an empty slot has a key".to_owned())
-        };
+        "an empty slot has a key".to_owned()
+    } else if bucket != b1 && bucket != b2 {
+        format!("key {key:?} is in neither of its buckets")
+    } else if copies > 1 {
+        format!("key {key:?} fills {copies} slots")
+    } else {
+        format!("host tuple {value} out of range")
     }
-    if bucket != b1 && bucket != b2 {
-        return Err(format!("key {key:?} is in neither of its buckets"));
-    }
-    if copies > 1 {
-        return Err(format!("key {key:?} fills {copies} slots"));
-    }
-    let Some(t) = host_tuples.get(value as usize) else {
-        return Err(format!("host tuple {value} out of range"));
-    };
-    let outside = t.0.iter().map(|e| e.get()).find(|&e| {
+}
+
+/// The first prefix entry named by host tuple `t` that does not contain the host `key`.
+#[inline(always)]
+fn uncovered<F: Family>(t: &RawTuple, entries: &[F::RawEntry], key: F::Int) -> Option<u32> {
+    t.0.iter().map(|e| e.get()).find(|&e| {
         e != NONE
             && e & HOST_FLAG == 0
             && entries.get(e as usize).is_none_or(|x| {
@@ -424,13 +418,7 @@ fn host_slot<F: Family>(
                 let cut = |a: F::Int| F::to_u128(a).checked_shr(128u32.saturating_sub(len));
                 cut(F::entry_addr(x)).unwrap_or(0) != cut(key).unwrap_or(0)
             })
-    });
-    match outside {
-        Some(e) => Err(format!(
-            "key {key:?} names host tuple {value}, whose entry {e} does not contain it"
-        )),
-        None => Ok(()),
-    }
+    })
 }
 
 /// In the per-tuple host counts of invariant 18's check: the tuple names a prefix entry,
@@ -735,8 +723,8 @@ fn family<'a, F: Family>(
     // 18 (continued). Host slots: empty, or naming a host tuple and in one of their key's
     // two buckets. A million hosts pass here, so a slot's checks are combined without a
     // branch (whether a slot is empty, and which of its two buckets a key is in, are coin
-    // flips that would mispredict), and a slot that fails any of them, or whose tuple names
-    // a prefix entry, is looked at again one check at a time.
+    // flips that would mispredict); only a slot that fails them is looked at again, to say
+    // why.
     for (bucket, b) in hosts.iter().enumerate() {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let (key, value) = (F::key(k), v.get());
@@ -753,15 +741,28 @@ fn family<'a, F: Family>(
                 .count();
             // No tuple for an empty slot: `HOST_EMPTY` is past any index.
             let info = host_entries.get(value as usize).copied();
-            let plain = info.is_some_and(|i| i & NAMES_PREFIX == 0);
             let fine = if filled {
-                ((bucket == b1) | (bucket == b2)) & (copies <= 1) & plain
+                ((bucket == b1) | (bucket == b2)) & (copies <= 1) & info.is_some()
             } else {
                 key == F::Int::default()
             };
             if !fine {
-                host_slot::<F>((bucket, b1, b2), (key, value), copies, host_tuples, entries)
-                    .map_err(|bad| corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")))?;
+                let bad = host_slot_error::<F>((bucket, b1, b2), (key, value), copies);
+                return Err(corrupt(18, format!("{fam} host in bucket {bucket}: {bad}")));
+            }
+            // A host inside a listed prefix: its tuple's prefix entries must contain it.
+            if info.is_some_and(|i| i & NAMES_PREFIX != 0)
+                && let Some(e) = host_tuples
+                    .get(value as usize)
+                    .and_then(|t| uncovered::<F>(t, entries, key))
+            {
+                return Err(corrupt(
+                    18,
+                    format!(
+                        "{fam} host in bucket {bucket}: key {key:?} names host tuple {value}, \
+                         whose entry {e} does not contain it"
+                    ),
+                ));
             }
             // A filled slot's host entries, host bit and filter bits; nothing for an
             // empty one.
