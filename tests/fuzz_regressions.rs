@@ -69,8 +69,9 @@ fn edit_scripts_apply_as_documented() {
     let mut b = base.clone();
     fuzz_harness::apply_edits(&mut b, &[100, 0, 4, 0, 0, 0, 0]);
     assert_eq!(b.len(), 100);
-    // The unchanged base table loads.
+    // The unchanged base tables load.
     assert!(c2trie::Table::from_bytes(base).is_ok());
+    assert!(c2trie::Table::from_bytes(fuzz_harness::lengths_base_table().to_vec()).is_ok());
 }
 
 #[test]

@@ -47,11 +47,39 @@ fn exercise(table: &Table, queries: &[IpAddr]) {
             let _ = hits.contains(list);
         }
     }
-    // The batch path, over the same addresses (mixed families), must not panic either.
+    // The batch paths, over the same addresses, answer as single lookups do: they go
+    // through the same shortcuts and indexes, on any table that loads.
     let all: Vec<IpAddr> = queries.iter().chain(&edges).copied().collect();
     let mut out = Vec::new();
     table.lookup_batch(&all, &mut out);
-    let _ = out.iter().filter(|h| h.is_empty()).count();
+    assert_eq!(out.len(), all.len());
+    for (q, from_batch) in all.iter().zip(&out) {
+        same_answers(table, *q, from_batch, "lookup_batch");
+    }
+    let v4: Vec<Ipv4Addr> = all
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = all
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let mut seen = 0;
+    table.lookup_v4_each(&v4, |h| {
+        same_answers(table, h.addr(), &h, "lookup_v4_each");
+        seen += 1;
+    });
+    table.lookup_v6_each(&v6, |h| {
+        same_answers(table, h.addr(), &h, "lookup_v6_each");
+        seen += 1;
+    });
+    assert_eq!(seen, all.len());
     let _ = table.entries().count();
     for list in List::ALL {
         let _ = (table.count(list, false), table.count(list, true));
@@ -62,6 +90,15 @@ fn exercise(table: &Table, queries: &[IpAddr]) {
         table.created_unix(),
         table.checksum(),
     );
+}
+
+/// A batch's answer for `q` equals the single lookup's, list by list.
+fn same_answers(table: &Table, q: IpAddr, from_batch: &c2trie::Hits<'_>, api: &str) {
+    let single = table.lookup(q);
+    assert_eq!(from_batch.addr(), q, "{api}");
+    for list in List::ALL {
+        assert_eq!(from_batch.get(list), single.get(list), "{api} {list} {q}");
+    }
 }
 
 fn edge_addrs(net: IpNet) -> [IpAddr; 4] {
@@ -206,14 +243,55 @@ pub(crate) fn apply_edits(bytes: &mut Vec<u8>, script: &[u8]) {
     }
 }
 
+/// The second valid table `load_deep` starts from: an IPv6 abuse list of hosts, /64s,
+/// /48s and /32s (four lengths, none past /64, too many and too long for the prefix
+/// groups), nested across the three lists, so that a table loaded from it gets the
+/// per-length prefix tables (`Table` docs); and a few IPv4 entries.
+pub(crate) fn lengths_base_table() -> &'static [u8] {
+    static BASE: OnceLock<Vec<u8>> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut c = Compiler::new();
+        c.list_version(3)
+            .created_unix(1_700_000_000)
+            .limits(c2trie::compile::Limits::none());
+        let mut add = |list, net: &str| {
+            let net = net.parse().unwrap_or_else(|e| panic!("{net}: {e}"));
+            c.add(list, net, "abuse.txt", Meta::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        add(List::Global, "2001:db8::/32");
+        add(List::Blocked, "2001:db8:5::/48");
+        add(List::Approved, "2001:db8:5:7::/64");
+        add(List::Global, "2a0e:1c80::/32");
+        for i in 0..40u32 {
+            add(List::Global, &format!("2001:db8:{:x}::/48", i * 7 + 1));
+            add(List::Global, &format!("2a0e:1c80:{:x}:{:x}::/64", i, i * 3));
+            add(List::Blocked, &format!("2001:db8:{:x}:1::/64", i * 7 + 1));
+            add(
+                List::Global,
+                &format!("2001:db8:{:x}::{:x}/128", i * 7 + 1, i + 9),
+            );
+            add(List::Global, &format!("3fff:{:x}::1/128", i));
+        }
+        add(List::Approved, "2001:db8:8::9/128");
+        add(List::Global, "198.51.100.0/24");
+        add(List::Global, "203.0.113.9/32");
+        c.to_vec().unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
 /// `load_deep`: a valid table with fuzzer-chosen edits, loaded without the checksum so
-/// that the structural checks are what stands between the bytes and the lookups.
+/// that the structural checks are what stands between the bytes and the lookups. The same
+/// edits are applied to each base table: `base_table` (jump tables in both families) and
+/// `lengths_base_table` (per-length IPv6 prefix tables).
 pub(crate) fn load_deep(script: &[u8]) {
-    let mut bytes = base_table().to_vec();
-    apply_edits(&mut bytes, script);
-    let opts = LoadOptions::default().verify_checksum(false);
-    if let Ok(t) = Table::from_bytes_with(bytes, opts) {
-        exercise(&t, &fixed_queries());
+    for base in [base_table(), lengths_base_table()] {
+        let mut bytes = base.to_vec();
+        apply_edits(&mut bytes, script);
+        let opts = LoadOptions::default().verify_checksum(false);
+        if let Ok(t) = Table::from_bytes_with(bytes, opts) {
+            exercise(&t, &fixed_queries());
+        }
     }
 }
 
