@@ -767,11 +767,7 @@ fn family<'a, F: Family>(
             // A filled slot's host entries, host bit and filter bits; nothing for an
             // empty one.
             let on = u64::from(filled);
-            let own = if filled {
-                info.unwrap_or(0) & !NAMES_PREFIX
-            } else {
-                0
-            };
+            let own = info.map_or(0, |i| i & !NAMES_PREFIX);
             host_count = host_count.saturating_add(usize::from(own));
             // (`s` is 6 to 24: invariant 9.)
             mark_host::<F>(&mut host_blocks, key, s, on);

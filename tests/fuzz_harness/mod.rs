@@ -56,20 +56,13 @@ fn exercise(table: &Table, queries: &[IpAddr]) {
     for (q, from_batch) in all.iter().zip(&out) {
         same_answers(table, *q, from_batch, "lookup_batch");
     }
-    let v4: Vec<Ipv4Addr> = all
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = all
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V6(a) => Some(*a),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
+    let (mut v4, mut v6): (Vec<Ipv4Addr>, Vec<Ipv6Addr>) = (Vec::new(), Vec::new());
+    for a in &all {
+        match a {
+            IpAddr::V4(a) => v4.push(*a),
+            IpAddr::V6(a) => v6.push(*a),
+        }
+    }
     let mut seen = 0;
     table.lookup_v4_each(&v4, |h| {
         same_answers(table, h.addr(), &h, "lookup_v4_each");
