@@ -1133,12 +1133,30 @@ fn trie_blocks(
             at.push((slot_addr(c.trailing_zeros()), sub_len));
             c &= c.wrapping_sub(1);
         }
-        // The leaf index of leaf slot `v`.
-        let leaf_of = |v: u32| {
-            let upto = u64::MAX >> 63u32.saturating_sub(v);
-            base.wrapping_add((runs & upto).count_ones() as usize)
-                .wrapping_sub(1)
-        };
+        // The leaf slots whose leaf names a tuple other than 0, from one pass over the
+        // node's runs: a run spans the slots from its start to the next run's start, and
+        // starts at a leaf slot (invariant 15), so each leaf is reached from its own slots.
+        let count = runs.count_ones() as usize;
+        let own = leaves.get(base..base.saturating_add(count)).unwrap_or(&[]);
+        let mut named = 0u64;
+        let mut r = runs;
+        for leaf in own {
+            let first = r.trailing_zeros();
+            r &= r.wrapping_sub(1);
+            if leaf.get() != 0 {
+                // Slots `first..next`, `next` the next run's start (64 for the last run).
+                let upto = if r == 0 {
+                    u64::MAX
+                } else {
+                    (1u64 << r.trailing_zeros()).wrapping_sub(1)
+                };
+                named |= upto & !(1u64 << first).wrapping_sub(1);
+            }
+        }
+        let named = named & !children;
+        if named == 0 {
+            continue;
+        }
         // Slots per block: 1 when a slot covers whole blocks, else 2^(sub_len - s).
         let group = 1u32 << sub_len.saturating_sub(s).min(6);
         for a in (0..64u32).step_by(group as usize) {
@@ -1147,17 +1165,7 @@ fn trie_blocks(
             } else {
                 (1u64 << group).wrapping_sub(1) << a
             };
-            let leaf_slots = !children & span;
-            if leaf_slots == 0 {
-                continue;
-            }
-            let (first, last) = (
-                leaf_slots.trailing_zeros(),
-                63u32.saturating_sub(leaf_slots.leading_zeros()),
-            );
-            let (lo, hi) = (leaf_of(first), leaf_of(last));
-            let own = leaves.get(lo..hi.saturating_add(1)).unwrap_or(&[]);
-            if own.iter().any(|l| l.get() != 0) {
+            if named & span != 0 {
                 mark_prefix(&mut words, slot_addr(a), sub_len.min(s), s);
             }
         }
