@@ -518,6 +518,74 @@ fn inv20_summary() {
     });
 }
 
+/// A summary block under a child node's slot takes its prefix bit from the child's leaves
+/// alone, even where a leaf run of the parent, naming a tuple, spans the child's slot. The
+/// table: 198.0.0.0/12 and, inside it, 198.4.0.0/16 (the child of 198.0.0.0/8's node at
+/// slot 1, between slots 0, 2 and 3 of the /12's run), with 200 hosts so that the summary's
+/// blocks are the node's slots (2^14 of them). The child's leaves are then set to tuple 0,
+/// and its block's prefix bit cleared: a valid table. Its bit set instead is refused.
+#[test]
+fn inv20_summary_child_inside_a_run() {
+    let mut c = Compiler::new();
+    let add = |c: &mut Compiler, net: &str| {
+        c.add(List::Global, net.parse().unwrap(), "s", Meta::default())
+            .unwrap();
+    };
+    add(&mut c, "198.0.0.0/12");
+    add(&mut c, "198.4.0.0/16");
+    for i in 0..200u32 {
+        add(&mut c, &format!("203.0.113.{i}/32"));
+    }
+    let base = c.to_vec().unwrap();
+    let p = Parts::split(&base);
+    let (d, s) = (u32::from(p.header[56]), u32::from(p.header[58]));
+    assert_eq!((d, s), (8, 14), "the node's slots are the summary's blocks");
+    // 198.0.0.0/8's node; its slot 1 (198.4.0.0/14) is a child.
+    let slot = u32_at(&p.sections[V4_DIRECT], 198 * 4);
+    assert_eq!(slot >> 31, 0, "198.0.0.0/8 has a node");
+    let node = |p: &Parts, i: usize| {
+        let n = &p.sections[V4_NODES][i * 24..i * 24 + 24];
+        (u64_at(n, 0), u64_at(n, 8), u32_at(n, 16), u32_at(n, 20))
+    };
+    let (children, runs, _, base_child) = node(&p, slot as usize);
+    assert_eq!(
+        children & 0xf,
+        0b0010,
+        "slot 1 is the only child among slots 0-3"
+    );
+    assert_eq!(runs & 0xf, 0b0001, "one run spans slots 0, 2 and 3");
+    let (_, child_runs, child_leaf, _) = node(&p, base_child as usize);
+    let block = (198 << 6) | 1;
+    let prefix_bit = |p: &mut Parts, set: bool| {
+        let w = u64_at(&p.sections[V4_SUMMARY], block / 32 * 8);
+        let bit = 1u64 << (block % 32 * 2);
+        let w = if set { w | bit } else { w & !bit };
+        put_u64(&mut p.sections[V4_SUMMARY], block / 32 * 8, w);
+    };
+    let mut edited = Parts::split(&base);
+    for k in 0..child_runs.count_ones() as usize {
+        put_u32(
+            &mut edited.sections[V4_LEAVES],
+            (child_leaf as usize + k) * 4,
+            0,
+        );
+    }
+    prefix_bit(&mut edited, false);
+    let table = Table::from_bytes(edited.join()).expect("no prefix lies in the child's block");
+    assert!(
+        !table
+            .lookup("198.4.1.1".parse().unwrap())
+            .contains(List::Global)
+    );
+    assert!(
+        table
+            .lookup("198.8.1.1".parse().unwrap())
+            .contains(List::Global)
+    );
+    prefix_bit(&mut edited, true);
+    expect(edited.join(), 20, LoadErrorKind::Corrupt);
+}
+
 /// Prefixes in the jump test tables: a jump table needs 64 entries at one depth.
 const JUMP_ENTRIES: u32 = 72;
 
