@@ -524,8 +524,9 @@ impl Compiler {
         trie::build_summary(&v6_pfx, &v6_hosts, &mut v6);
         // One seed for the host and jump tables of both families: the first with which
         // cuckoo placement succeeds at most twice the target size. A good mixer makes the
-        // first seed work on any realistic input; the search only guards against crafted
-        // ones.
+        // first seed work on any realistic input. The seeds and the hash are fixed and
+        // public, so a feed crafted to crowd a few buckets under every seed can make the
+        // build fail ("no hash seed places every host"): an error, never a wrong table.
         let tables = |seed| {
             Some((
                 trie::place::<V4>(&v4_hosts, seed)?,
