@@ -1212,25 +1212,11 @@ mod tests {
         for (hosts, filter) in [(140_000u32, true), (100_000, false)] {
             // One host in each of the first `hosts` 2^12-address blocks (2^20 blocks).
             let host = |i: u32| Ipv4Addr::from((i << 12) | (i.wrapping_mul(2_654_435_761) & 0xfff));
-            let mut c = crate::Compiler::new();
-            c.limits(crate::compile::Limits::none());
-            for i in 0..hosts {
-                c.add(
-                    List::Global,
-                    IpNet::from(IpAddr::V4(host(i))),
-                    "t",
-                    Meta::default(),
-                )
-                .unwrap();
-            }
-            c.add(
-                List::Blocked,
-                "8.0.0.0/12".parse().unwrap(),
-                "t",
-                Meta::default(),
-            )
-            .unwrap();
-            let t = c.build().unwrap();
+            let mut entries: Vec<_> = (0..hosts)
+                .map(|i| (List::Global, format!("{}/32", host(i))))
+                .collect();
+            entries.push((List::Blocked, "8.0.0.0/12".into()));
+            let t = table(&entries);
             assert_eq!(t.v4_filter, filter, "{hosts} hosts");
             let mut addrs = Vec::new();
             for i in (0..hosts).step_by(7) {
