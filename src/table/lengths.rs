@@ -299,7 +299,7 @@ impl Lengths {
 mod tests {
     use std::net::Ipv6Addr;
 
-    use crate::format::mix64;
+    use crate::format::{mix64, unmix64 as unmix};
     use crate::table::tests::table;
     use crate::{List, Table};
 
@@ -367,15 +367,6 @@ mod tests {
         // No IPv6 prefix at all: hosts only.
         let t = table(&[(List::Global, "2001:db8::1/128".to_owned())]);
         assert!(t.v6_lengths.is_none());
-    }
-
-    /// The inverse of `mix64`.
-    fn unmix(mut z: u64) -> u64 {
-        z ^= (z >> 31) ^ (z >> 62);
-        z = z.wrapping_mul(0x3196_42b2_d24d_8ec3);
-        z ^= (z >> 27) ^ (z >> 54);
-        z = z.wrapping_mul(0x96de_1b17_3f11_9089);
-        z ^ (z >> 30) ^ (z >> 60)
     }
 
     /// Eleven /64s whose keys all hash to the first line, under a salt fixed in advance,
