@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -125,7 +126,9 @@ impl Seen {
 /// compile and names the offending entries. See [`Compiler::limits`].
 ///
 /// Output is deterministic: the same entries added in the same order, with the same
-/// `list_version` and creation time, give the same bytes.
+/// `list_version` and creation time, give the same bytes. (The one exception is a list
+/// crafted so that none of the fixed hash seeds can place its hosts: it gets a random seed,
+/// and a correct table whose bytes differ from run to run.)
 ///
 /// # Example
 ///
@@ -524,9 +527,11 @@ impl Compiler {
         trie::build_summary(&v6_pfx, &v6_hosts, &mut v6);
         // One seed for the host and jump tables of both families: the first with which
         // cuckoo placement succeeds at most twice the target size. A good mixer makes the
-        // first seed work on any realistic input. The seeds and the hash are fixed and
-        // public, so a feed crafted to crowd a few buckets under every seed can make the
-        // build fail ("no hash seed places every host"): an error, never a wrong table.
+        // first seed work on any realistic input, and the fixed seeds make the output
+        // reproducible. The hash is public, so a feed can be crafted to crowd a few buckets
+        // under each fixed seed; the seeds after them are drawn at random, which no feed can
+        // be crafted against: such a list still compiles, to a correct table whose bytes
+        // differ from run to run.
         let tables = |seed| {
             Some((
                 trie::place::<V4>(&v4_hosts, seed)?,
@@ -535,8 +540,11 @@ impl Compiler {
                 trie::place::<V6>(&v6_jumps, seed)?,
             ))
         };
+        let random = std::collections::hash_map::RandomState::new();
+        let drawn = (FIXED_SEEDS..MAX_SEEDS).map(|i| random.hash_one(i) as u32);
         let seed;
-        (seed, (v4.hosts, v6.hosts, v4.jumps, v6.jumps)) = (0..MAX_SEEDS)
+        (seed, (v4.hosts, v6.hosts, v4.jumps, v6.jumps)) = (0..FIXED_SEEDS)
+            .chain(drawn)
             .find_map(|seed| tables(seed).map(|t| (seed, t)))
             .ok_or_else(|| {
                 CompileError::too_large("no hash seed places every host in the host table")
@@ -597,8 +605,13 @@ fn spelled_v4(net: &ipnet::Ipv6Net) -> Option<ipnet::Ipv4Net> {
     (v4.network().octets()[0] != 0).then(|| v4.trunc())
 }
 
-/// Hash seeds tried before giving up on placing the hosts.
+/// Hash seeds tried before giving up on placing the hosts: [`FIXED_SEEDS`] fixed ones, then
+/// random ones.
 const MAX_SEEDS: u32 = 64;
+
+/// The fixed hash seeds, 0 to 7, tried first (reproducible output). Each that a crafted
+/// list defeats costs up to a dozen placements of every host before the next is tried.
+const FIXED_SEEDS: u32 = 8;
 
 /// A family's parts, its sorted prefixes, and its jump entries (node path, node index).
 type Built<F> = (FamilyParts<F>, Vec<Pfx>, Vec<(<F as Family>::Int, u32)>);
@@ -638,4 +651,55 @@ fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use super::{MAX_SEEDS, trie};
+    use crate::format::{Family, V6, mix64, unmix64};
+    use crate::{Compiler, List, Meta};
+
+    /// An IPv6 host whose host hash under `seed` is `h`: its high half is chosen, its low
+    /// half solved for through the inverse of the mixer (the hash is public).
+    fn host_with_hash(seed: u32, h: u64) -> u128 {
+        let s = u64::from(seed);
+        let hi = 0x2001_0db8_0000_0000 | s;
+        let lo = unmix64(h ^ mix64(hi ^ (s << 32) ^ 0x9e37_79b9_7f4a_7c15)) ^ s;
+        let key = u128::from(hi) << 64 | u128::from(lo);
+        assert_eq!(V6::hash(key, seed), h);
+        key
+    }
+
+    /// Three hosts per seed, for each of the first [`MAX_SEEDS`] seeds (the fixed ones and
+    /// as many more), whose two buckets under that seed are both bucket 0, at every table
+    /// size: a bucket holds two, so none of those seeds can place them. The build goes on
+    /// to random seeds and the table answers every host.
+    #[test]
+    fn a_list_crafted_against_known_seeds_still_compiles() {
+        let mut hosts = Vec::new();
+        for seed in 0..MAX_SEEDS {
+            hosts.extend((0..3).map(|h| host_with_hash(seed, h)));
+        }
+        let values: Vec<(u128, u32)> = hosts.iter().map(|k| (*k, 1)).collect();
+        for seed in 0..MAX_SEEDS {
+            assert!(trie::place::<V6>(&values, seed).is_none(), "seed {seed}");
+        }
+        let mut c = Compiler::new();
+        for k in &hosts {
+            let net = ipnet::Ipv6Net::new(Ipv6Addr::from(*k), 128).unwrap();
+            c.add(List::Global, net.into(), "crafted", Meta::default())
+                .unwrap();
+        }
+        let table = c.build().unwrap();
+        let seed = u32::from_le_bytes(table.as_bytes()[60..64].try_into().unwrap());
+        assert!(seed >= MAX_SEEDS, "seed {seed} placed them");
+        for k in &hosts {
+            let hit = table.lookup(IpAddr::V6(Ipv6Addr::from(*k)));
+            assert!(hit.contains(List::Global), "{k:x}");
+        }
+        let other = IpAddr::V6(Ipv6Addr::from(hosts[0] ^ 1));
+        assert!(table.lookup(other).is_empty());
+    }
 }
