@@ -31,9 +31,9 @@ use super::answers::prefix_answers;
 use crate::format::validate::Layout;
 use crate::format::{Family, RawTuple, V6};
 
-/// Prefixes a group compares at once. The last lane of every group is a catch-all (the
-/// block's covering prefix, or none), so a group holds at most `LANES - 1` longer prefixes.
-pub(crate) const LANES: usize = 16;
+// Prefixes a group compares at once. The last lane of every group is a catch-all (the
+// block's covering prefix, or none), so a group holds at most `LANES - 1` longer prefixes.
+pub(crate) use crate::lanes::LANES;
 
 /// The most IPv6 prefix entries a table may have for the index to be built.
 const MAX_ENTRIES: usize = 4096;
@@ -176,10 +176,7 @@ impl Groups {
             return none;
         };
         let bits = (key >> 80) as u32;
-        let mut hit = 0u32;
-        for i in 0..LANES {
-            hit |= u32::from((bits ^ g.bits[i]) & g.mask[i] == 0) << i;
-        }
+        let hit = crate::lanes::matching(bits, &g.bits, &g.mask);
         // The last lane matches every address, so `hit` has a bit set.
         g.tuple
             .get(hit.trailing_zeros() as usize)
