@@ -2,9 +2,9 @@
 //! `table::groups`): the crate's third use of `unsafe`, beside mapping files
 //! (`src/mmap.rs`) and prefetch hints (`src/prefetch.rs`). On x86_64 the lanes are compared
 //! four at a time with SSE2 and each comparison's four results taken as four bits of one
-//! mask: about a fifth of the instructions the compiler made of the plain loop, which it
-//! split into scalar and vector parts and OR-reduced lane by lane. Elsewhere, and under
-//! Miri, the plain loop, [`matching_scalar`], which tests also compare against.
+//! mask, where the compiler split the plain loop into scalar and vector parts and OR-reduced
+//! the results lane by lane (DROPv6 hits ran 40–50 % faster). Elsewhere, the plain loop,
+//! [`matching_scalar`], which tests also compare against (under Miri too).
 
 /// Lanes in a group.
 pub(crate) const LANES: usize = 16;
@@ -13,16 +13,16 @@ pub(crate) const LANES: usize = 16;
 /// `bits`.
 #[inline(always)]
 pub(crate) fn matching(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> u32 {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: `sse2::matching` is safe code that needs the CPU to have SSE2 (its
     // `target_feature`), and SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
     return unsafe { sse2::matching(bits, lane_bits, lane_mask) };
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    #[cfg(not(target_arch = "x86_64"))]
     matching_scalar(bits, lane_bits, lane_mask)
 }
 
 /// [`matching`], one lane at a time.
-#[cfg_attr(all(target_arch = "x86_64", not(miri), not(test)), allow(dead_code))]
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn matching_scalar(
     bits: u32,
@@ -36,7 +36,7 @@ pub(crate) fn matching_scalar(
     hit
 }
 
-#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[cfg(target_arch = "x86_64")]
 mod sse2 {
     use core::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_castsi128_ps, _mm_cmpeq_epi32, _mm_movemask_ps, _mm_set1_epi32,
@@ -88,7 +88,8 @@ mod tests {
             r = mix64(r);
             r as u32
         };
-        for round in 0..20_000u32 {
+        let rounds = if cfg!(miri) { 300 } else { 20_000u32 };
+        for round in 0..rounds {
             let bits = next();
             let mut lane_bits = [0u32; LANES];
             let mut lane_mask = [0u32; LANES];

@@ -72,13 +72,13 @@ pub mod event;
 pub mod feed;
 pub mod format;
 pub mod guide;
-#[allow(unsafe_code)] // The third exception: comparing prefix lanes at once. See src/lanes.rs.
+#[allow(unsafe_code)] // One of three exceptions: comparing prefix lanes. See src/lanes.rs.
 mod lanes;
 #[cfg(feature = "mmap")]
-#[allow(unsafe_code)] // One of three exceptions: mapping a file. See src/mmap.rs.
+#[allow(unsafe_code)] // Another exception: mapping a file. See src/mmap.rs.
 mod mmap;
 pub mod policy;
-#[allow(unsafe_code)] // The second exception: a prefetch hint. See src/prefetch.rs.
+#[allow(unsafe_code)] // The last exception: a prefetch hint. See src/prefetch.rs.
 mod prefetch;
 pub mod publish;
 #[cfg(feature = "sign")]

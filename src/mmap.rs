@@ -1,5 +1,5 @@
-//! One of the crate's two uses of `unsafe` (the other is `src/prefetch.rs`): mapping a
-//! table file into memory.
+//! One of the crate's three uses of `unsafe` (the others are `src/prefetch.rs` and
+//! `src/lanes.rs`): mapping a table file into memory.
 //!
 //! Mapping is unsafe because the file can change underneath the mapping, in this process or
 //! another. The contract is passed on to the caller of [`Table::map_file`](crate::Table::map_file)
