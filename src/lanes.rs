@@ -13,16 +13,20 @@ pub(crate) const LANES: usize = 16;
 /// `bits`.
 #[inline(always)]
 pub(crate) fn matching(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `sse2::matching` is safe code that needs the CPU to have SSE2 (its
-    // `target_feature`), and SSE2 is part of the x86_64 baseline: every x86_64 CPU has it.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    // SAFETY: `sse2::matching` is safe code whose only requirement is its
+    // `target_feature`, SSE2, and this build targets SSE2 (the cfg above): the program only
+    // runs on CPUs that have it. (Every x86_64 target but the soft-float ones enables it.)
     return unsafe { sse2::matching(bits, lane_bits, lane_mask) };
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     matching_scalar(bits, lane_bits, lane_mask)
 }
 
 /// [`matching`], one lane at a time.
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    allow(dead_code)
+)]
 #[inline(always)]
 pub(crate) fn matching_scalar(
     bits: u32,
@@ -36,7 +40,7 @@ pub(crate) fn matching_scalar(
     hit
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use core::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_castsi128_ps, _mm_cmpeq_epi32, _mm_movemask_ps, _mm_set1_epi32,
@@ -45,30 +49,21 @@ mod sse2 {
 
     use super::LANES;
 
-    /// Lanes `at..at + 4` as a vector: a copy of 16 bytes, which the compiler makes one
-    /// load.
-    #[inline(always)]
-    fn four(v: &[u32; LANES], at: usize) -> __m128i {
-        let lanes: [u32; 4] = v
-            .get(at..at + 4)
-            .and_then(|l| l.try_into().ok())
-            .unwrap_or_default();
-        zerocopy::transmute!(lanes)
-    }
-
     /// [`super::matching`] with SSE2.
     #[inline]
     #[target_feature(enable = "sse2")]
     pub(super) fn matching(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> u32 {
+        // Four vectors of four lanes each: plain copies, which the compiler makes loads.
+        let lane_bits: [__m128i; LANES / 4] = zerocopy::transmute!(*lane_bits);
+        let lane_mask: [__m128i; LANES / 4] = zerocopy::transmute!(*lane_mask);
         let key = _mm_set1_epi32(bits.cast_signed());
         let zero = _mm_setzero_si128();
         let mut hit = 0u32;
-        for q in 0..LANES / 4 {
-            let diff = _mm_xor_si128(four(lane_bits, 4 * q), key);
-            let equal = _mm_cmpeq_epi32(_mm_and_si128(diff, four(lane_mask, 4 * q)), zero);
+        for (q, (b, m)) in lane_bits.into_iter().zip(lane_mask).enumerate() {
+            let equal = _mm_cmpeq_epi32(_mm_and_si128(_mm_xor_si128(b, key), m), zero);
             // One bit per lane: the sign bits of the four all-ones or all-zeros results.
-            let four_bits = _mm_movemask_ps(_mm_castsi128_ps(equal)).cast_unsigned();
-            hit |= four_bits << (4 * q);
+            let four = _mm_movemask_ps(_mm_castsi128_ps(equal)).cast_unsigned();
+            hit |= four << (4 * q);
         }
         hit
     }
@@ -78,6 +73,39 @@ mod sse2 {
 mod tests {
     use super::{LANES, matching, matching_scalar};
     use crate::format::mix64;
+
+    /// The comparisons to check: `matching` (the SSE2 one where the build has it, called
+    /// directly so that a cfg mistake cannot make the test compare the loop with itself),
+    /// and the plain loop.
+    fn both(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> [u32; 2] {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: as in `matching`: the build targets SSE2.
+        let vector = unsafe { super::sse2::matching(bits, lane_bits, lane_mask) };
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        let vector = matching(bits, lane_bits, lane_mask);
+        assert_eq!(matching(bits, lane_bits, lane_mask), vector);
+        [vector, matching_scalar(bits, lane_bits, lane_mask)]
+    }
+
+    /// Fixed cases, so that a wrong bit order or operand shows: every lane matches under a
+    /// zero mask; only the last lane matches; only lane `i` matches, for each `i`.
+    #[test]
+    fn matching_sets_bit_i_for_lane_i() {
+        let bits = 0x2001_0db8;
+        assert_eq!(both(bits, &[7; LANES], &[0; LANES]), [0xffff; 2]);
+        let mut lane_bits = [!bits; LANES];
+        lane_bits[LANES - 1] = bits;
+        assert_eq!(both(bits, &lane_bits, &[u32::MAX; LANES]), [0x8000; 2]);
+        for i in 0..LANES {
+            let mut lane_bits = [!bits; LANES];
+            lane_bits[i] = bits;
+            assert_eq!(
+                both(bits, &lane_bits, &[u32::MAX; LANES]),
+                [1 << i; 2],
+                "lane {i}"
+            );
+        }
+    }
 
     /// The vector comparison agrees with the plain loop: random lanes and addresses, lanes
     /// equal to the address under their mask, masks of every length, a zero mask.
@@ -104,14 +132,10 @@ mod tests {
                     next() & mask
                 };
             }
-            let want = matching_scalar(bits, &lane_bits, &lane_mask);
-            assert_eq!(
-                matching(bits, &lane_bits, &lane_mask),
-                want,
-                "round {round}"
-            );
+            let [vector, plain] = both(bits, &lane_bits, &lane_mask);
+            assert_eq!(vector, plain, "round {round}");
             if round == 0 {
-                assert_ne!(want, 0);
+                assert_ne!(plain, 0);
             }
         }
     }
