@@ -48,8 +48,9 @@
 //!
 //! A [`Compiler`](crate::Compiler) collects entries of the three [`List`](crate::List)s, each
 //! with its source (the feed's name) and [`Meta`](crate::Meta) (tag, risk, expiry), and
-//! writes the table: deterministic bytes, stamped with a `list_version` that live handles use
-//! to refuse rollbacks.
+//! writes the table: deterministic bytes (but for a list crafted against the host hash; see
+//! [`Compiler`](crate::Compiler)), stamped with a `list_version` that live handles use to
+//! refuse rollbacks.
 //!
 //! ```
 //! use c2trie::{Compiler, List, Meta};
