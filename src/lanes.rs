@@ -28,11 +28,7 @@ pub(crate) fn matching(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LA
     allow(dead_code)
 )]
 #[inline(always)]
-pub(crate) fn matching_scalar(
-    bits: u32,
-    lane_bits: &[u32; LANES],
-    lane_mask: &[u32; LANES],
-) -> u32 {
+fn matching_scalar(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> u32 {
     let mut hit = 0u32;
     for (i, (b, m)) in lane_bits.iter().zip(lane_mask).enumerate() {
         hit |= u32::from((bits ^ b) & m == 0) << i;

@@ -664,7 +664,9 @@ mod tests {
     use std::net::{IpAddr, Ipv6Addr};
 
     use super::{MAX_SEEDS, trie};
-    use crate::format::{Family, V6, mix64, unmix64};
+    use zerocopy::FromBytes;
+
+    use crate::format::{Family, RawHeader, V6, mix64, unmix64};
     use crate::{Compiler, List, Meta};
 
     /// An IPv6 host whose host hash under `seed` is `h`: its high half is chosen, its low
@@ -700,7 +702,8 @@ mod tests {
                 .unwrap();
         }
         let table = c.build().unwrap();
-        let seed = u32::from_le_bytes(table.as_bytes()[60..64].try_into().unwrap());
+        let (header, _) = RawHeader::ref_from_prefix(table.as_bytes()).unwrap();
+        let seed = header.hash_seed.get();
         assert!(seed >= MAX_SEEDS, "seed {seed} placed them");
         for k in &hosts {
             let hit = table.lookup(IpAddr::V6(Ipv6Addr::from(*k)));
