@@ -18,10 +18,12 @@ use crate::format::{
 use crate::prefetch::prefetch;
 
 mod answers;
+mod flat;
 mod groups;
 mod lengths;
 mod query;
 
+use flat::Flat;
 use groups::Groups;
 use lengths::Lengths;
 
@@ -64,11 +66,12 @@ self_cell::self_cell!(
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
+/// | single lookup, IPv4 list of mostly prefixes (below) | its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child (/25 and longer under an 18-bit direct table) |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
 /// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
@@ -84,6 +87,18 @@ self_cell::self_cell!(
 /// entries, may then answer otherwise than the trie, and as the trie's, their answers name
 /// only entries that contain the address. A table with more IPv6 tuples than the compiler
 /// writes gets no groups.
+///
+/// **IPv4 lists of mostly prefixes.** Where a table's IPv4 prefix entries outnumber its
+/// IPv4 host entries (country blocks, provider ranges, Spamhaus DROP), single IPv4 lookups
+/// go another way, built at load from the validated summary: a bit per /17, set where a
+/// summary block inside meets a prefix or holds a host. Traffic to such a list mixes
+/// addresses on it with addresses on none, in no order a branch predictor learns, and its
+/// hits mostly end one node below the direct table; the trie lookup branches on the
+/// summary and again on the direct slot, and each mispredicted branch waits for a load of
+/// a table of a megabyte. This way the one branch left on hit-or-miss reads the 16 KiB
+/// map, which stays cached, and the direct slot, node and leaf are read and chosen between
+/// with conditional moves. The answers are the trie's (tested against it). Batches keep
+/// the trie lookup, which already orders its work by pass rather than by address.
 ///
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
@@ -109,6 +124,9 @@ pub struct Table {
     /// Whether single IPv4 lookups read the host filter before the host buckets (see
     /// [`filter_pays`]).
     v4_filter: bool,
+    /// The coarse map of an IPv4 list made mostly of prefixes (see `flat`), through which
+    /// its single lookups go; `None` for other lists.
+    v4_flat: Option<Flat>,
 }
 
 impl fmt::Debug for Table {
@@ -129,11 +147,13 @@ impl Table {
             None => Lengths::build(cell.borrow_dependent()),
         };
         let v4_filter = filter_pays(&cell.borrow_dependent().v4);
+        let v4_flat = Flat::build(&cell.borrow_dependent().v4);
         Ok(Table {
             cell,
             v6_groups,
             v6_lengths,
             v4_filter,
+            v4_flat,
         })
     }
 
@@ -323,7 +343,10 @@ impl Table {
         Hits {
             layout: l,
             addr: IpAddr::V4(addr),
-            hits: find(&l.v4, self.v4_filter, key),
+            hits: match &self.v4_flat {
+                Some(flat) => flat.find(&l.v4, key),
+                None => find(&l.v4, self.v4_filter, key),
+            },
         }
     }
 
