@@ -522,8 +522,8 @@ impl Compiler {
             return Err(CompileError::too_large("strings exceed 4 GiB"));
         }
 
-        let (mut v4, v4_pfx, v4_jumps) = family::<V4>(v4_pfx, |a| (a >> 96) as u32);
-        let (mut v6, v6_pfx, v6_jumps) = family::<V6>(v6_pfx, |a| a);
+        let (mut v4, v4_pfx, v4_jumps) = family::<V4>(v4_pfx, v4_hosts.len(), |a| (a >> 96) as u32);
+        let (mut v6, v6_pfx, v6_jumps) = family::<V6>(v6_pfx, v6_hosts.len(), |a| a);
         let v4_hosts = trie::host_tuples(&mut v4_hosts, &mut v4);
         let v6_hosts = trie::host_tuples(&mut v6_hosts, &mut v6);
         trie::build_summary(&v4_pfx, &v4_hosts, &mut v4);
@@ -622,9 +622,10 @@ const FIXED_SEEDS: u32 = 1;
 /// A family's parts, its sorted prefixes, and its jump entries (node path, node index).
 type Built<F> = (FamilyParts<F>, Vec<Pfx>, Vec<(<F as Family>::Int, u32)>);
 
-/// Sorts a family's prefixes, writes its entry records and builds its trie. On entry,
-/// `Pfx::entry` holds the attribute index; on exit, the entry index.
-fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> Built<F> {
+/// Sorts a family's prefixes, writes its entry records and builds its trie (`hosts`: the
+/// family's host entries). On entry, `Pfx::entry` holds the attribute index; on exit, the
+/// entry index.
+fn family<F: Family>(mut pfx: Vec<Pfx>, hosts: usize, int: impl Fn(u128) -> F::Int) -> Built<F> {
     pfx.sort_unstable_by_key(|p| (p.addr, p.len, p.list));
     let mut parts = FamilyParts::<F> {
         entries: Vec::with_capacity(pfx.len()),
@@ -647,7 +648,7 @@ fn family<F: Family>(mut pfx: Vec<Pfx>, int: impl Fn(u128) -> F::Int) -> Built<F
             .push(F::make_entry(int(p.addr), p.len, p.entry));
         p.entry = i as u32;
     }
-    let paths = trie::build_trie(&pfx, &mut parts);
+    let paths = trie::build_trie(&pfx, hosts, &mut parts);
     let (jump_bits, jumps) = trie::jumps::<F>(&pfx, &paths, &parts, &int);
     parts.jump_bits = jump_bits;
     (parts, pfx, jumps)

@@ -189,6 +189,29 @@ mod tests {
         assert!(Flat::build(&table(&[(List::Global, "2001:db8::/32")]).layout().v4).is_none());
     }
 
+    /// From 512 prefixes on, an IPv4 list of mostly prefixes gets the 18-bit direct table
+    /// (a /24 one node down); a host-heavy one, and IPv6, keep 16 bits up to 8,191.
+    #[test]
+    fn prefix_lists_get_the_wide_direct_table() {
+        let v6 = |n: u32| (0..n).map(move |i| (List::Global, format!("2001:db8:{i:x}::/48")));
+        for (prefixes, hosts, v4_bits) in
+            [(600, 0, 18), (600, 599, 18), (600, 600, 16), (500, 0, 12)]
+        {
+            let mut entries = prefix_list(0, hosts);
+            entries.extend(
+                (0..prefixes).map(|i| (List::Global, format!("{}/24", Ipv4Addr::from(i << 8)))),
+            );
+            entries.extend(v6(600));
+            let t = table(&entries);
+            assert_eq!(
+                t.layout().v4.direct_bits,
+                v4_bits,
+                "{prefixes} prefixes, {hosts} hosts"
+            );
+            assert_eq!(t.layout().v6.direct_bits, 16);
+        }
+    }
+
     /// The answer through the map equals the trie lookup's, for addresses inside, at the
     /// edges of and beside every entry, and random ones.
     #[test]
