@@ -344,7 +344,7 @@ impl Table {
             layout: l,
             addr: IpAddr::V4(addr),
             hits: match &self.v4_flat {
-                Some(flat) => flat.find(&l.v4, key),
+                Some(flat) => flat.find(&l.v4, self.v4_filter, key),
                 None => find(&l.v4, self.v4_filter, key),
             },
         }
