@@ -62,7 +62,7 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
@@ -91,7 +91,7 @@ self_cell::self_cell!(
 /// **IPv4 lists of mostly prefixes.** Where a table's IPv4 prefix entries outnumber its
 /// IPv4 host entries (country blocks, provider ranges, Spamhaus DROP), single IPv4 lookups
 /// go another way, built at load from the validated summary: a bit per /17, set where a
-/// summary block inside meets a prefix or holds a host. Traffic to such a list mixes
+/// summary block meeting it meets a prefix or holds a host. Traffic to such a list mixes
 /// addresses on it with addresses on none, in no order a branch predictor learns, and its
 /// hits mostly end one node below the direct table; the trie lookup branches on the
 /// summary and again on the direct slot, and each mispredicted branch waits for a load of

@@ -11,8 +11,8 @@
 //! countries that made mixed traffic run at under half the rate of either kind alone.
 //!
 //! A family with more prefix entries than host entries therefore also gets, at load, a
-//! bit per /17 ([`COARSE_BITS`]), set where any summary block inside holds a prefix or a
-//! host: 16 KiB, kept in the first-level cache by the traffic that reads it. A clear bit
+//! bit per /17 ([`COARSE_BITS`]), set where any summary block meeting it (inside it, or
+//! containing it where the summary's blocks are wider) has either bit set: 16 KiB, kept in the first-level cache by the traffic that reads it. A clear bit
 //! answers "no list" at once; the branch on it depends on a cached load, so it costs
 //! little when it mispredicts. Past it, a host is answered by its host tuple as in the
 //! trie lookup, and any other address reads its direct slot and, whether the slot is a
@@ -34,7 +34,7 @@ use crate::format::{Family, LEAF_FLAG, RawTuple, STRIDE, V4};
 /// The coarse map's width: 2^17 bits, 16 KiB.
 pub(crate) const COARSE_BITS: u32 = 17;
 
-/// The coarse map of an IPv4 family: bit `i` set where a summary block inside the `i`-th
+/// The coarse map of an IPv4 family: bit `i` set where a summary block meeting the `i`-th
 /// /17 has either of its bits set.
 pub(crate) struct Flat {
     coarse: Box<[u64]>,
@@ -159,7 +159,7 @@ mod tests {
         out
     }
 
-    /// The coarse map has a bit set exactly where a summary block inside its /17 has one,
+    /// The coarse map has a bit set exactly where a summary block meeting its /17 has one,
     /// for summaries narrower and wider than the map.
     #[test]
     #[cfg_attr(miri, ignore = "2^17 bits: too slow interpreted")]
