@@ -980,7 +980,10 @@ fn a_record_ahead_of_the_pointer_is_completed() {
     // Version 2's file cannot be written: a directory is in its place.
     let blocker = dir.path().join("lists.2.c2t");
     std::fs::create_dir(&blocker).unwrap();
-    vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2");
+    // One compile of version 2, offered twice: a table compiled again would carry another
+    // creation time, so another checksum, which the record refuses for the same version.
+    let v2 = table(2, "192.0.2.2/32");
+    vendor.publish(&site, &v2, "v2");
     let r = refusal(u.check_once());
     assert_eq!(r.kind(), RefusalKind::Io, "{r}");
     assert_eq!(u.accepted().unwrap().unwrap().list_version, 2);
@@ -995,7 +998,7 @@ fn a_record_ahead_of_the_pointer_is_completed() {
     assert_eq!(refusal(u.check_once()).kind(), RefusalKind::Rollback);
 
     std::fs::remove_dir(&blocker).unwrap();
-    vendor.publish(&site, &table(2, "192.0.2.2/32"), "v2-again");
+    vendor.publish(&site, &v2, "v2-again");
     let up = updated(u.check_once());
     assert_eq!((up.from, up.to), (Some(1), 2));
     assert_eq!(live.list_version(), Some(2));
