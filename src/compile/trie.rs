@@ -14,6 +14,7 @@ use crate::format::{
     Family, HOST_EMPTY, HOST_FLAG, LEAF_FLAG, NONE, RawNode, RawTuple, STRIDE, filter_probe,
     mark_host, mark_prefix,
 };
+use crate::prefetch::prefetch;
 
 /// A non-host prefix, address left-aligned in a `u128`.
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +220,9 @@ const HOST_LOAD: f64 = 0.86;
 /// larger bound costs little time.
 const MAX_KICKS: u32 = 5000;
 
+/// How many hosts ahead [`cuckoo`] asks for the buckets it will fill.
+const PLACE_PREFETCH: usize = 8;
+
 /// Places distinct `(key, value)` pairs (hosts, or jump paths) in buckets of `F::BUCKET`
 /// slots, each key in one of its two candidate buckets (cuckoo hashing), so a lookup reads
 /// two fixed-size buckets and nothing else. `None` when they could not be placed at any
@@ -263,7 +267,20 @@ fn cuckoo<F: Family>(
         rng ^= rng << 17;
         rng
     };
-    for &(key, value) in hosts {
+    for (at, &(key, value)) in hosts.iter().enumerate() {
+        // The two buckets of a host are random in memory: ask for those of a host further
+        // on, so that the cache misses of several hosts overlap.
+        if let Some(&(ahead, _)) = hosts.get(at.wrapping_add(PLACE_PREFETCH)) {
+            let (b1, b2) = F::buckets(ahead, seed, n);
+            for b in [b1, b2] {
+                if let Some(v) = values.get(b * F::BUCKET) {
+                    prefetch(v);
+                }
+                if let Some(k) = keys.get(b * F::BUCKET) {
+                    prefetch(k);
+                }
+            }
+        }
         let (mut key, mut value) = (key, value);
         let mut placed = false;
         for _ in 0..MAX_KICKS {
