@@ -17,7 +17,7 @@ use crate::format::writer::{FamilyParts, Parts};
 use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4, V6};
 
 mod collect;
-mod hash;
+pub(crate) mod hash;
 mod limits;
 mod trie;
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use crate::compile::hash::Keyed;
 use crate::entry::{Entry, Meta};
 
 use super::addr::{AddrError, ParsedNet};
@@ -28,7 +29,9 @@ pub(crate) struct Sink {
     name: String,
     line: u64,
     pub(crate) entries: Vec<Entry>,
-    seen: HashSet<ipnet::IpNet>,
+    /// The prefixes kept, for the duplicate check: keyed like the compiler's maps, as a
+    /// feed of a million lines hashes a million prefixes.
+    seen: HashSet<ipnet::IpNet, Keyed>,
     /// The most distinct entries kept; one more sets `over`.
     max_entries: u64,
     pub(crate) over: bool,
@@ -54,7 +57,7 @@ impl Sink {
             name: name.to_owned(),
             line: 0,
             entries: Vec::new(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             max_entries,
             over: false,
             over_line: 0,
