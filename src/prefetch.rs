@@ -1,7 +1,8 @@
 //! Software prefetch for the batch lookups and the compiler's host placement: the crate's
 //! second use of `unsafe`, beside mapping files (`src/mmap.rs`) and comparing prefix lanes
 //! (`src/lanes.rs`). A prefetch asks the CPU to start loading a cache line that a later
-//! instruction will read, so that a batch can have many loads in flight.
+//! instruction will read, so that a batch lookup, or the compiler placing hosts in their
+//! buckets, can have many loads in flight.
 
 /// Starts loading the cache line that holds `*r` into the caches. It changes nothing a
 /// program can observe. A no-op on targets other than x86_64 and under Miri.

@@ -1,10 +1,11 @@
-//! A fast keyed hasher for the compiler's maps.
+//! A fast keyed hasher for the compiler's maps and the feed parsers' duplicate check.
 //!
-//! The compiler hashes millions of small keys (prefixes, attribute ids, tuples), where
-//! std's SipHash dominates the compile time. This hasher folds each integer written into a
-//! 64-bit state through the SplitMix64 finalizer, starting from a per-map random key taken
-//! from std's `RandomState`, so a feed cannot be crafted offline to collide. Output bytes
-//! never depend on it: the maps are only looked up, never iterated.
+//! The compiler hashes millions of small keys (prefixes, attribute ids, tuples), and a
+//! feed's duplicate check one prefix per line, where std's SipHash dominates the time. This
+//! hasher folds each integer written into a 64-bit state through the SplitMix64 finalizer,
+//! starting from a per-map random key taken from std's `RandomState`, so that a feed is not
+//! known to be craftable offline to collide (a heuristic, not a keyed PRF like SipHash).
+//! Output never depends on it: the maps and sets are only looked up, never iterated.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
