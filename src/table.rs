@@ -190,6 +190,11 @@ impl Table {
     /// Reads a table file into memory and validates it. Safe: later changes to the file do
     /// not affect the table.
     ///
+    /// On Linux (with the default `mmap` feature), a table of 4 MiB or more is read into
+    /// anonymous memory advised for transparent huge pages: loading takes a few page
+    /// faults instead of one per 4 KiB, and lookups, which land at random across a large
+    /// table, miss the TLB less.
+    ///
     /// # Errors
     ///
     /// [`LoadError`] when the file cannot be read or is not a valid table.
@@ -214,6 +219,10 @@ impl Table {
             .read_to_end(&mut header)
             .map_err(LoadError::io)?;
         precheck(len, &header)?;
+        #[cfg(all(feature = "mmap", target_os = "linux"))]
+        if len >= HUGE_PAGES_FROM {
+            return read_huge(file, len, &header);
+        }
         let mut bytes = alloc(len as usize)?;
         bytes.extend_from_slice(&header);
         // At most one byte past the stated length: a file that grew meanwhile is refused.
@@ -559,6 +568,61 @@ fn precheck(len: u64, header: &[u8]) -> Result<(), LoadError> {
         ));
     }
     Ok(())
+}
+
+/// The size from which [`Table::read_file`] reads a table into memory that it asks the
+/// kernel to back with transparent huge pages (Linux).
+#[cfg(all(feature = "mmap", target_os = "linux"))]
+const HUGE_PAGES_FROM: u64 = 4 << 20;
+
+/// [`Table::read_file`]'s read of a large table (`len` bytes, `header` already read from
+/// `file`), on Linux: into an anonymous mapping advised for transparent huge pages, so that
+/// a table of 16 MB takes 8 page faults rather than 4,000, and its lookups, which land at
+/// random across it, miss the TLB less. The mapping is private to the table, so nothing
+/// else can change its bytes. Where the kernel refuses the advice the pages are ordinary
+/// ones. A file that no longer has `len` bytes (shortened or grown since its length was
+/// read) is validated as read, and refused as `read_file` refuses it otherwise.
+#[cfg(all(feature = "mmap", target_os = "linux"))]
+fn read_huge(mut file: std::fs::File, len: u64, header: &[u8]) -> Result<Table, LoadError> {
+    use std::io::Read;
+    let size = usize::try_from(len).map_err(|_| {
+        LoadError::io(std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes for the table"),
+        ))
+    })?;
+    let mut map = memmap2::MmapMut::map_anon(size).map_err(LoadError::io)?;
+    // Only a hint: without it (no transparent huge pages, or disabled) the read is the same.
+    let _ = map.advise(memmap2::Advice::HugePage);
+    let mut filled = header.len().min(size);
+    map.get_mut(..filled)
+        .ok_or_else(|| LoadError::io(std::io::ErrorKind::InvalidData.into()))?
+        .copy_from_slice(header.get(..filled).unwrap_or_default());
+    while let Some(rest) = map.get_mut(filled..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(LoadError::io(e)),
+        }
+    }
+    let mut more = [0u8; 1];
+    let grew = loop {
+        match file.read(&mut more) {
+            Ok(n) => break n != 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(LoadError::io(e)),
+        }
+    };
+    if filled < size || grew {
+        // The rare case: the validator says what is wrong with the bytes as they are.
+        let mut bytes = map.get(..filled).unwrap_or_default().to_vec();
+        if grew {
+            bytes.push(more[0]);
+        }
+        return Table::from_bytes(bytes);
+    }
+    Table::from_mapped(map.make_read_only().map_err(LoadError::io)?)
 }
 
 /// An empty buffer for `len` bytes, or an error if the memory is not there.
@@ -1224,6 +1288,49 @@ mod tests {
             .unwrap();
         }
         c.build().unwrap()
+    }
+
+    /// A large table's read into huge pages gives the bytes `read_file` gives smaller
+    /// tables, and a file shortened or grown after its length was read is refused as the
+    /// validator refuses those bytes.
+    #[test]
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    #[cfg_attr(miri, ignore = "an anonymous mapping: a system call")]
+    fn huge_page_read_is_the_plain_read() {
+        use std::io::{Read, Seek, Write};
+        let t = table(&[
+            (List::Global, "198.51.100.0/24"),
+            (List::Global, "2001:db8::/32"),
+            (List::Blocked, "203.0.113.9/32"),
+        ]);
+        let bytes = t.as_bytes().to_vec();
+        let read = |body: &[u8], len: u64| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(body).unwrap();
+            f.rewind().unwrap();
+            let mut header = vec![0u8; FIXED_HEADER_LEN];
+            f.read_exact(&mut header).unwrap();
+            super::read_huge(f, len, &header)
+        };
+        let len = bytes.len() as u64;
+        let same = read(&bytes, len).unwrap();
+        assert_eq!(same.as_bytes(), &bytes[..]);
+        assert_eq!(
+            same.lookup("198.51.100.7".parse().unwrap())
+                .get(List::Global)
+                .unwrap()
+                .prefix(),
+            "198.51.100.0/24".parse::<IpNet>().unwrap()
+        );
+        // Shortened by a byte, and grown by one, after the length was taken.
+        let short = &bytes[..bytes.len() - 1];
+        let mut long = bytes.clone();
+        long.push(0);
+        for body in [short, &long[..]] {
+            let got = read(body, len).unwrap_err();
+            let want = Table::from_bytes(body.to_vec()).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string());
+        }
     }
 
     /// Single IPv4 lookups read the host filter only on a table where more than an eighth
