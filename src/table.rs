@@ -191,9 +191,9 @@ impl Table {
     /// not affect the table.
     ///
     /// On Linux (with the default `mmap` feature), a table of 4 MiB or more is read into
-    /// anonymous memory advised for transparent huge pages: loading takes a few page
-    /// faults instead of one per 4 KiB, and lookups, which land at random across a large
-    /// table, miss the TLB less.
+    /// anonymous memory advised for transparent huge pages: where the kernel grants them,
+    /// loading takes far fewer page faults, and lookups, which land at random across a
+    /// large table, miss the TLB less. The bytes are a private copy all the same.
     ///
     /// # Errors
     ///
@@ -577,46 +577,61 @@ const HUGE_PAGES_FROM: u64 = 4 << 20;
 
 /// [`Table::read_file`]'s read of a large table (`len` bytes, `header` already read from
 /// `file`), on Linux: into an anonymous mapping advised for transparent huge pages, so that
-/// a table of 16 MB takes 8 page faults rather than 4,000, and its lookups, which land at
-/// random across it, miss the TLB less. The mapping is private to the table, so nothing
+/// where the kernel grants them (most of a 16 MB table; the mapping's unaligned ends take
+/// ordinary pages) loading takes far fewer page faults, and lookups, which land at random
+/// across the table, miss the TLB less. The mapping is private to the table, so nothing
 /// else can change its bytes. Where the kernel refuses the advice the pages are ordinary
-/// ones. A file that no longer has `len` bytes (shortened or grown since its length was
-/// read) is validated as read, and refused as `read_file` refuses it otherwise.
+/// ones; under the kernel's default `defrag` setting a fault there may wait for memory to
+/// be compacted. A file that no longer has `len` bytes (shortened or grown since its
+/// length was read) is read as the `Vec` path reads it, to its end or one byte past `len`,
+/// and those bytes are validated, so it is refused as that path refuses it.
 #[cfg(all(feature = "mmap", target_os = "linux"))]
 fn read_huge(mut file: std::fs::File, len: u64, header: &[u8]) -> Result<Table, LoadError> {
     use std::io::Read;
-    let size = usize::try_from(len).map_err(|_| {
+    let out_of_memory = || {
         LoadError::io(std::io::Error::new(
             std::io::ErrorKind::OutOfMemory,
             format!("cannot allocate {len} bytes for the table"),
         ))
-    })?;
-    let mut map = memmap2::MmapMut::map_anon(size).map_err(LoadError::io)?;
+    };
+    let size = usize::try_from(len).map_err(|_| out_of_memory())?;
+    let mut map = memmap2::MmapMut::map_anon(size).map_err(|_| out_of_memory())?;
     // Only a hint: without it (no transparent huge pages, or disabled) the read is the same.
     let _ = map.advise(memmap2::Advice::HugePage);
     let mut filled = header.len().min(size);
-    map.get_mut(..filled)
-        .ok_or_else(|| LoadError::io(std::io::ErrorKind::InvalidData.into()))?
-        .copy_from_slice(header.get(..filled).unwrap_or_default());
+    if let (Some(to), Some(from)) = (map.get_mut(..filled), header.get(..filled)) {
+        to.copy_from_slice(from);
+    }
+    let mut at_end = false;
     while let Some(rest) = map.get_mut(filled..).filter(|r| !r.is_empty()) {
         match file.read(rest) {
-            Ok(0) => break,
+            Ok(0) => {
+                at_end = true;
+                break;
+            }
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(LoadError::io(e)),
         }
     }
+    // Full: one byte more says whether the file grew (the `Vec` path reads `len + 1`).
     let mut more = [0u8; 1];
-    let grew = loop {
-        match file.read(&mut more) {
-            Ok(n) => break n != 0,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(LoadError::io(e)),
-        }
-    };
+    let grew = !at_end
+        && loop {
+            match file.read(&mut more) {
+                Ok(n) => break n != 0,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(LoadError::io(e)),
+            }
+        };
     if filled < size || grew {
         // The rare case: the validator says what is wrong with the bytes as they are.
-        let mut bytes = map.get(..filled).unwrap_or_default().to_vec();
+        let mut bytes = alloc(
+            filled
+                .checked_add(usize::from(grew))
+                .ok_or_else(out_of_memory)?,
+        )?;
+        bytes.extend_from_slice(map.get(..filled).unwrap_or_default());
         if grew {
             bytes.push(more[0]);
         }
@@ -1331,6 +1346,44 @@ mod tests {
             let want = Table::from_bytes(body.to_vec()).unwrap_err();
             assert_eq!(got.to_string(), want.to_string());
         }
+    }
+
+    /// `read_file` of a table of 4 MiB or more: the file's bytes, in the anonymous mapping.
+    #[test]
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    #[cfg_attr(miri, ignore = "a 5 MB table and a system call")]
+    fn large_tables_are_read_into_a_mapping() {
+        let mut c = crate::Compiler::new();
+        for i in 0..100_000u128 {
+            let a = std::net::Ipv6Addr::from(0x2001_0db8u128 << 96 | i.wrapping_mul(0x9e37_79b9));
+            c.add(
+                List::Global,
+                IpNet::from(IpAddr::V6(a)),
+                "t",
+                Meta::default(),
+            )
+            .unwrap();
+        }
+        let bytes = c.to_vec().unwrap();
+        assert!(
+            bytes.len() as u64 >= super::HUGE_PAGES_FROM,
+            "{}",
+            bytes.len()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.c2t");
+        std::fs::write(&path, &bytes).unwrap();
+        let t = Table::read_file(&path).unwrap();
+        assert!(matches!(t.cell.borrow_owner(), Storage::Mapped(_)));
+        assert_eq!(t.as_bytes(), &std::fs::read(&path).unwrap()[..]);
+        let host =
+            std::net::Ipv6Addr::from(0x2001_0db8u128 << 96 | 7u128.wrapping_mul(0x9e37_79b9));
+        assert!(t.lookup(IpAddr::V6(host)).contains(List::Global));
+        // A table below the threshold is read into a `Vec`.
+        let small = table(&[(List::Global, "198.51.100.0/24")]);
+        std::fs::write(&path, small.as_bytes()).unwrap();
+        let t = Table::read_file(&path).unwrap();
+        assert!(matches!(t.cell.borrow_owner(), Storage::Owned(_)));
     }
 
     /// Single IPv4 lookups read the host filter only on a table where more than an eighth
