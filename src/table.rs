@@ -62,16 +62,16 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) and, for its expansion, one over the direct table and the nodes one level below it |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
-/// | single lookup, IPv4 list of mostly prefixes (below) | its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child (/25 and longer under an 18-bit direct table) |
+/// | single lookup, IPv4 list of mostly prefixes (below) | where the expansion is built: its /17's chunk number in a 256 KiB array, then its /24's entry in the chunk, with no branch on whether the address is listed; the trie lookup (above) only for a /24 holding a host or a prefix longer than /24. Otherwise: its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
 /// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks) |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
@@ -95,10 +95,19 @@ self_cell::self_cell!(
 /// addresses on it with addresses on none, in no order a branch predictor learns, and its
 /// hits mostly end one node below the direct table; the trie lookup branches on the
 /// summary and again on the direct slot, and each mispredicted branch waits for a load of
-/// a table of a megabyte. This way the one branch left on hit-or-miss reads the 16 KiB
-/// map, which stays cached, and the direct slot, node and leaf are read and chosen between
-/// with conditional moves. The answers are the trie's (tested against it). Batches keep
-/// the trie lookup, which already orders its work by pass rather than by address.
+/// a table of a megabyte. Where the list has 512 prefixes or more (an 18-bit direct table)
+/// and at most 32,768 distinct IPv4 answers (an answer names each list's longest match:
+/// one per prefix entry on a list of one list's entries, more where the lists overlap),
+/// such lookups go through the **expansion**: per /17 a
+/// chunk number, per chunk the answers of the /17's 128 /24s, each a tuple or "ask the
+/// trie" (a host or a prefix longer than /24 in that /24). Every address reads two words,
+/// listed or not, and no branch depends on which; a /17 no entry meets reads chunk 0, all
+/// "no list", and the /17s inside one prefix share a chunk. Where it would take more than
+/// 65,536 distinct chunks, or the list is smaller, the one branch left on hit-or-miss
+/// reads a bit per /17 in a 16 KiB map, which stays cached, and the direct slot, node and
+/// leaf are read and chosen between with conditional moves. The answers are the trie's
+/// (tested against it). Batches keep the trie lookup, which already orders its work by
+/// pass rather than by address.
 ///
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
@@ -124,8 +133,8 @@ pub struct Table {
     /// Whether single IPv4 lookups read the host filter before the host buckets (see
     /// [`filter_pays`]).
     v4_filter: bool,
-    /// The coarse map of an IPv4 list made mostly of prefixes (see `flat`), through which
-    /// its single lookups go; `None` for other lists.
+    /// The coarse map and the expansion of an IPv4 list made mostly of prefixes (see
+    /// `flat`), through which its single lookups go; `None` for other lists.
     v4_flat: Option<Flat>,
 }
 

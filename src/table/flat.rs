@@ -1,5 +1,5 @@
-//! Single IPv4 lookups for lists made of prefixes: a coarse map, then one trie level
-//! without a branch.
+//! Single IPv4 lookups for lists made of prefixes: the table expanded to two levels, or a
+//! coarse map and one trie level without a branch.
 //!
 //! A list of country blocks or provider ranges covers a share of the address space with
 //! prefixes of many lengths, most of them between the direct table's depth and /24. Traffic
@@ -12,18 +12,31 @@
 //!
 //! A family with more prefix entries than host entries therefore also gets, at load, a
 //! bit per /17 ([`COARSE_BITS`]), set where any summary block meeting it (inside it, or
-//! containing it where the summary's blocks are wider) has either bit set: 16 KiB, kept in the first-level cache by the traffic that reads it. A clear bit
-//! answers "no list" at once; the branch on it depends on a cached load, so it costs
-//! little when it mispredicts. Past it, a host is answered by its host tuple as in the
-//! trie lookup, and any other address reads its direct slot and, whether the slot is a
-//! leaf or not, a node: the slot's node, or node 0 for a leaf slot. The node's leaf for
-//! the address and the slot's own answer are both computed, and a conditional move picks
-//! one. Only an address under a node's child (a prefix longer than the direct table's
-//! depth plus six bits: /25 and longer under an 18-bit direct table) walks on, with the
-//! branches of the trie lookup.
+//! containing it where the summary's blocks are wider) has either bit set, and, where it
+//! fits, the **expansion**: for each /17 a 16-bit chunk number (256 KiB), and per chunk the
+//! answers of the /17's 128 /24s, each a 16-bit tuple index or [`DEEP`]. A lookup reads its
+//! /17's chunk number, then its /24's entry: two loads, whether the address is on a list or
+//! not, and no branch on which. Chunk 0 holds only "no list" and serves every /17 whose
+//! bit is clear; /17s with the same answers share a chunk. An entry is `DEEP` where a
+//! prefix longer than /24 or a host lies in its /24; a lookup that reads one takes the
+//! trie lookup, which answers hosts and long prefixes. The expansion fits where the
+//! direct table is 18 bits wide (512 and more prefixes), the family has at most 32,768
+//! tuples, and its /17s need at most [`MAX_CHUNKS`] distinct chunks; it is built from the
+//! direct slots and the nodes one level below them (two /18 slots a /17), so its answers
+//! are the trie's.
+//!
+//! Where it does not fit, a clear coarse bit answers "no list" at once; the branch on it
+//! depends on a cached load, so it costs little when it mispredicts. Past it, a host is
+//! answered by its host tuple as in the trie lookup, and any other address reads its
+//! direct slot and, whether the slot is a leaf or not, a node: the slot's node, or node 0
+//! for a leaf slot. The node's leaf for the address and the slot's own answer are both
+//! computed, and a conditional move picks one. Only an address under a node's child (a
+//! prefix longer than the direct table's depth plus six bits) walks on, with the branches
+//! of the trie lookup.
 //!
 //! The map is derived from the validated summary (invariant 20: a block whose bits are
-//! clear maps every address to tuple 0 and holds no host), so it never changes an answer.
+//! clear maps every address to tuple 0, which names no entry, invariant 13, and holds no
+//! host), so it never changes an answer.
 
 use std::hint::select_unpredictable;
 
@@ -35,9 +48,30 @@ use crate::format::{Family, LEAF_FLAG, RawTuple, STRIDE, V4};
 pub(crate) const COARSE_BITS: u32 = 17;
 
 /// The coarse map of an IPv4 family: bit `i` set where a summary block meeting the `i`-th
-/// /17 has either of its bits set.
+/// /17 has either of its bits set; and the expansion, where it fits.
 pub(crate) struct Flat {
     coarse: Box<[u64]>,
+    expanded: Option<Expanded>,
+}
+
+/// An expansion entry whose lookup takes the trie's way: a prefix longer than /24, or a
+/// host, lies in its /24.
+const DEEP: u16 = 1 << 15;
+
+/// The most chunks an expansion may hold (256 bytes each): 16 MiB.
+pub(crate) const MAX_CHUNKS: usize = 1 << 16;
+
+/// Entries per chunk: the /24s of a /17.
+const CHUNK: usize = 1 << (24 - COARSE_BITS);
+
+/// The direct table's width the expansion is built from: a /17 is two of its slots.
+const EXPANDED_DIRECT_BITS: u32 = COARSE_BITS + 1;
+
+/// An IPv4 family expanded to two levels: each /17's chunk number, and the chunks, one
+/// entry per /24, a tuple index or [`DEEP`]. Chunk 0 is all "no list".
+struct Expanded {
+    first: Box<[u16; 1 << COARSE_BITS]>,
+    chunks: Box<[u16]>,
 }
 
 impl Flat {
@@ -71,6 +105,7 @@ impl Flat {
             }
         }
         Some(Flat {
+            expanded: Expanded::build(fam, &coarse, MAX_CHUNKS),
             coarse: coarse.into_boxed_slice(),
         })
     }
@@ -81,6 +116,9 @@ impl Flat {
     /// `filter`: whether a possible host reads the host filter word before its buckets, as
     /// in the trie lookup (see `filter_pays`).
     pub(crate) fn find<'a>(&self, fam: &Fam<'a, V4>, filter: bool, key: u32) -> &'a RawTuple {
+        if let Some(x) = &self.expanded {
+            return x.find(fam, filter, key);
+        }
         let c = V4::head(key, COARSE_BITS);
         if self
             .coarse
@@ -124,6 +162,98 @@ impl Flat {
             .map_or(0, |l| l.get());
         let t = select_unpredictable(is_leaf, slot & !LEAF_FLAG, leaf);
         fam.tuples.get(t as usize).unwrap_or(&NO_TUPLE)
+    }
+}
+
+impl Expanded {
+    /// The expansion of `fam` (`coarse`: its coarse map), or `None` where it does not fit:
+    /// a direct table other than 18 bits wide, more than 32,768 tuples, or more than
+    /// `max_chunks` distinct chunks.
+    fn build(fam: &Fam<'_, V4>, coarse: &[u64], max_chunks: usize) -> Option<Expanded> {
+        const HALF: usize = CHUNK / 2;
+        if fam.direct_bits != EXPANDED_DIRECT_BITS || fam.tuples.len() > usize::from(DEEP) {
+            return None;
+        }
+        // The /24s that hold a host, in order.
+        let mut host_24s: Vec<u32> = fam.hosts().map(|(h, _)| h >> 8).collect();
+        host_24s.sort_unstable();
+        host_24s.dedup();
+        let mut hosts = host_24s.into_iter().peekable();
+        let mut first = vec![0u16; 1 << COARSE_BITS];
+        let mut chunks = vec![0u16; CHUNK];
+        // The chunk of each tuple whose chunk is that tuple alone (0: none yet; tuple 0,
+        // "no list", is chunk 0).
+        let mut whole = vec![0u16; fam.tuples.len()];
+        let mut chunk = [0u16; CHUNK];
+        for (c, f) in first.iter_mut().enumerate() {
+            if coarse.get(c >> 6).is_none_or(|w| (w >> (c & 63)) & 1 == 0) {
+                continue;
+            }
+            // Each half is a /18: its direct slot's leaf, or its node's 64 children.
+            for (h, half) in chunk.chunks_mut(HALF).enumerate() {
+                let s = fam.direct.get(2 * c + h)?.get();
+                if s & LEAF_FLAG != 0 {
+                    half.fill(u16::try_from(s & !LEAF_FLAG).ok()?);
+                    continue;
+                }
+                let n = fam.nodes.get(s as usize)?;
+                let (children, runs) = (n.children.get(), n.leaf_runs.get());
+                // Child `p`'s leaf is the node's leaf run holding `p`: the base plus the
+                // runs starting at or before `p`, minus one.
+                let mut leaf = n.base_leaf.get().wrapping_sub(1);
+                for (p, e) in half.iter_mut().enumerate() {
+                    leaf = leaf.wrapping_add(((runs >> p) & 1) as u32);
+                    // A validated leaf names a tuple, and there are at most 2^15 here: the
+                    // cast keeps it whole.
+                    let t = fam.leaves.get(leaf as usize).map_or(0, |l| l.get() as u16);
+                    *e = select_unpredictable((children >> p) & 1 != 0, DEEP, t);
+                }
+            }
+            // Host /24s are in order, and every one lies in a /17 whose bit is set (the
+            // summary's host bit, invariant 20): those below this /17 are passed over.
+            let lo = (c as u32) << (24 - COARSE_BITS);
+            while let Some(h) = hosts.next_if(|h| *h < lo + CHUNK as u32) {
+                if let Some(e) = h.checked_sub(lo).and_then(|i| chunk.get_mut(i as usize)) {
+                    *e = DEEP;
+                }
+            }
+            // A /17 inside one prefix shares its chunk with the prefix's other /17s.
+            let one = chunk.iter().all(|e| *e == chunk[0]);
+            if one
+                && let Some(&n) = whole.get(usize::from(chunk[0]))
+                && (n != 0 || chunk[0] == 0)
+            {
+                *f = n;
+                continue;
+            }
+            let n = chunks.len() / CHUNK;
+            if n >= max_chunks {
+                return None;
+            }
+            let n = u16::try_from(n).ok()?;
+            chunks.extend_from_slice(&chunk);
+            if one && let Some(w) = whole.get_mut(usize::from(chunk[0])) {
+                *w = n;
+            }
+            *f = n;
+        }
+        Some(Expanded {
+            first: first.into_boxed_slice().try_into().ok()?,
+            chunks: chunks.into_boxed_slice(),
+        })
+    }
+
+    /// [`Flat::find`] through the expansion: the /17's chunk number, the /24's entry, and
+    /// a branch, not taken but for a [`DEEP`] entry, to the trie lookup.
+    #[inline(always)]
+    fn find<'a>(&self, fam: &Fam<'a, V4>, filter: bool, key: u32) -> &'a RawTuple {
+        let c = usize::from(self.first[(key >> (32 - COARSE_BITS)) as usize]);
+        let i = (c << (24 - COARSE_BITS)) | ((key >> 8) as usize & (CHUNK - 1));
+        let t = self.chunks.get(i).map_or(0, |e| *e);
+        if t & DEEP != 0 {
+            return super::find(fam, filter, key);
+        }
+        fam.tuples.get(usize::from(t)).unwrap_or(&NO_TUPLE)
     }
 }
 
@@ -231,16 +361,26 @@ mod tests {
                 (List::Global, format!("{a}/30"))
             })
             .collect();
-        for (entries, jump) in [
-            (prefix_list(4000, 300), false),
-            (prefix_list(40, 0), false),
-            (prefix_list(1, 0), false),
-            (jumps, true),
+        for (entries, jump, expanded) in [
+            (prefix_list(4000, 300), false, true),
+            (prefix_list(40, 0), false, false),
+            (prefix_list(1, 0), false, false),
+            (jumps, true, false),
         ] {
             let t = table(&entries);
             let fam = &t.layout().v4;
             assert_eq!(fam.jump_bits != 0, jump, "jump bits {}", fam.jump_bits);
             let flat = Flat::build(fam).unwrap();
+            assert_eq!(
+                flat.expanded.is_some(),
+                expanded,
+                "direct bits {}",
+                fam.direct_bits
+            );
+            let plain = Flat {
+                coarse: flat.coarse.clone(),
+                expanded: None,
+            };
             let mut keys: Vec<u32> = (0..50_000).map(|i| mix64(i ^ 0xbeef) as u32).collect();
             for e in t.entries() {
                 let ipnet::IpNet::V4(net) = e.prefix() else {
@@ -259,11 +399,67 @@ mod tests {
             for k in keys {
                 let want = super::super::find(fam, true, k);
                 for filter in [false, true] {
-                    assert_eq!(flat.find(fam, filter, k).0, want.0, "{}", Ipv4Addr::from(k));
+                    for f in [&flat, &plain] {
+                        assert_eq!(f.find(fam, filter, k).0, want.0, "{}", Ipv4Addr::from(k));
+                    }
                 }
                 hits += usize::from(want.0 != NO_TUPLE.0);
             }
             assert!(hits > 0);
         }
+    }
+
+    /// The expansion: a /17 inside one prefix shares that prefix's chunk, chunk 0 is "no
+    /// list", a /24 holding a host or a prefix longer than /24 is `DEEP`, and the chunk
+    /// bound and the tuple bound are kept.
+    #[test]
+    #[cfg_attr(miri, ignore = "2^17 /17s: too slow interpreted")]
+    fn expansion_shares_chunks_and_keeps_its_bounds() {
+        let mut entries = vec![
+            (List::Global, "10.0.0.0/8".to_string()),
+            (List::Global, "192.0.2.0/25".to_string()),
+            (List::Blocked, "198.51.100.7/32".to_string()),
+        ];
+        entries.extend((0..600u32).map(|i| {
+            let a = Ipv4Addr::from(0x2000_0000 + (i << 12));
+            (List::Global, format!("{a}/24"))
+        }));
+        let t = table(&entries);
+        let fam = &t.layout().v4;
+        let coarse = Flat::build(fam).unwrap().coarse;
+        let x = Expanded::build(fam, &coarse, MAX_CHUNKS).unwrap();
+        let chunk = |a: &str| {
+            let a = u32::from(a.parse::<Ipv4Addr>().unwrap());
+            let c = usize::from(x.first[(a >> (32 - COARSE_BITS)) as usize]);
+            let i = c * CHUNK + (a >> 8) as usize % CHUNK;
+            (c, x.chunks[i])
+        };
+        // The /8's 512 /17s: one chunk of one tuple.
+        let (c10, t10) = chunk("10.0.0.1");
+        assert!(c10 != 0 && t10 != 0 && t10 & DEEP == 0);
+        assert_eq!(chunk("10.255.255.255"), (c10, t10));
+        assert_eq!(chunk("10.128.0.0"), (c10, t10));
+        assert!(x.chunks[c10 * CHUNK..][..CHUNK].iter().all(|e| *e == t10));
+        // No entry: chunk 0, all zeros.
+        assert_eq!(chunk("11.0.0.1"), (0, 0));
+        assert!(x.chunks[..CHUNK].iter().all(|e| *e == 0));
+        // A /25 and a host make their /24 deep, and only it.
+        assert_eq!(chunk("192.0.2.200").1, DEEP);
+        assert_eq!(chunk("198.51.100.1").1, DEEP);
+        assert_eq!(chunk("198.51.101.1").1, 0);
+        assert_eq!(chunk("192.0.3.1").1, 0);
+        // Chunk 0, the /8's, one per /17 holding /24s (eight each), the /25's, the host's.
+        assert_eq!(x.chunks.len() / CHUNK, 2 + 75 + 2);
+        assert!(Expanded::build(fam, &coarse, 79).is_some());
+        assert!(Expanded::build(fam, &coarse, 78).is_none());
+
+        // More tuples than 15 bits number: no expansion.
+        let many: Vec<_> = (0..33_000u32)
+            .map(|i| (List::Global, format!("{}/24", Ipv4Addr::from(i << 8))))
+            .collect();
+        let t = table(&many);
+        let fam = &t.layout().v4;
+        assert!(fam.tuples.len() > usize::from(DEEP));
+        assert!(Flat::build(fam).unwrap().expanded.is_none());
     }
 }
