@@ -19,11 +19,13 @@ use crate::prefetch::prefetch;
 
 mod answers;
 mod flat;
+mod flat6;
 mod groups;
 mod lengths;
 mod query;
 
 use flat::Flat;
+use flat6::Flat6;
 use groups::Groups;
 use lengths::Lengths;
 
@@ -62,16 +64,17 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) and, for its expansion, one over the direct table and the nodes one level below it |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) and, for its expansion, one over the direct table and the nodes one level below it; for the IPv6 expansion, the prefix groups' passes over the entries and tuples, then one over the /16s and, in each /16 that prefixes divide, its /24s |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | single lookup, IPv4 list of mostly prefixes (below) | where the expansion is built: its /17's chunk number in a 256 KiB array, then its /24's entry in the chunk, with no branch on whether the address is listed; the trie lookup (above) only for a /24 holding a host or a prefix longer than /24. Otherwise: its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
+/// | lookup, IPv6 with the expansion (below) | its /16's mid chunk number (a 128 KiB array), its /24's last chunk number, its /32's entry: three loads, with no branch on whether the address is listed, then the answer's tuple; the trie lookup (above) only for a /32 holding a host or a prefix longer than /32 |
 /// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks) |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks); or, for an IPv6 list of mostly prefixes, its expansion where built: 128 KiB + 512 B a chunk, at most 16.1 MiB (16,384 chunks a level) |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
@@ -109,6 +112,18 @@ self_cell::self_cell!(
 /// (tested against it). Batches keep the trie lookup, which already orders its work by
 /// pass rather than by address.
 ///
+/// **IPv6 lists of mostly prefixes.** A table whose IPv6 prefix entries outnumber its IPv6
+/// hosts, that gets neither prefix groups nor per-length tables (IPv6 country blocks:
+/// thousands of /29s, /32s and /48s and a dozen other lengths), and that has at most
+/// 32,768 distinct IPv6 answers gets, at load, the IPv6 **expansion**: per /16 a mid
+/// chunk, per /24 of it a last chunk, per /32 of that an answer or "ask the trie" (a host
+/// or a prefix longer than /32 in that /32). Every address reads three words, listed or
+/// not; chunk 0 of each level is "no list", and the /16s or /24s inside one prefix share
+/// a chunk, so chunks are stored only where prefixes divide a /16 or a /24. Where a level
+/// would need more than 16,384 chunks the table does without. The answers are those of
+/// the prefix groups' paragraph (above): on every table the compiler writes, the trie's.
+/// Batches look each address up in turn, as with the groups.
+///
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per
 /// prefix length from the prefix's top bits to its answer. Its trie walks a node per six
@@ -130,6 +145,9 @@ pub struct Table {
     /// The per-length prefix tables of an IPv6 list of few prefix lengths (see `lengths`),
     /// where it has no groups; `None` where they do not fit.
     v6_lengths: Option<Lengths>,
+    /// The expansion of an IPv6 list made mostly of prefixes (see `flat6`), where it has
+    /// neither groups nor per-length tables; `None` where it does not fit.
+    v6_flat: Option<Flat6>,
     /// Whether single IPv4 lookups read the host filter before the host buckets (see
     /// [`filter_pays`]).
     v4_filter: bool,
@@ -155,12 +173,17 @@ impl Table {
             Some(_) => None,
             None => Lengths::build(cell.borrow_dependent()),
         };
+        let v6_flat = match (&v6_groups, &v6_lengths) {
+            (None, None) => Flat6::build(cell.borrow_dependent(), flat6::MAX_CHUNKS),
+            _ => None,
+        };
         let v4_filter = filter_pays(&cell.borrow_dependent().v4);
         let v4_flat = Flat::build(&cell.borrow_dependent().v4);
         Ok(Table {
             cell,
             v6_groups,
             v6_lengths,
+            v6_flat,
             v4_filter,
             v4_flat,
         })
@@ -380,6 +403,7 @@ impl Table {
                 &l.v6,
                 self.v6_groups.as_ref(),
                 self.v6_lengths.as_ref(),
+                self.v6_flat.as_ref(),
                 key,
             ),
         }
@@ -470,6 +494,7 @@ impl Table {
                 &l.v6,
                 None,
                 self.v6_lengths.as_ref(),
+                self.v6_flat.as_ref(),
                 keys.get(..chunk.len()).unwrap_or(&[]),
                 &mut hits,
             );
@@ -514,6 +539,7 @@ impl Table {
                 &l.v6,
                 self.v6_groups.as_ref(),
                 self.v6_lengths.as_ref(),
+                self.v6_flat.as_ref(),
                 k6.get(..n6).unwrap_or(&[]),
                 &mut h6,
             );
@@ -727,16 +753,22 @@ fn filter_pays<F: Family>(fam: &Fam<'_, F>) -> bool {
     host_blocks > blocks / 8
 }
 
-/// [`find`] for IPv6, through the prefix groups or the per-length tables where the table
-/// has them: a host is answered by its host tuple as in `find`, any other address by its
-/// block's group, or, where the summary says a prefix meets its block, by the tables.
+/// [`find`] for IPv6, through the expansion, the prefix groups or the per-length tables
+/// where the table has them: through the expansion, every address (the trie answers what
+/// it leaves); otherwise a host is answered by its host tuple as in `find`, any other
+/// address by its block's group, or, where the summary says a prefix meets its block, by
+/// the tables.
 #[inline(always)]
 fn find_v6<'a>(
     fam: &Fam<'a, V6>,
     groups: Option<&Groups>,
     lengths: Option<&Lengths>,
+    flat: Option<&Flat6>,
     key: u128,
 ) -> &'a RawTuple {
+    if let Some(flat) = flat {
+        return flat.find(fam, key);
+    }
     if let Some(groups) = groups {
         if fam.host_count != 0
             && summary_bits(fam, key) & 2 != 0
@@ -790,8 +822,9 @@ fn host_tuple<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int, h: u64) -> Option<&'
         .and_then(|i| fam.host_tuples.get(i as usize))
 }
 
-/// [`find_batch`] for IPv6: with prefix groups, each key alone (a group lookup reads a
-/// few cached lines, with no walk to interleave); with per-length tables, the summary and
+/// [`find_batch`] for IPv6: with prefix groups or the expansion, each key alone (a lookup
+/// reads a few lines, most of them cached, with no walk to interleave); with per-length
+/// tables, the summary and
 /// host passes of `find_batch`, then the tables' first lines of every key left, all
 /// prefetched before the first is probed.
 #[inline(always)]
@@ -799,12 +832,13 @@ fn find_batch_v6<'a>(
     fam: &Fam<'a, V6>,
     groups: Option<&Groups>,
     lengths: Option<&Lengths>,
+    flat: Option<&Flat6>,
     keys: &[u128],
     out: &mut [&'a RawTuple],
 ) {
-    if groups.is_some() {
+    if groups.is_some() || flat.is_some() {
         for (k, o) in keys.iter().zip(out.iter_mut()) {
-            *o = find_v6(fam, groups, None, *k);
+            *o = find_v6(fam, groups, None, flat, *k);
         }
         return;
     }
@@ -1434,13 +1468,14 @@ mod tests {
         }
     }
 
-    /// Every IPv6 address's answer through `groups` or `lengths` equals the trie's, on
-    /// addresses inside, at the edges of and around every entry, and random ones in the
-    /// entry's top `block` bits.
+    /// Every IPv6 address's answer through `groups`, `lengths` or `flat` equals the
+    /// trie's, on addresses inside, at the edges of and around every entry, and random ones
+    /// in the entry's top `block` bits.
     pub(crate) fn agrees_with_trie(
         t: &Table,
         groups: Option<&Groups>,
         lengths: Option<&Lengths>,
+        flat: Option<&Flat6>,
         block: u32,
     ) {
         let l = t.layout();
@@ -1458,7 +1493,7 @@ mod tests {
         }
         for q in queries {
             let want = find(&l.v6, true, q);
-            let got = find_v6(&l.v6, groups, lengths, q);
+            let got = find_v6(&l.v6, groups, lengths, flat, q);
             assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
         }
     }

@@ -249,6 +249,31 @@ fn country_blocks_v4_and_v6() {
     check(&refs, 300_000);
 }
 
+/// The blocks of four countries, IPv4 and IPv6, each country its own list: under 32,768
+/// answers a family, so both families' lookups go through their expansions.
+#[test]
+fn country_blocks_of_four_countries() {
+    let dir = data().join("ipverse-country-ip-blocks/country");
+    let mut feeds = Vec::new();
+    for (c, list) in [
+        ("cn", List::Global),
+        ("ru", List::Global),
+        ("ir", List::Blocked),
+        ("kp", List::Approved),
+    ] {
+        for fam in ["ipv4-aggregated.txt", "ipv6-aggregated.txt"] {
+            let path = dir.join(c).join(fam);
+            if path.exists() {
+                let f = feed::read_file(&path, &FeedOptions::new()).unwrap();
+                assert!(f.errors.is_empty() && !f.entries.is_empty());
+                feeds.push((list, f));
+            }
+        }
+    }
+    let refs: Vec<(List, &Feed)> = feeds.iter().map(|(l, f)| (*l, f)).collect();
+    check(&refs, 300_000);
+}
+
 #[cfg(feature = "gzip")]
 #[test]
 fn bgp_tables() {

@@ -110,6 +110,12 @@ impl Flat {
         })
     }
 
+    /// Whether lookups go through the expansion.
+    #[cfg(test)]
+    pub(crate) fn is_expanded(&self) -> bool {
+        self.expanded.is_some()
+    }
+
     /// The tuple of `key`: the same as the trie lookup's.
     #[inline(always)]
     ///

@@ -193,7 +193,7 @@ mod tests {
     /// Every address's answer through the groups equals the trie's (the list fits them).
     fn agrees_with_trie(t: &Table) {
         let g = t.v6_groups.as_ref().unwrap();
-        crate::table::tests::agrees_with_trie(t, Some(g), None, 16);
+        crate::table::tests::agrees_with_trie(t, Some(g), None, None, 16);
     }
 
     #[test]

@@ -306,7 +306,7 @@ mod tests {
     /// Every address's answer through the index equals the trie's (the list fits it).
     fn agrees_with_trie(t: &Table) {
         let lengths = t.v6_lengths.as_ref().unwrap();
-        crate::table::tests::agrees_with_trie(t, None, Some(lengths), 32);
+        crate::table::tests::agrees_with_trie(t, None, Some(lengths), None, 32);
     }
 
     /// An abuse list's shape: /32s, /48s and /64s nested across lists, and hosts.
