@@ -71,7 +71,7 @@ self_cell::self_cell!(
 /// | single lookup, IPv4 list of mostly prefixes (below) | where the expansion is built: its /17's chunk number in a 256 KiB array, then its /24's entry in the chunk, with no branch on whether the address is listed; the trie lookup (above) only for a /24 holding a host or a prefix longer than /24. Otherwise: its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
-/// | lookup, IPv6 with the expansion (below) | its /16's mid chunk number (a 128 KiB array), its /24's last chunk number, its /32's entry: three loads, with no branch on whether the address is listed, then the answer's tuple; the trie lookup (above) only for a /32 holding a host or a prefix longer than /32 |
+/// | lookup, IPv6 with the expansion (below) | its /16's mid chunk number (a 128 KiB array; most addresses on no list stop there); otherwise its /24's last chunk number and its /32's entry, with no branch between them, then the answer's tuple; the trie lookup (above) only for a /32 holding a host or a prefix longer than /32 |
 /// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
 /// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks); or, for an IPv6 list of mostly prefixes, its expansion where built: 128 KiB + 512 B a chunk, at most 16.1 MiB (16,384 chunks a level) |
@@ -117,9 +117,10 @@ self_cell::self_cell!(
 /// thousands of /29s, /32s and /48s and a dozen other lengths), and that has at most
 /// 32,768 distinct IPv6 answers gets, at load, the IPv6 **expansion**: per /16 a mid
 /// chunk, per /24 of it a last chunk, per /32 of that an answer or "ask the trie" (a host
-/// or a prefix longer than /32 in that /32). Every address reads three words, listed or
-/// not; chunk 0 of each level is "no list", and the /16s or /24s inside one prefix share
-/// a chunk, so chunks are stored only where prefixes divide a /16 or a /24. Where a level
+/// or a prefix longer than /32 in that /32). An address whose /16 no entry meets stops at
+/// its first word; any other reads three, with no branch between them on whether it is
+/// listed. Chunk 0 of each level is "no list", and the /16s or /24s inside one prefix
+/// share a chunk, so chunks are stored only where prefixes divide a /16 or a /24. Where a level
 /// would need more than 16,384 chunks the table does without. The answers are those of
 /// the prefix groups' paragraph (above): on every table the compiler writes, the trie's.
 /// Batches look each address up in turn, as with the groups.
