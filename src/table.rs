@@ -64,17 +64,17 @@ self_cell::self_cell!(
 ///
 /// | operation | cost |
 /// |---|---|
-/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) and, for its expansion, one over the direct table and the nodes one level below it; for the IPv6 expansion, the prefix groups' passes over the entries and tuples, then one over the /16s and, in each /16 that prefixes divide, its /24s |
+/// | load | one pass over the bytes (checksum) plus one over each section; the jump table's leaf entries, sorted, are each checked by a walk down their path; prefix groups or per-length tables (below): two passes over the IPv6 prefix entries and, unless the table has more tuples than the compiler writes, one over the IPv6 tuples (twice when a list passes the groups' first checks and fails a later one: at most 4,096 entries), and for the per-length tables two passes per length over the distinct prefixes; for an IPv4 list of mostly prefixes, one pass over the IPv4 summary (the /17 map, below) and, for its expansion, one over the direct table and the nodes one level below it; for the IPv6 expansion, the prefix groups' passes over the entries and tuples, then one over the /16s and, in each region that prefixes divide, its 256 parts, down to /48 |
 /// | lookup, address on no list (most) | its block's two summary bits, plus one host-filter word where the block holds a host; usually cached |
 /// | lookup, host | the above + two 2-slot host buckets, which name its host tuple (no trie walk) |
 /// | lookup, IPv4 otherwise | the above + at most 1 + ⌈(32 − d) / 6⌉ trie steps (d = 8–18), fewer from a jump entry (none from a leaf entry) |
 /// | single lookup, IPv4 list of mostly prefixes (below) | where the expansion is built: its /17's chunk number in a 256 KiB array, then its /24's entry in the chunk, with no branch on whether the address is listed; the trie lookup (above) only for a /24 holding a host or a prefix longer than /24. Otherwise: its /17's bit in a 16 KiB map (most addresses on no list stop there); a host as above; any other address, its direct slot, one node and one leaf, without a branch between them; a trie step more per six bits only below a node's child |
 /// | lookup, IPv6 otherwise | the above + at most 1 + ⌈(128 − d) / 6⌉ trie steps, fewer from a jump entry (none from a leaf entry) |
 /// | lookup, IPv6 with prefix groups (below) | a host as above (with IPv6 hosts in the table, every lookup reads its block's summary bits first); any other address, its /12's bit in a 512-byte map (most addresses on no list stop there), its /16 block's byte and, where the block has a group, the group (three cache lines: up to 15 prefixes and the block's covering one, compared at once) and the answer's tuple: no trie step |
-/// | lookup, IPv6 with the expansion (below) | its /16's mid chunk number (a 128 KiB array; most addresses on no list stop there); otherwise its /24's last chunk number and its /32's entry, with no branch between them, then the answer's tuple; the trie lookup (above) only for a /32 holding a host or a prefix longer than /32 |
+/// | lookup, IPv6 with the expansion (below) | its /16's chunk number (a 128 KiB array; most addresses on no list stop there); otherwise its /24's chunk number and its /32's entry, with no branch between them, then the answer's tuple; two more words under a /32 that longer prefixes divide; the trie lookup (above) only under a /48 holding a host or a prefix longer than /48 |
 /// | lookup, IPv6 with per-length tables (below) | an address on no list or a host as above; any other address whose block a prefix meets, one cache line per prefix length (at most four, longest first, up to the first that matches; now and then a second line for a length) and the answer's tuple: no trie step |
 /// | reading [`Hits`] | one tuple of three words: the lookup finds it, `get`, `contains` and `is_empty` read it |
-/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks); or, for an IPv6 list of mostly prefixes, its expansion where built: 128 KiB + 512 B a chunk, at most 16.1 MiB (16,384 chunks a level) |
+/// | memory | the file, plus the prefix groups where built: 64.5 KiB + 192 B a group, at most 113 KiB; or the per-length tables where built: about 26 B a distinct IPv6 prefix, at most 6.8 MB; plus 16 KiB for an IPv4 list of mostly prefixes, and its expansion where built: 256 KiB + 256 B a chunk, at most 16.25 MiB (65,536 chunks); or, for an IPv6 list of mostly prefixes, its expansion where built: 128 KiB + 512 B a chunk, at most 16.1 MiB (32,767 chunks) |
 ///
 /// **Prefix groups.** A table with a small IPv6 prefix list (Spamhaus DROPv6 is one) also
 /// gets, at load, an index derived from the validated table: per /16 block, the block's
@@ -115,15 +115,17 @@ self_cell::self_cell!(
 /// **IPv6 lists of mostly prefixes.** A table whose IPv6 prefix entries outnumber its IPv6
 /// hosts, that gets neither prefix groups nor per-length tables (IPv6 country blocks:
 /// thousands of /29s, /32s and /48s and a dozen other lengths), and that has at most
-/// 32,768 distinct IPv6 answers gets, at load, the IPv6 **expansion**: per /16 a mid
-/// chunk, per /24 of it a last chunk, per /32 of that an answer or "ask the trie" (a host
-/// or a prefix longer than /32 in that /32). An address whose /16 no entry meets stops at
-/// its first word; any other reads three, with no branch between them on whether it is
-/// listed. Chunk 0 of each level is "no list", and the /16s or /24s inside one prefix
-/// share a chunk, so chunks are stored only where prefixes divide a /16 or a /24. Where a level
-/// would need more than 16,384 chunks the table does without. The answers are those of
-/// the prefix groups' paragraph (above): on every table the compiler writes, the trie's.
-/// Batches look each address up in turn, as with the groups.
+/// 32,768 distinct IPv6 answers gets, at load, the IPv6 **expansion**: 8 bits a level,
+/// per /16 a chunk of its /24s, per /24 a chunk of its /32s, each an answer; and where
+/// longer prefixes divide a /32, per /32 a chunk of its /40s and per /40 a chunk of its
+/// /48s. An address whose /16 no entry meets stops at its first word; any other reads
+/// three, with no branch between them on whether it is listed, and two more under a
+/// divided /32; only under a /48 holding a host or a longer prefix does it take the trie.
+/// Chunk 0 of each level is "no list", and the regions inside one prefix share a chunk,
+/// so chunks are stored only where prefixes divide a region. Where it would take more than
+/// 32,767 chunks the table does without. The answers are those of the prefix groups'
+/// paragraph (above): on every table the compiler writes, the trie's. Batches look each
+/// address up in turn, as with the groups.
 ///
 /// **Per-length tables.** A table whose IPv6 prefixes have few lengths (an abuse list of
 /// /32s, /48s and /64s) and that gets no groups gets instead, at load, a hash table per

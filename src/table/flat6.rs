@@ -1,5 +1,5 @@
-//! Single IPv6 lookups for lists made of prefixes: the table expanded to three levels down
-//! to /32.
+//! Single IPv6 lookups for lists made of prefixes: the table expanded, 8 bits a level, down
+//! to /32, and below a /32 that longer prefixes divide, down to /48.
 //!
 //! IPv6 country blocks and provider ranges are thousands of prefixes of many lengths
 //! (mostly /29 and /32 allocations, some /48 sites): too many for the prefix groups, too
@@ -8,21 +8,25 @@
 //! addresses in a listed region pass it, so mixed traffic pays a mispredicted branch and a
 //! walk per listed address.
 //!
-//! Such a table also gets, at load, the **expansion**: for each /16 a 16-bit number of a
-//! mid chunk; per mid chunk, for each of the /16's 256 /24s, the number of a last chunk;
-//! per last chunk, for each of the /24's 256 /32s, a 16-bit tuple index, or [`DEEP`]
-//! where a prefix longer than /32 or a host lies in that /32. Chunk 0 of each level stands
-//! for "no list", and a region inside one prefix (a /16 in a /12, a /24 in a /20) shares
-//! one chunk per answer, so a chunk is stored only for a /16 or /24 that prefixes divide.
+//! Such a table also gets, at load, the **expansion**: for each /16 a 16-bit chunk number
+//! at the /24 level; there, for each of the /16's 256 /24s, a chunk number at the /32
+//! level; there, for each of the /24's 256 /32s, a 16-bit tuple index, or [`DEEP`] with
+//! the number of a chunk at the /40 level where prefixes longer than /32 or a host lie in
+//! that /32; below it, a /40 level of chunk numbers and a /48 level of tuple indices, where
+//! `DEEP` alone marks a /48 holding a longer prefix or a host. Chunk 0 of each level
+//! stands for "no list", and a region inside one prefix (a /16 in a /12, a /24 in a /20)
+//! shares one chunk per answer, so a chunk is stored only for a region that prefixes
+//! divide.
 //!
-//! A lookup reads its /16's mid chunk number (the 2000::/3 part of the array is 16 KiB,
-//! kept cached by the traffic that reads it). Mid chunk 0, a /16 that no entry meets, is
-//! the answer "no list" at once: most addresses stop there, and the branch on it is
-//! predicted where most traffic is on no list. Past it, a lookup reads two more words
-//! without a branch on whether the address is listed, and takes the trie lookup only for
-//! a `DEEP` entry. (Reading all three words for every address, with no branch at all, ran
-//! traffic of half listed addresses faster, 2.2–2.8 times poptrie's rate instead of 1.8,
-//! but uniform traffic at 1.1–1.6 times instead of 2.2–2.4.)
+//! A lookup reads its /16's chunk number (the 2000::/3 part of the array is 16 KiB, kept
+//! cached by the traffic that reads it). Chunk 0, a /16 that no entry meets, is the answer
+//! "no list" at once: most addresses stop there, and the branch on it is predicted where
+//! most traffic is on no list. Past it, a lookup reads two more words without a branch on
+//! whether the address is listed; under a /32 that longer prefixes divide, two more; and
+//! only under a /48 that a longer prefix or a host divides, or a prefix whose answer the
+//! table does not hold, the trie lookup. (Reading all three words for every address, with
+//! no branch at all, ran traffic of half listed addresses faster, 2.2–2.8 times poptrie's
+//! rate instead of 1.8, but uniform traffic at 1.1–1.6 times instead of 2.2–2.4.)
 //!
 //! Each prefix's answer comes from the entries and the tuples (`answers`), as for the
 //! other IPv6 indexes; a prefix whose answer the table does not hold (every address of it
@@ -33,30 +37,40 @@ use super::{NO_TUPLE, find};
 use crate::format::validate::{Fam, Layout};
 use crate::format::{RawTuple, V6};
 
-/// A last-chunk entry whose lookup takes the trie's way.
+/// An entry of the /32 or /48 level whose lookup goes deeper: at the /32 level with a /40
+/// chunk number in the low bits (none: the trie), at the /48 level to the trie.
 const DEEP: u16 = 1 << 15;
 
-/// Entries per chunk: the /24s of a /16, or the /32s of a /24.
+/// Entries per chunk: the 256 regions 8 bits longer than the chunk's.
 const CHUNK: usize = 256;
 
-/// The most chunks of each level: 16384 of 512 bytes, 8 MiB.
-pub(crate) const MAX_CHUNKS: usize = 1 << 14;
+/// The levels below the first, by the length of their entries' regions.
+const LEVELS: [u32; 4] = [24, 32, 40, 48];
 
-/// An IPv6 family expanded to three levels down to /32 (see the module).
+/// The level of tuple indices above the /40 and /48 levels.
+const L32: usize = 1;
+
+/// The level of tuple indices at the bottom.
+const L48: usize = 3;
+
+/// The most chunks in all levels: 32,767 of 512 bytes, 16 MiB.
+pub(crate) const MAX_CHUNKS: usize = (1 << 15) - 1;
+
+/// An IPv6 family expanded to /32, and to /48 below the /32s that longer prefixes divide
+/// (see the module).
 pub(crate) struct Flat6 {
     first: Box<[u16; 1 << 16]>,
-    mid: Vec<u16>,
-    last: Vec<u16>,
+    levels: [Vec<u16>; 4],
 }
 
-/// A prefix no longer than /32, as its top 32 bits, length and value (a tuple or
+/// A prefix no longer than /48, as its top 64 bits, length and value (a tuple or
 /// [`DEEP`]).
-type Short = (u32, u8, u16);
+type Short = (u64, u8, u16);
 
 impl Flat6 {
     /// The expansion of `layout`'s IPv6 family, or `None` where it does not fit: a family
     /// with no more prefix entries than hosts, more than 32,768 tuples, prefixes whose
-    /// answers the tuples cannot give, or more than `max_chunks` chunks at a level.
+    /// answers the tuples cannot give, or more than `max_chunks` chunks in all.
     pub(crate) fn build(layout: &Layout<'_>, max_chunks: usize) -> Option<Flat6> {
         let fam = &layout.v6;
         if fam.entries.len() <= fam.host_count || fam.tuples.len() > usize::from(DEEP) {
@@ -69,38 +83,36 @@ impl Flat6 {
             Ok(t) if t < DEEP => t,
             _ => DEEP,
         };
-        // The /32s that hold a longer prefix or a host, in order.
-        let mut deep: Vec<u32> = answers
+        // The /48s that hold a longer prefix or a host, in order.
+        let mask48 = u64::MAX << 16;
+        let mut deep: Vec<u64> = answers
             .iter()
-            .filter(|p| p.1 > 32)
-            .map(|p| (p.0 >> 96) as u32)
-            .chain(fam.hosts().map(|(h, _)| (h >> 96) as u32))
+            .filter(|p| p.1 > 48)
+            .map(|p| (p.0 >> 64) as u64 & mask48)
+            .chain(fam.hosts().map(|(h, _)| (h >> 64) as u64 & mask48))
             .collect();
         deep.sort_unstable();
         deep.dedup();
-        // The prefixes up to /32, in address order, shorter first where they start
+        // The prefixes up to /48, in address order, shorter first where they start
         // together: a prefix comes before the prefixes inside it.
         let short: Vec<Short> = answers
             .iter()
-            .filter(|p| p.1 <= 32)
-            .map(|p| ((p.0 >> 96) as u32, p.1, value(p.2)))
+            .filter(|p| p.1 <= 48)
+            .map(|p| ((p.0 >> 64) as u64, p.1, value(p.2)))
             .collect();
         let mut b = Builder {
-            mid: vec![0; CHUNK],
-            last: vec![0; CHUNK],
-            whole_mid: vec![0; usize::from(DEEP) + 1],
-            whole_last: vec![0; usize::from(DEEP) + 1],
+            levels: std::array::from_fn(|_| vec![0; CHUNK]),
+            whole: std::array::from_fn(|_| vec![0; usize::from(DEEP) + 1]),
+            chunks: LEVELS.len(),
             max_chunks,
         };
-        // Each /16's covering value, from the prefixes up to /16.
-        let mut cover16 = vec![0u16; 1 << 16];
-        paint(&mut cover16, 0, 0, short.iter().filter(|p| p.1 <= 16));
         let mut first = vec![0u16; 1 << 16];
+        paint(&mut first, 0, 0, short.iter().filter(|p| p.1 <= 16));
         let (mut si, mut di) = (0, 0);
         for (h, f) in first.iter_mut().enumerate() {
-            let lo = (h as u32) << 16;
-            let hi = lo | 0xffff;
-            // This /16's prefixes longer than /16, and its deep /32s.
+            let lo = (h as u64) << 48;
+            let hi = lo | (u64::MAX >> 16);
+            // This /16's prefixes longer than /16, and its deep /48s.
             while short.get(si).is_some_and(|p| p.0 < lo || p.1 <= 16) {
                 si += 1;
             }
@@ -112,39 +124,62 @@ impl Flat6 {
             while deep.get(di).is_some_and(|d| *d <= hi) {
                 di += 1;
             }
-            let cover = *cover16.get(h)?;
+            // `f` holds the /16's covering value until it takes its chunk's number.
+            let cover = *f;
             let inner = short.get(s0..si)?;
             let deeps = deep.get(d0..di)?;
             *f = if inner.is_empty() && deeps.is_empty() {
-                b.whole_mid(cover)?
+                b.whole(0, cover)?
             } else {
-                b.mid_chunk(lo, cover, inner, deeps)?
+                b.chunk(0, lo, cover, inner, deeps)?
             };
         }
         Some(Flat6 {
             first: first.into_boxed_slice().try_into().ok()?,
-            mid: b.mid,
-            last: b.last,
+            levels: b.levels,
         })
     }
 
-    /// The tuple of `key`: the /16's mid chunk number, and for a /16 some entry meets, two
-    /// more loads and the trie lookup for a [`DEEP`] entry.
+    /// The tuple of `key`: the /16's chunk number, and for a /16 some entry meets, two
+    /// more loads, two more under a /32 that longer prefixes divide, and the trie lookup
+    /// under a /48 that a longer prefix or a host divides.
     #[inline(always)]
     pub(crate) fn find<'a>(&self, fam: &Fam<'a, V6>, key: u128) -> &'a RawTuple {
-        let a = (key >> 96) as u32;
-        let m = usize::from(self.first[(a >> 16) as usize]);
-        if m == 0 {
+        let a = (key >> 64) as u64;
+        let c = self.first[(a >> 48) as usize];
+        if c == 0 {
             return &NO_TUPLE;
         }
-        let l = self
-            .mid
-            .get((m << 8) | ((a >> 8) & 0xff) as usize)
-            .map_or(0, |v| *v);
-        let t = self
-            .last
-            .get((usize::from(l) << 8) | (a & 0xff) as usize)
-            .map_or(0, |v| *v);
+        let c = self.entry(0, c, a);
+        let t = self.entry(L32, c, a);
+        if t & DEEP != 0 {
+            return self.find_deeper(fam, key, t);
+        }
+        fam.tuples.get(usize::from(t)).unwrap_or(&NO_TUPLE)
+    }
+
+    /// Chunk `c`'s entry at `level` for the top 64 bits `a` of an address.
+    #[inline(always)]
+    fn entry(&self, level: usize, c: u16, a: u64) -> u16 {
+        let shift = 64 - LEVELS.get(level).map_or(64, |l| *l);
+        let i = (usize::from(c) << 8) | ((a >> shift) & 0xff) as usize;
+        self.levels
+            .get(level)
+            .and_then(|l| l.get(i))
+            .map_or(0, |e| *e)
+    }
+
+    /// [`Flat6::find`] past a `DEEP` entry `t` at the /32 level.
+    #[cold]
+    #[inline(never)]
+    fn find_deeper<'a>(&self, fam: &Fam<'a, V6>, key: u128, t: u16) -> &'a RawTuple {
+        let a = (key >> 64) as u64;
+        let c = t & !DEEP;
+        if c == 0 {
+            return find(fam, true, key);
+        }
+        let c = self.entry(L32 + 1, c, a);
+        let t = self.entry(L48, c, a);
         if t & DEEP != 0 {
             return find(fam, true, key);
         }
@@ -154,60 +189,73 @@ impl Flat6 {
 
 /// The chunks being built, with the shared chunk of each value.
 struct Builder {
-    mid: Vec<u16>,
-    last: Vec<u16>,
-    /// The mid or last chunk all of whose addresses take one value (0: none yet, but for
+    levels: [Vec<u16>; 4],
+    /// Per level, the chunk all of whose addresses take one value (0: none yet, but for
     /// value 0, whose chunks are chunk 0).
-    whole_mid: Vec<u16>,
-    whole_last: Vec<u16>,
+    whole: [Vec<u16>; 4],
+    /// Chunks in all levels.
+    chunks: usize,
     max_chunks: usize,
 }
 
 impl Builder {
     /// Appends `chunk` to `level`, and gives its number.
-    fn push(level: &mut Vec<u16>, chunk: &[u16], max_chunks: usize) -> Option<u16> {
-        let n = level.len() / CHUNK;
-        if n >= max_chunks {
+    fn push(&mut self, level: usize, chunk: &[u16; CHUNK]) -> Option<u16> {
+        if self.chunks >= self.max_chunks {
             return None;
         }
-        level.extend_from_slice(chunk);
-        u16::try_from(n).ok()
-    }
-
-    /// The last chunk of a /24 inside one value's region.
-    fn whole_last(&mut self, v: u16) -> Option<u16> {
-        let n = *self.whole_last.get(usize::from(v))?;
-        if n != 0 || v == 0 {
-            return Some(n);
-        }
-        let n = Self::push(&mut self.last, &[v; CHUNK], self.max_chunks)?;
-        *self.whole_last.get_mut(usize::from(v))? = n;
+        let l = self.levels.get_mut(level)?;
+        let n = u16::try_from(l.len() / CHUNK).ok()?;
+        l.extend_from_slice(chunk);
+        self.chunks += 1;
         Some(n)
     }
 
-    /// The mid chunk of a /16 inside one value's region.
-    fn whole_mid(&mut self, v: u16) -> Option<u16> {
-        let n = *self.whole_mid.get(usize::from(v))?;
+    /// The chunk at `level` all of whose addresses take value `v`.
+    fn whole(&mut self, level: usize, v: u16) -> Option<u16> {
+        let n = *self.whole.get(level)?.get(usize::from(v))?;
         if n != 0 || v == 0 {
             return Some(n);
         }
-        let l = self.whole_last(v)?;
-        let n = Self::push(&mut self.mid, &[l; CHUNK], self.max_chunks)?;
-        *self.whole_mid.get_mut(usize::from(v))? = n;
+        // A level of tuple indices holds `v`; a level of chunk numbers, the next level's
+        // chunk of `v`. `DEEP` alone at the /32 level sends its addresses to the trie.
+        let e = if level == L32 || level == L48 {
+            v
+        } else {
+            self.whole(level + 1, v)?
+        };
+        let n = self.push(level, &[e; CHUNK])?;
+        *self.whole.get_mut(level)?.get_mut(usize::from(v))? = n;
         Some(n)
     }
 
-    /// The mid chunk of the /16 at `lo` (top 32 bits), covered by `cover`, holding the
-    /// prefixes `inner` (/17 to /32, in address order) and the deep /32s `deep`.
-    fn mid_chunk(&mut self, lo: u32, cover: u16, inner: &[Short], deep: &[u32]) -> Option<u16> {
-        let mut cover24 = [cover; CHUNK];
-        paint(&mut cover24, lo, 16, inner.iter().filter(|p| p.1 <= 24));
+    /// The chunk at `level` of the region at `lo` (top 64 bits) one level up, covered by
+    /// `cover`, holding the prefixes `inner` (longer than the region, up to /48, in
+    /// address order) and the deep /48s `deep`.
+    fn chunk(
+        &mut self,
+        level: usize,
+        lo: u64,
+        cover: u16,
+        inner: &[Short],
+        deep: &[u64],
+    ) -> Option<u16> {
+        let cell = *LEVELS.get(level)?;
+        let cell_len = u8::try_from(cell).ok()?;
+        let size = u64::MAX >> cell;
+        let mut covers = [cover; CHUNK];
+        paint(
+            &mut covers,
+            lo,
+            cell - 8,
+            inner.iter().filter(|p| p.1 <= cell_len),
+        );
         let mut chunk = [0u16; CHUNK];
         let (mut si, mut di) = (0, 0);
         for (g, e) in chunk.iter_mut().enumerate() {
-            let glo = lo | ((g as u32) << 8);
-            let ghi = glo | 0xff;
-            while inner.get(si).is_some_and(|p| p.0 < glo || p.1 <= 24) {
+            let glo = lo | ((g as u64) << (64 - cell));
+            let ghi = glo | size;
+            while inner.get(si).is_some_and(|p| p.0 < glo || p.1 <= cell_len) {
                 si += 1;
             }
             let s0 = si;
@@ -221,33 +269,34 @@ impl Builder {
             while deep.get(di).is_some_and(|d| *d <= ghi) {
                 di += 1;
             }
-            let c = cover24[g];
+            let c = covers[g];
             let longs = inner.get(s0..si)?;
             let deeps = deep.get(d0..di)?;
-            *e = if longs.is_empty() && deeps.is_empty() {
-                self.whole_last(c)?
-            } else {
-                let mut last = [c; CHUNK];
-                paint(&mut last, glo, 24, longs.iter());
-                for d in deeps {
-                    if let Some(x) = last.get_mut((d & 0xff) as usize) {
-                        *x = DEEP;
+            let divided = !longs.is_empty() || !deeps.is_empty();
+            *e = match level {
+                L48 => {
+                    if deeps.is_empty() {
+                        c
+                    } else {
+                        DEEP
                     }
                 }
-                Self::push(&mut self.last, &last, self.max_chunks)?
+                L32 if divided => DEEP | self.chunk(level + 1, glo, c, longs, deeps)?,
+                L32 => c,
+                _ if divided => self.chunk(level + 1, glo, c, longs, deeps)?,
+                _ => self.whole(level + 1, c)?,
             };
         }
-        Self::push(&mut self.mid, &chunk, self.max_chunks)
+        self.push(level, &chunk)
     }
 }
 
-/// Paints `cells` (the 2^k blocks of length `depth + k` that tile the region of length
-/// `depth` starting at `lo`, as top 32 bits) with the values of `prefixes`, which lie in
-/// the region, are at least `depth + 1` long (or any length when `depth` is 0) and at most
-/// a cell's, in address order, shorter first among prefixes that start together: a later
-/// prefix inside an earlier one overwrites it, so each cell ends with its longest
-/// prefix's value.
-fn paint<'p>(cells: &mut [u16], lo: u32, depth: u32, prefixes: impl Iterator<Item = &'p Short>) {
+/// Paints `cells` (the 2^k regions of length `depth + k` that tile the region of length
+/// `depth` at `lo`, as top 64 bits) with the values of `prefixes`, which lie in the region,
+/// are longer than `depth` (any length when `depth` is 0) and no longer than a cell, in
+/// address order, shorter first among prefixes that start together: a later prefix inside
+/// an earlier one overwrites it, so each cell ends with its longest prefix's value.
+fn paint<'p>(cells: &mut [u16], lo: u64, depth: u32, prefixes: impl Iterator<Item = &'p Short>) {
     let k = cells.len().trailing_zeros();
     let cell_len = depth + k;
     for &(a, len, v) in prefixes {
@@ -256,7 +305,7 @@ fn paint<'p>(cells: &mut [u16], lo: u32, depth: u32, prefixes: impl Iterator<Ite
             continue;
         }
         // The prefix's first cell, and how many cells it spans.
-        let first = (a.wrapping_sub(lo) >> (32 - cell_len)) as usize;
+        let first = (a.wrapping_sub(lo) >> (64 - cell_len)) as usize;
         let n = 1usize << (cell_len - len.max(depth));
         if let Some(c) = cells.get_mut(first..first.saturating_add(n)) {
             c.fill(v);
@@ -314,9 +363,10 @@ mod tests {
         }
     }
 
-    /// A /12 spans sixteen /16s, which share one mid chunk; a /20 spans sixteen /24s, which
-    /// share one last chunk; a /16 no prefix meets is chunk 0, all "no list"; a /32 holding
-    /// a /48 or a host is `DEEP`, and only it; the chunk bound and the host bound are kept.
+    /// A /12 spans sixteen /16s, which share one /24-level chunk; a /20 spans sixteen /24s,
+    /// which share one /32-level chunk; a /16 no prefix meets is chunk 0, all "no list";
+    /// a /32 holding a /48 or a host goes down to the /48 level, where the host's /48 is
+    /// `DEEP`; the chunk bound and the host bound are kept.
     #[test]
     #[cfg_attr(miri, ignore = "2^16 /16s: too slow interpreted")]
     fn shares_chunks_and_keeps_its_bounds() {
@@ -329,40 +379,53 @@ mod tests {
         ];
         let t = table(&entries);
         let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
+        // The chunk numbers at the /24 and /32 levels and the /32's entry; below a deep
+        // /32, the /48's entry.
         let word = |a: &str| {
-            let a = (u128::from(a.parse::<Ipv6Addr>().unwrap()) >> 96) as u32;
-            let m = usize::from(x.first[(a >> 16) as usize]);
-            let l = usize::from(x.mid[m * CHUNK + ((a >> 8) & 0xff) as usize]);
-            (m, l, x.last[l * CHUNK + (a & 0xff) as usize])
+            let a = (u128::from(a.parse::<Ipv6Addr>().unwrap()) >> 64) as u64;
+            let m = x.first[(a >> 48) as usize];
+            let l = x.entry(0, m, a);
+            let v = x.entry(L32, l, a);
+            (m, l, v)
+        };
+        let deeper = |a: &str| {
+            let (_, _, v) = word(a);
+            assert!(v & DEEP != 0 && v != DEEP, "{a}");
+            let a = (u128::from(a.parse::<Ipv6Addr>().unwrap()) >> 64) as u64;
+            x.entry(L48, x.entry(L32 + 1, v & !DEEP, a), a)
         };
         let (m, l, v) = word("2400::1");
         assert!(m != 0 && l != 0 && v != 0 && v & DEEP == 0);
         assert_eq!(word("240f:ffff::"), (m, l, v));
         assert!(
-            x.mid[m * CHUNK..][..CHUNK]
+            x.levels[0][usize::from(m) * CHUNK..][..CHUNK]
                 .iter()
-                .all(|e| usize::from(*e) == l)
+                .all(|e| *e == l)
         );
         assert_eq!(word("2410::"), (0, 0, 0));
-        assert!(x.mid[..CHUNK].iter().all(|e| *e == 0));
-        assert!(x.last[..CHUNK].iter().all(|e| *e == 0));
+        assert!(x.levels.iter().all(|l| l[..CHUNK].iter().all(|e| *e == 0)));
         let (_, l20, v20) = word("2a00:100::");
         assert!(v20 != 0 && v20 & DEEP == 0);
         assert_eq!(word("2a00:f00::").1, l20);
-        assert_eq!(word("2a00:0:5::").2, DEEP);
-        assert_eq!(word("2a00:0:4::").2, DEEP);
         assert_eq!(word("2a00:2::").2, v20);
-        assert_eq!(word("2a02::").2, DEEP);
+        let v48 = deeper("2a00:0:5::");
+        assert!(v48 != 0 && v48 != v20 && v48 & DEEP == 0);
+        assert_eq!(deeper("2a00:0:4::"), v20);
+        assert_eq!(deeper("2a00:0:6:ffff::"), v20);
+        assert_eq!(deeper("2a02:0:0:1::"), DEEP);
+        assert_eq!(deeper("2a02:0:1::"), 0);
         assert_eq!(word("2a02:1::").2, 0);
         assert_ne!(word("2a01:17::").2, 0);
         assert_eq!(word("2a01:18::").2, 0);
         agrees_with_trie(&t, None, None, Some(&x), 16);
-        // Mid chunks: 0, the /12's, the 2a00 /16's, the 2a01's, the 2a02's. Last chunks:
-        // 0, the /12's, the /20's, and the /24s holding the /48, the /29 and the host.
-        assert_eq!(x.mid.len() / CHUNK, 5);
-        assert_eq!(x.last.len() / CHUNK, 6);
-        assert!(Flat6::build(t.layout(), 6).is_some());
-        assert!(Flat6::build(t.layout(), 5).is_none());
+        // /24 level: 0, the /12's, the 2a00, 2a01 and 2a02 /16s'. /32 level: 0, the /12's,
+        // the /20's, the /24s holding the /48, the /29 and the host. /40 level: 0, the /32s
+        // holding the /48 and the host. /48 level: 0, the /20's, the /40s holding the /48
+        // and the host.
+        let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
+        assert_eq!(counts, [5, 6, 3, 4]);
+        assert!(Flat6::build(t.layout(), 18).is_some());
+        assert!(Flat6::build(t.layout(), 17).is_none());
 
         // No more prefix entries than hosts: no expansion.
         let hosts = [(List::Global, "2400::/12"), (List::Global, "2a02::1/128")];
