@@ -191,10 +191,17 @@ impl Expanded {
         // "no list", is chunk 0).
         let mut whole = vec![0u16; fam.tuples.len()];
         let mut chunk = [0u16; CHUNK];
-        for (c, f) in first.iter_mut().enumerate() {
-            if coarse.get(c >> 6).is_none_or(|w| (w >> (c & 63)) & 1 == 0) {
-                continue;
-            }
+        // The /17s whose coarse bit is set, in order; the others keep chunk 0.
+        let set = coarse.iter().enumerate().flat_map(|(wi, w)| {
+            let mut w = *w;
+            std::iter::from_fn(move || {
+                let b = w.trailing_zeros() as usize;
+                w &= w.wrapping_sub(1);
+                (b < 64).then_some(wi * 64 + b)
+            })
+        });
+        for c in set {
+            let f = first.get_mut(c)?;
             // Each half is a /18: its direct slot's leaf, or its node's 64 children.
             for (h, half) in chunk.chunks_mut(HALF).enumerate() {
                 let s = fam.direct.get(2 * c + h)?.get();

@@ -106,33 +106,38 @@ impl Flat6 {
             chunks: LEVELS.len(),
             max_chunks,
         };
+        // Each /16's covering value, and its chunk where no longer prefix divides it: the
+        // prefixes up to /16 painted, each with its value's chunk.
+        let mut cover16 = vec![0u16; 1 << 16];
+        paint(&mut cover16, 0, 0, short.iter().filter(|p| p.1 <= 16));
         let mut first = vec![0u16; 1 << 16];
-        paint(&mut first, 0, 0, short.iter().filter(|p| p.1 <= 16));
+        for &(a, len, v) in short.iter().filter(|p| p.1 <= 16) {
+            let w = b.whole(0, v)?;
+            paint(&mut first, 0, 0, std::iter::once(&(a, len, w)));
+        }
+        // The /16s that longer prefixes or deep /48s divide, in order, each once.
+        let long: Vec<Short> = short.iter().filter(|p| p.1 > 16).copied().collect();
         let (mut si, mut di) = (0, 0);
-        for (h, f) in first.iter_mut().enumerate() {
-            let lo = (h as u64) << 48;
+        loop {
+            let h = match (long.get(si), deep.get(di)) {
+                (None, None) => break,
+                (Some(p), None) => p.0 >> 48,
+                (None, Some(d)) => d >> 48,
+                (Some(p), Some(d)) => (p.0 >> 48).min(d >> 48),
+            };
+            let lo = h << 48;
             let hi = lo | (u64::MAX >> 16);
-            // This /16's prefixes longer than /16, and its deep /48s.
-            while short.get(si).is_some_and(|p| p.0 < lo || p.1 <= 16) {
-                si += 1;
-            }
             let s0 = si;
-            while short.get(si).is_some_and(|p| p.0 <= hi) {
+            while long.get(si).is_some_and(|p| p.0 <= hi) {
                 si += 1;
             }
             let d0 = di;
             while deep.get(di).is_some_and(|d| *d <= hi) {
                 di += 1;
             }
-            // `f` holds the /16's covering value until it takes its chunk's number.
-            let cover = *f;
-            let inner = short.get(s0..si)?;
-            let deeps = deep.get(d0..di)?;
-            *f = if inner.is_empty() && deeps.is_empty() {
-                b.whole(0, cover)?
-            } else {
-                b.chunk(0, lo, cover, inner, deeps)?
-            };
+            let h = h as usize;
+            let cover = *cover16.get(h)?;
+            *first.get_mut(h)? = b.chunk(0, lo, cover, long.get(s0..si)?, deep.get(d0..di)?)?;
         }
         Some(Flat6 {
             first: first.into_boxed_slice().try_into().ok()?,
