@@ -99,7 +99,7 @@ self_cell::self_cell!(
 /// hits mostly end one node below the direct table; the trie lookup branches on the
 /// summary and again on the direct slot, and each mispredicted branch waits for a load of
 /// a table of a megabyte. Where the list has 512 prefixes or more (an 18-bit direct table)
-/// and at most 32,768 distinct IPv4 answers (an answer names each list's longest match:
+/// and at most 32,767 distinct IPv4 answers (an answer names each list's longest match:
 /// one per prefix entry on a list of one list's entries, more where the lists overlap),
 /// such lookups go through the **expansion**: per /17 a
 /// chunk number, per chunk the answers of the /17's 128 /24s, each a tuple or "ask the
@@ -115,7 +115,7 @@ self_cell::self_cell!(
 /// **IPv6 lists of mostly prefixes.** A table whose IPv6 prefix entries outnumber its IPv6
 /// hosts, that gets neither prefix groups nor per-length tables (IPv6 country blocks:
 /// thousands of /29s, /32s and /48s and a dozen other lengths), and that has at most
-/// 32,768 distinct IPv6 answers gets, at load, the IPv6 **expansion**: 8 bits a level,
+/// 32,767 distinct IPv6 answers gets, at load, the IPv6 **expansion**: 8 bits a level,
 /// per /16 a chunk of its /24s, per /24 a chunk of its /32s, each an answer; and where
 /// longer prefixes divide a /32, per /32 a chunk of its /40s and per /40 a chunk of its
 /// /48s. An address whose /16 no entry meets stops at its first word; any other reads
