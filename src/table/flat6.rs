@@ -102,14 +102,13 @@ impl Flat6 {
             .collect();
         let mut b = Builder {
             levels: std::array::from_fn(|_| vec![0; CHUNK]),
-            whole: std::array::from_fn(|_| vec![0; usize::from(DEEP) + 1]),
+            whole: std::array::from_fn(|_| vec![0; fam.tuples.len() + 1]),
+            whole0: vec![0],
             chunks: LEVELS.len(),
             max_chunks,
         };
-        // Each /16's covering value, and its chunk where no longer prefix divides it: the
-        // prefixes up to /16 painted, each with its value's chunk.
-        let mut cover16 = vec![0u16; 1 << 16];
-        paint(&mut cover16, 0, 0, short.iter().filter(|p| p.1 <= 16));
+        // Each /16 where no longer prefix divides it: the prefixes up to /16 painted, each
+        // with its value's chunk (whose value `whole0` keeps, for the /16s divided below).
         let mut first = vec![0u16; 1 << 16];
         for &(a, len, v) in short.iter().filter(|p| p.1 <= 16) {
             let w = b.whole(0, v)?;
@@ -135,9 +134,9 @@ impl Flat6 {
             while deep.get(di).is_some_and(|d| *d <= hi) {
                 di += 1;
             }
-            let h = h as usize;
-            let cover = *cover16.get(h)?;
-            *first.get_mut(h)? = b.chunk(0, lo, cover, long.get(s0..si)?, deep.get(d0..di)?)?;
+            let e = first.get_mut(h as usize)?;
+            let cover = *b.whole0.get(usize::from(*e))?;
+            *e = b.chunk(0, lo, cover, long.get(s0..si)?, deep.get(d0..di)?)?;
         }
         Some(Flat6 {
             first: first.into_boxed_slice().try_into().ok()?,
@@ -196,9 +195,12 @@ impl Flat6 {
 /// The chunks being built, with the shared chunk of each value.
 struct Builder {
     levels: [Vec<u16>; 4],
-    /// Per level, the chunk all of whose addresses take one value (0: none yet, but for
-    /// value 0, whose chunks are chunk 0).
+    /// Per level, the chunk all of whose addresses take one value, by [`slot`] (0: none
+    /// yet, but for value 0, whose chunks are chunk 0).
     whole: [Vec<u16>; 4],
+    /// The value of each chunk of the first level below the /16s that [`Builder::whole`]
+    /// made, by chunk number (the /16s painted with them are read back as values).
+    whole0: Vec<u16>,
     /// Chunks in all levels.
     chunks: usize,
     max_chunks: usize,
@@ -219,7 +221,8 @@ impl Builder {
 
     /// The chunk at `level` all of whose addresses take value `v`.
     fn whole(&mut self, level: usize, v: u16) -> Option<u16> {
-        let n = *self.whole.get(level)?.get(usize::from(v))?;
+        let slot = self.slot(level, v)?;
+        let n = *self.whole.get(level)?.get(slot)?;
         if n != 0 || v == 0 {
             return Some(n);
         }
@@ -231,8 +234,26 @@ impl Builder {
             self.whole(level + 1, v)?
         };
         let n = self.push(level, &[e; CHUNK])?;
-        *self.whole.get_mut(level)?.get_mut(usize::from(v))? = n;
+        *self.whole.get_mut(level)?.get_mut(slot)? = n;
+        if level == 0 {
+            let w = usize::from(n);
+            if self.whole0.len() <= w {
+                self.whole0.resize(w + 1, 0);
+            }
+            *self.whole0.get_mut(w)? = v;
+        }
         Some(n)
+    }
+
+    /// Where `whole` keeps value `v` at `level`: a tuple index at its own place, `DEEP`
+    /// after the last tuple.
+    fn slot(&self, level: usize, v: u16) -> Option<usize> {
+        let n = self.whole.get(level)?.len();
+        if v == DEEP {
+            n.checked_sub(1)
+        } else {
+            Some(usize::from(v)).filter(|s| s + 1 < n)
+        }
     }
 
     /// The chunk at `level` of the region at `lo` (top 64 bits) one level up, covered by
@@ -248,7 +269,7 @@ impl Builder {
     ) -> Option<u16> {
         let cell = *LEVELS.get(level)?;
         let cell_len = u8::try_from(cell).ok()?;
-        let size = u64::MAX >> cell;
+        let shift = 64 - cell;
         let mut covers = [cover; CHUNK];
         paint(
             &mut covers,
@@ -256,41 +277,49 @@ impl Builder {
             cell - 8,
             inner.iter().filter(|p| p.1 <= cell_len),
         );
-        let mut chunk = [0u16; CHUNK];
+        // Each cell as if nothing divided it: its cover's value, or the next level's chunk
+        // of it, looked up once per run of one cover.
+        let mut chunk = covers;
+        if level != L32 && level != L48 {
+            let mut run = (0, 0);
+            for e in chunk.iter_mut() {
+                if *e != run.0 {
+                    run = (*e, self.whole(level + 1, *e)?);
+                }
+                *e = run.1;
+            }
+        }
+        // Then the cells that longer prefixes or deep /48s divide, in order, each once.
         let (mut si, mut di) = (0, 0);
-        for (g, e) in chunk.iter_mut().enumerate() {
-            let glo = lo | ((g as u64) << (64 - cell));
-            let ghi = glo | size;
-            while inner.get(si).is_some_and(|p| p.0 < glo || p.1 <= cell_len) {
+        loop {
+            while inner.get(si).is_some_and(|p| p.1 <= cell_len) {
                 si += 1;
             }
+            let glo = match (inner.get(si), deep.get(di)) {
+                (None, None) => break,
+                (Some(p), None) => p.0,
+                (None, Some(d)) => *d,
+                (Some(p), Some(d)) => p.0.min(*d),
+            } >> shift
+                << shift;
+            let ghi = glo | (u64::MAX >> cell);
             let s0 = si;
             while inner.get(si).is_some_and(|p| p.0 <= ghi) {
                 si += 1;
-            }
-            while deep.get(di).is_some_and(|d| *d < glo) {
-                di += 1;
             }
             let d0 = di;
             while deep.get(di).is_some_and(|d| *d <= ghi) {
                 di += 1;
             }
-            let c = covers[g];
+            let g = ((glo.wrapping_sub(lo) >> shift) & 0xff) as usize;
+            let c = *covers.get(g)?;
             let longs = inner.get(s0..si)?;
             let deeps = deep.get(d0..di)?;
-            let divided = !longs.is_empty() || !deeps.is_empty();
-            *e = match level {
-                L48 => {
-                    if deeps.is_empty() {
-                        c
-                    } else {
-                        DEEP
-                    }
-                }
-                L32 if divided => DEEP | self.chunk(level + 1, glo, c, longs, deeps)?,
-                L32 => c,
-                _ if divided => self.chunk(level + 1, glo, c, longs, deeps)?,
-                _ => self.whole(level + 1, c)?,
+            *chunk.get_mut(g)? = match level {
+                // No prefix is longer than a /48 cell: a deep /48 divides it.
+                L48 => DEEP,
+                L32 => DEEP | self.chunk(level + 1, glo, c, longs, deeps)?,
+                _ => self.chunk(level + 1, glo, c, longs, deeps)?,
             };
         }
         self.push(level, &chunk)
