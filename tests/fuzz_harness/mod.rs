@@ -351,7 +351,9 @@ pub(crate) struct RtEntry {
 }
 
 /// Many prefixes of one length for `roundtrip`, so that the compiler builds a jump table:
-/// `64 + count % 64` prefixes `/len` spread from `base` by `step`.
+/// `64 + count % 64` prefixes `/len` spread from `base` by `step`; with `count` from 248,
+/// `512 + count % 64`, so that an IPv4 list of them gets the 18-bit direct table and the
+/// load-time expansion.
 #[derive(Debug, Arbitrary)]
 pub(crate) struct RtDeep {
     list: u8,
@@ -369,7 +371,8 @@ impl RtDeep {
         let len = 1 + u32::from(self.len) % (bits - 1);
         let unit = 1u128 << (bits - len);
         let step = u128::from(self.step | 1);
-        (0..64 + u128::from(self.count % 64))
+        let n = if self.count >= 248 { 512 } else { 64 };
+        (0..n + u128::from(self.count % 64))
             .map(|i| {
                 let a = self
                     .base
