@@ -58,6 +58,12 @@ fn roundtrip() {
     replay("roundtrip", fuzz_harness::roundtrip);
 }
 
+#[test]
+#[cfg_attr(miri, ignore = "each input makes an 18-bit direct table")]
+fn roundtrip_wide() {
+    replay("roundtrip_wide", fuzz_harness::roundtrip_wide);
+}
+
 /// The edit script format is what the saved `load_deep` inputs mean; pin it.
 #[test]
 fn edit_scripts_apply_as_documented() {

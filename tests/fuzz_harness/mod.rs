@@ -351,9 +351,9 @@ pub(crate) struct RtEntry {
 }
 
 /// Many prefixes of one length for `roundtrip`, so that the compiler builds a jump table:
-/// `64 + count % 64` prefixes `/len` spread from `base` by `step`; with `count` from 248,
+/// `64 + count % 64` prefixes `/len` spread from `base` by `step`; for `roundtrip_wide`,
 /// `512 + count % 64`, so that an IPv4 list of them gets the 18-bit direct table and the
-/// load-time expansion.
+/// expansion built at load.
 #[derive(Debug, Arbitrary)]
 pub(crate) struct RtDeep {
     list: u8,
@@ -365,13 +365,13 @@ pub(crate) struct RtDeep {
 }
 
 impl RtDeep {
-    fn nets(&self) -> Vec<(List, IpNet)> {
+    fn nets(&self, wide: bool) -> Vec<(List, IpNet)> {
         let list = List::ALL[usize::from(self.list) % 3];
         let bits: u32 = if self.v6 { 128 } else { 32 };
         let len = 1 + u32::from(self.len) % (bits - 1);
         let unit = 1u128 << (bits - len);
         let step = u128::from(self.step | 1);
-        let n = if self.count >= 248 { 512 } else { 64 };
+        let n = if wide { 512 } else { 64 };
         (0..n + u128::from(self.count % 64))
             .map(|i| {
                 let a = self
@@ -460,12 +460,26 @@ pub(crate) fn spelled_v4(net: IpNet) -> Option<ipnet::Ipv4Net> {
 
 /// `roundtrip`: compile arbitrary entries, load, and compare lookups with a linear scan.
 pub(crate) fn roundtrip(data: &[u8]) {
+    roundtrip_with(data, false);
+}
+
+/// `roundtrip_wide`: as `roundtrip`, with 512–575 prefixes of one length beside the
+/// entries (inputs without them are skipped). Each input costs a table with an 18-bit
+/// direct table, which is why this is a target of its own.
+pub(crate) fn roundtrip_wide(data: &[u8]) {
+    roundtrip_with(data, true);
+}
+
+fn roundtrip_with(data: &[u8], wide: bool) {
     let Ok(input) = RtInput::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
+    if wide && input.deep.is_none() {
+        return;
+    }
     let mut entries: Vec<(List, IpNet)> = input.entries.iter().take(64).map(RtEntry::net).collect();
     if let Some(deep) = &input.deep {
-        entries.extend(deep.nets());
+        entries.extend(deep.nets(wide));
     }
     let mut c = Compiler::new();
     c.created_unix(0).limits(Limits::none());
