@@ -195,8 +195,8 @@ impl Flat6 {
 /// The chunks being built, with the shared chunk of each value.
 struct Builder {
     levels: [Vec<u16>; 4],
-    /// Per level, the chunk all of whose addresses take one value, by [`slot`] (0: none
-    /// yet, but for value 0, whose chunks are chunk 0).
+    /// Per level, the chunk all of whose addresses take one value, by [`Builder::slot`]
+    /// (0: none yet, but for value 0, whose chunks are chunk 0).
     whole: [Vec<u16>; 4],
     /// The value of each chunk of the first level below the /16s that [`Builder::whole`]
     /// made, by chunk number (the /16s painted with them are read back as values).
@@ -277,19 +277,9 @@ impl Builder {
             cell - 8,
             inner.iter().filter(|p| p.1 <= cell_len),
         );
-        // Each cell as if nothing divided it: its cover's value, or the next level's chunk
-        // of it, looked up once per run of one cover.
+        // First the cells that longer prefixes or deep /48s divide, in order, each once.
         let mut chunk = covers;
-        if level != L32 && level != L48 {
-            let mut run = (0, 0);
-            for e in chunk.iter_mut() {
-                if *e != run.0 {
-                    run = (*e, self.whole(level + 1, *e)?);
-                }
-                *e = run.1;
-            }
-        }
-        // Then the cells that longer prefixes or deep /48s divide, in order, each once.
+        let mut divided = [false; CHUNK];
         let (mut si, mut di) = (0, 0);
         loop {
             while inner.get(si).is_some_and(|p| p.1 <= cell_len) {
@@ -321,6 +311,19 @@ impl Builder {
                 L32 => DEEP | self.chunk(level + 1, glo, c, longs, deeps)?,
                 _ => self.chunk(level + 1, glo, c, longs, deeps)?,
             };
+            *divided.get_mut(g)? = true;
+        }
+        // Then every other cell: its cover's value, or the next level's chunk of it, looked
+        // up once per run of one cover (and only for a cover some such cell has, so that no
+        // chunk is stored that nothing points to).
+        if level != L32 && level != L48 {
+            let mut run = (0, 0);
+            for (e, _) in chunk.iter_mut().zip(divided).filter(|(_, d)| !d) {
+                if *e != run.0 {
+                    run = (*e, self.whole(level + 1, *e)?);
+                }
+                *e = run.1;
+            }
         }
         self.push(level, &chunk)
     }
@@ -465,6 +468,24 @@ mod tests {
         // No more prefix entries than hosts: no expansion.
         let hosts = [(List::Global, "2400::/12"), (List::Global, "2a02::1/128")];
         assert!(Flat6::build(table(&hosts).layout(), MAX_CHUNKS).is_none());
+    }
+
+    /// A cell that a longer prefix divides gets its own chunk and no whole chunk of its
+    /// cover beside it: a /24 holding a /32 of another list takes one chunk at the /32
+    /// level (the /24's whole chunk would be stored but never read), so the table fits in
+    /// six chunks, the four chunks 0 among them.
+    #[test]
+    fn divided_cells_take_no_whole_chunk() {
+        let t = table(&[
+            (List::Global, "2001:d00::/24"),
+            (List::Blocked, "2001:db8::/32"),
+        ]);
+        let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
+        let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
+        assert_eq!(counts, [2, 2, 1, 1]);
+        assert!(Flat6::build(t.layout(), 6).is_some());
+        assert!(Flat6::build(t.layout(), 5).is_none());
+        agrees_with_trie(&t, None, None, Some(&x), 16);
     }
 
     /// The IPv4 and IPv6 blocks of three countries (as `../shared/data` holds them): each
