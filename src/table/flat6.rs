@@ -41,6 +41,10 @@ use crate::format::{RawTuple, V6};
 /// chunk number in the low bits (none: the trie), at the /48 level to the trie.
 const DEEP: u16 = 1 << 15;
 
+/// The mark of a /16's value while the build paints them (a value other than 0 with
+/// `PAINTED`, `DEEP` as `PAINTED` alone); chunk numbers are below it.
+const PAINTED: u16 = 1 << 15;
+
 /// Entries per chunk: the 256 regions 8 bits longer than the chunk's.
 const CHUNK: usize = 256;
 
@@ -103,17 +107,18 @@ impl Flat6 {
         let mut b = Builder {
             levels: std::array::from_fn(|_| vec![0; CHUNK]),
             whole: std::array::from_fn(|_| vec![0; fam.tuples.len() + 1]),
-            whole0: vec![0],
             chunks: LEVELS.len(),
             max_chunks,
         };
-        // Each /16 where no longer prefix divides it: the prefixes up to /16 painted, each
-        // with its value's chunk (whose value `whole0` keeps, for the /16s divided below).
+        // Each /16's covering value: the prefixes up to /16 painted, each with its value
+        // marked by `PAINTED` (chunk numbers are below it), until the /16 gets its chunk.
+        let short16: Vec<Short> = short
+            .iter()
+            .filter(|p| p.1 <= 16)
+            .map(|&(a, len, v)| (a, len, if v == 0 { 0 } else { PAINTED | v }))
+            .collect();
         let mut first = vec![0u16; 1 << 16];
-        for &(a, len, v) in short.iter().filter(|p| p.1 <= 16) {
-            let w = b.whole(0, v)?;
-            paint(&mut first, 0, 0, std::iter::once(&(a, len, w)));
-        }
+        paint(&mut first, 0, 0, short16.iter());
         // The /16s that longer prefixes or deep /48s divide, in order, each once.
         let long: Vec<Short> = short.iter().filter(|p| p.1 > 16).copied().collect();
         let (mut si, mut di) = (0, 0);
@@ -135,8 +140,19 @@ impl Flat6 {
                 di += 1;
             }
             let e = first.get_mut(h as usize)?;
-            let cover = *b.whole0.get(usize::from(*e))?;
-            *e = b.chunk(0, lo, cover, long.get(s0..si)?, deep.get(d0..di)?)?;
+            *e = b.chunk(0, lo, painted(*e), long.get(s0..si)?, deep.get(d0..di)?)?;
+        }
+        // Then every other /16 a prefix covers: its value's chunk, looked up once per run
+        // of one value (and only for a value such a /16 has, so that no chunk is stored
+        // that nothing points to).
+        if !short16.is_empty() {
+            let mut run = (0, 0);
+            for e in first.iter_mut().filter(|e| **e & PAINTED != 0) {
+                if *e != run.0 {
+                    run = (*e, b.whole(0, painted(*e))?);
+                }
+                *e = run.1;
+            }
         }
         Some(Flat6 {
             first: first.into_boxed_slice().try_into().ok()?,
@@ -198,9 +214,6 @@ struct Builder {
     /// Per level, the chunk all of whose addresses take one value, by [`Builder::slot`]
     /// (0: none yet, but for value 0, whose chunks are chunk 0).
     whole: [Vec<u16>; 4],
-    /// The value of each chunk of the first level below the /16s that [`Builder::whole`]
-    /// made, by chunk number (the /16s painted with them are read back as values).
-    whole0: Vec<u16>,
     /// Chunks in all levels.
     chunks: usize,
     max_chunks: usize,
@@ -235,13 +248,6 @@ impl Builder {
         };
         let n = self.push(level, &[e; CHUNK])?;
         *self.whole.get_mut(level)?.get_mut(slot)? = n;
-        if level == 0 {
-            let w = usize::from(n);
-            if self.whole0.len() <= w {
-                self.whole0.resize(w + 1, 0);
-            }
-            *self.whole0.get_mut(w)? = v;
-        }
         Some(n)
     }
 
@@ -326,6 +332,14 @@ impl Builder {
             }
         }
         self.push(level, &chunk)
+    }
+}
+
+/// The value a /16's entry marked by [`PAINTED`] stands for (0 for 0).
+fn painted(e: u16) -> u16 {
+    match e {
+        PAINTED => DEEP,
+        _ => e & !PAINTED,
     }
 }
 
@@ -473,7 +487,7 @@ mod tests {
     /// A cell that a longer prefix divides gets its own chunk and no whole chunk of its
     /// cover beside it: a /24 holding a /32 of another list takes one chunk at the /32
     /// level (the /24's whole chunk would be stored but never read), so the table fits in
-    /// six chunks, the four chunks 0 among them.
+    /// six chunks, the four chunks 0 among them; and likewise a /16 that a /24 divides.
     #[test]
     fn divided_cells_take_no_whole_chunk() {
         let t = table(&[
@@ -485,6 +499,14 @@ mod tests {
         assert_eq!(counts, [2, 2, 1, 1]);
         assert!(Flat6::build(t.layout(), 6).is_some());
         assert!(Flat6::build(t.layout(), 5).is_none());
+        agrees_with_trie(&t, None, None, Some(&x), 16);
+        // The same a level up: a /16 that a /24 of another list divides.
+        let t = table(&[(List::Global, "2000::/16"), (List::Blocked, "2000::/24")]);
+        let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
+        let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
+        assert_eq!(counts, [2, 3, 1, 1]);
+        assert!(Flat6::build(t.layout(), 7).is_some());
+        assert!(Flat6::build(t.layout(), 6).is_none());
         agrees_with_trie(&t, None, None, Some(&x), 16);
     }
 
