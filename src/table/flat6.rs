@@ -487,7 +487,8 @@ mod tests {
     /// A cell that a longer prefix divides gets its own chunk and no whole chunk of its
     /// cover beside it: a /24 holding a /32 of another list takes one chunk at the /32
     /// level (the /24's whole chunk would be stored but never read), so the table fits in
-    /// six chunks, the four chunks 0 among them; and likewise a /16 that a /24 divides.
+    /// six chunks, the four chunks 0 among them. Likewise a /16 that a /24 of another list
+    /// divides takes its own chunk and no whole chunk of its /16 prefix: seven in all.
     #[test]
     fn divided_cells_take_no_whole_chunk() {
         let t = table(&[
