@@ -491,24 +491,32 @@ mod tests {
     /// divides takes its own chunk and no whole chunk of its /16 prefix: seven in all.
     #[test]
     fn divided_cells_take_no_whole_chunk() {
-        let t = table(&[
-            (List::Global, "2001:d00::/24"),
-            (List::Blocked, "2001:db8::/32"),
-        ]);
-        let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
-        let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
-        assert_eq!(counts, [2, 2, 1, 1]);
-        assert!(Flat6::build(t.layout(), 6).is_some());
-        assert!(Flat6::build(t.layout(), 5).is_none());
-        agrees_with_trie(&t, None, None, Some(&x), 16);
-        // The same a level up: a /16 that a /24 of another list divides.
-        let t = table(&[(List::Global, "2000::/16"), (List::Blocked, "2000::/24")]);
-        let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
-        let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
-        assert_eq!(counts, [2, 3, 1, 1]);
-        assert!(Flat6::build(t.layout(), 7).is_some());
-        assert!(Flat6::build(t.layout(), 6).is_none());
-        agrees_with_trie(&t, None, None, Some(&x), 16);
+        // Each table's entries, and its chunks per level.
+        type Case<'a> = (&'a [(List, &'a str)], [usize; 4]);
+        let cases: [Case<'_>; 2] = [
+            (
+                &[
+                    (List::Global, "2001:d00::/24"),
+                    (List::Blocked, "2001:db8::/32"),
+                ],
+                [2, 2, 1, 1],
+            ),
+            // The same a level up: a /16 that a /24 of another list divides.
+            (
+                &[(List::Global, "2000::/16"), (List::Blocked, "2000::/24")],
+                [2, 3, 1, 1],
+            ),
+        ];
+        for (entries, want) in cases {
+            let t = table(entries);
+            let x = Flat6::build(t.layout(), MAX_CHUNKS).unwrap();
+            let counts = x.levels.each_ref().map(|l| l.len() / CHUNK);
+            assert_eq!(counts, want, "{entries:?}");
+            let total: usize = want.iter().sum();
+            assert!(Flat6::build(t.layout(), total).is_some());
+            assert!(Flat6::build(t.layout(), total - 1).is_none());
+            agrees_with_trie(&t, None, None, Some(&x), 16);
+        }
     }
 
     /// The IPv4 and IPv6 blocks of three countries (as `../shared/data` holds them): each
