@@ -898,24 +898,33 @@ fn find_slow<'a, F: Family>(
 /// The host tuple index `key` holds in its two buckets, if it is there.
 ///
 /// Every slot is compared and the matching value kept with conditional moves: which slot
-/// holds a host is random, and a branch per slot would mispredict on most host hits. A key
-/// in several slots (the compiler never writes one) yields the highest of their values.
+/// holds a host is random, and a branch per slot would mispredict on most host hits. The
+/// two buckets are scanned one after the other in straight-line code (as an iterator over
+/// both, the scan ran a host hit a quarter slower). A key in several slots (the compiler
+/// never writes one) yields the value of the last of them, the second bucket's after the
+/// first's.
 #[inline(always)]
 fn probe<F: Family>(
     key: F::Int,
     b1: Option<&F::RawBucket>,
     b2: Option<&F::RawBucket>,
 ) -> Option<u32> {
-    let mut best = 0u32;
-    for b in [b1, b2].into_iter().flatten() {
+    let scan = |b: &F::RawBucket, mut found: u32| {
         for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
             let v = v.get();
             let m = (F::key(k) == key) & (v != HOST_EMPTY);
-            // `v` is below `HOST_EMPTY` when `m` holds, so `v + 1` does not wrap.
-            best = best.max(select_unpredictable(m, v.wrapping_add(1), 0));
+            found = select_unpredictable(m, v, found);
         }
+        found
+    };
+    let mut found = HOST_EMPTY;
+    if let Some(b) = b1 {
+        found = scan(b, found);
     }
-    best.checked_sub(1)
+    if let Some(b) = b2 {
+        found = scan(b, found);
+    }
+    (found != HOST_EMPTY).then_some(found)
 }
 
 /// Starts loading the summary word of `key`'s block.
@@ -1499,6 +1508,44 @@ mod tests {
             let got = find_v6(&l.v6, groups, lengths, flat, q);
             assert_eq!(got.0, want.0, "{}", Ipv6Addr::from(q));
         }
+    }
+
+    /// `probe` finds a key in any slot of either bucket, a host at address 0 among empty
+    /// slots (whose keys are 0 too), and nothing in empty or foreign slots; with a key
+    /// in both buckets (which the compiler never writes) the second bucket's value wins.
+    #[test]
+    fn probe_finds_each_slot_and_never_an_empty_one() {
+        fn check<F: Family>(key: F::Int, other: F::Int) {
+            let empty = F::make_bucket(&[]);
+            let full = F::make_bucket(&[(other, 1), (other, 2)]);
+            for slot in 0..2 {
+                let mut slots = vec![(other, 5)];
+                slots.insert(slot, (key, 9));
+                let mine = F::make_bucket(&slots);
+                let alone = F::make_bucket(&[(key, 9)][..]);
+                for (b1, b2) in [
+                    (&mine, &full),
+                    (&full, &mine),
+                    (&mine, &empty),
+                    (&empty, &mine),
+                ] {
+                    assert_eq!(probe::<F>(key, Some(b1), Some(b2)), Some(9));
+                }
+                assert_eq!(probe::<F>(key, Some(&alone), Some(&empty)), Some(9));
+                assert_eq!(probe::<F>(key, Some(&empty), Some(&alone)), Some(9));
+                assert_eq!(probe::<F>(key, Some(&alone), None), Some(9));
+                assert_eq!(probe::<F>(key, None, Some(&alone)), Some(9));
+            }
+            let twice = (F::make_bucket(&[(key, 3)]), F::make_bucket(&[(key, 4)]));
+            assert_eq!(probe::<F>(key, Some(&twice.0), Some(&twice.1)), Some(4));
+            assert_eq!(probe::<F>(key, Some(&full), Some(&empty)), None);
+            assert_eq!(probe::<F>(key, Some(&empty), Some(&empty)), None);
+            assert_eq!(probe::<F>(key, None, None), None);
+        }
+        check::<V4>(0, 7);
+        check::<V4>(0xc000_0201, 0);
+        check::<V6>(0, 7);
+        check::<V6>(0x2001_0db8 << 96, 0);
     }
 
     fn assert_send_sync<T: Send + Sync>() {}
