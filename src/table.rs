@@ -1518,11 +1518,11 @@ mod tests {
         fn check<F: Family>(key: F::Int, other: F::Int) {
             let empty = F::make_bucket(&[]);
             let full = F::make_bucket(&[(other, 1), (other, 2)]);
+            let alone = F::make_bucket(&[(key, 9)]);
             for slot in 0..2 {
                 let mut slots = vec![(other, 5)];
                 slots.insert(slot, (key, 9));
                 let mine = F::make_bucket(&slots);
-                let alone = F::make_bucket(&[(key, 9)][..]);
                 for (b1, b2) in [
                     (&mine, &full),
                     (&full, &mine),
