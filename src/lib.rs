@@ -72,7 +72,7 @@ pub mod event;
 pub mod feed;
 pub mod format;
 pub mod guide;
-#[allow(unsafe_code)] // One of three exceptions: comparing prefix lanes. See src/lanes.rs.
+#[allow(unsafe_code)] // One of three exceptions: comparing lanes and host slots. See src/lanes.rs.
 mod lanes;
 #[cfg(feature = "mmap")]
 #[allow(unsafe_code)] // Another exception: mapping a file. See src/mmap.rs.

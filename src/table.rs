@@ -895,35 +895,22 @@ fn find_slow<'a, F: Family>(
     fam.tuples.get(tuple as usize).unwrap_or(&NO_TUPLE)
 }
 
-/// The host tuple index `key` holds in its two buckets, if it is there.
-///
-/// Every slot is compared and the matching value kept with conditional moves: which slot
-/// holds a host is random, and a branch per slot would mispredict on most host hits. The
-/// two buckets are scanned one after the other in straight-line code (as an iterator over
-/// both, the scan ran a host hit about a fifth slower). A key in several slots (the compiler
-/// never writes one) yields the value of the last of them, the second bucket's after the
-/// first's.
+/// The host tuple index `key` holds in its two buckets, if it is there: the value of the
+/// last slot holding it, in `b1` then `b2` ([`Family::probe_pair`]: every slot compared,
+/// no branch per slot). A key in several slots (the compiler never writes one) yields the
+/// value of the last of them, the second bucket's after the first's. A missing bucket (a
+/// table with no buckets) holds nothing; probing the other one twice finds what it holds.
 #[inline(always)]
 fn probe<F: Family>(
     key: F::Int,
     b1: Option<&F::RawBucket>,
     b2: Option<&F::RawBucket>,
 ) -> Option<u32> {
-    let scan = |b: &F::RawBucket, mut found: u32| {
-        for (k, v) in F::bucket_keys(b).iter().zip(F::bucket_values(b)) {
-            let v = v.get();
-            let m = (F::key(k) == key) & (v != HOST_EMPTY);
-            found = select_unpredictable(m, v, found);
-        }
-        found
+    let found = match (b1, b2) {
+        (Some(b1), Some(b2)) => F::probe_pair(key, b1, b2),
+        (Some(b), None) | (None, Some(b)) => F::probe_pair(key, b, b),
+        (None, None) => HOST_EMPTY,
     };
-    let mut found = HOST_EMPTY;
-    if let Some(b) = b1 {
-        found = scan(b, found);
-    }
-    if let Some(b) = b2 {
-        found = scan(b, found);
-    }
     (found != HOST_EMPTY).then_some(found)
 }
 

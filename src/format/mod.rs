@@ -293,6 +293,24 @@ pub(crate) trait Family: 'static {
     fn bucket_values(b: &Self::RawBucket) -> &[U32];
     /// A bucket from `BUCKET` keys and values (missing ones are empty slots).
     fn make_bucket(slots: &[(Self::Int, u32)]) -> Self::RawBucket;
+    /// The value of the last slot, in `b1` then `b2`, whose key is `key` and whose value
+    /// is not `HOST_EMPTY`; `HOST_EMPTY` if none is.
+    ///
+    /// Every slot is compared and the matching value kept with conditional moves: which
+    /// slot holds a host is random, and a branch per slot would mispredict on most host
+    /// hits.
+    #[inline(always)]
+    fn probe_pair(key: Self::Int, b1: &Self::RawBucket, b2: &Self::RawBucket) -> u32 {
+        let mut found = HOST_EMPTY;
+        for b in [b1, b2] {
+            for (k, v) in Self::bucket_keys(b).iter().zip(Self::bucket_values(b)) {
+                let v = v.get();
+                let m = (Self::key(k) == key) & (v != HOST_EMPTY);
+                found = std::hint::select_unpredictable(m, v, found);
+            }
+        }
+        found
+    }
     /// The address, left-aligned in a `u128` (IPv4 in the top 32 bits).
     fn to_u128(a: Self::Int) -> u128;
     /// Bits `[off, off + stride)` of the left-aligned address (zeros past the address).
@@ -407,6 +425,18 @@ impl Family for V4 {
     #[inline(always)]
     fn bucket_values(b: &RawBucket4) -> &[U32] {
         &b.values
+    }
+    #[inline(always)]
+    fn probe_pair(key: u32, b1: &RawBucket4, b2: &RawBucket4) -> u32 {
+        // The four slots compared at once; the last that holds the key names the value.
+        let slots = crate::lanes::host_slots(key, b1, b2);
+        let Some(last) = slots.checked_ilog2() else {
+            return HOST_EMPTY;
+        };
+        let b = if last >= 2 { b2 } else { b1 };
+        b.values
+            .get(last as usize & 1)
+            .map_or(HOST_EMPTY, |v| v.get())
     }
     fn make_bucket(slots: &[(u32, u32)]) -> RawBucket4 {
         let mut b = RawBucket4 {
