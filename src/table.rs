@@ -899,18 +899,14 @@ fn find_slow<'a, F: Family>(
 /// last slot holding it, in `b1` then `b2` ([`Family::probe_pair`]: every slot compared,
 /// no branch per slot). A key in several slots (the compiler never writes one) yields the
 /// value of the last of them, the second bucket's after the first's. A missing bucket (a
-/// table with no buckets) holds nothing; probing the other one twice finds what it holds.
+/// table with no buckets) holds nothing.
 #[inline(always)]
 fn probe<F: Family>(
     key: F::Int,
     b1: Option<&F::RawBucket>,
     b2: Option<&F::RawBucket>,
 ) -> Option<u32> {
-    let found = match (b1, b2) {
-        (Some(b1), Some(b2)) => F::probe_pair(key, b1, b2),
-        (Some(b), None) | (None, Some(b)) => F::probe_pair(key, b, b),
-        (None, None) => HOST_EMPTY,
-    };
+    let found = F::probe_pair(key, b1, b2);
     (found != HOST_EMPTY).then_some(found)
 }
 
