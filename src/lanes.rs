@@ -6,7 +6,7 @@
 //! plain loop into scalar and vector parts and OR-reduced the results lane by lane (DROPv6
 //! hits ran 40–50 % faster); the four host slots are one comparison of keys and one of
 //! values, where the plain loop took a comparison, a test and a conditional move per slot
-//! (host hits ran 17–19 % faster). Elsewhere, the plain loops, [`matching_scalar`] and
+//! (host hits ran 14–28 % faster). Elsewhere, the plain loops, [`matching_scalar`] and
 //! [`host_slots_scalar`], which tests also compare against (under Miri too).
 
 use crate::format::{HOST_EMPTY, RawBucket4};
