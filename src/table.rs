@@ -1532,6 +1532,45 @@ mod tests {
         check::<V6>(0x2001_0db8 << 96, 0);
     }
 
+    /// The IPv4 probe (four slots compared at once) answers as the plain scan does, on
+    /// random buckets whose keys are often the probed one and whose values often empty,
+    /// with either bucket missing or both.
+    #[test]
+    fn ipv4_probe_agrees_with_the_plain_scan() {
+        use crate::format::{HOST_EMPTY, scan_buckets};
+        let mut r = 11u64;
+        let mut next = || {
+            r = crate::format::mix64(r);
+            r as u32
+        };
+        let rounds = if cfg!(miri) { 200 } else { 20_000u32 };
+        for round in 0..rounds {
+            let key = next();
+            let pick = |n: u32| match n % 3 {
+                0 => key,
+                1 => HOST_EMPTY,
+                _ => n,
+            };
+            let mut bucket = || {
+                let (k1, k2, v1, v2) = (next(), next(), next(), next());
+                V4::make_bucket(&[(pick(k1), pick(v1)), (pick(k2), pick(v2))])
+            };
+            let (b1, b2) = (bucket(), bucket());
+            for (x, y) in [
+                (Some(&b1), Some(&b2)),
+                (Some(&b1), None),
+                (None, Some(&b2)),
+                (None, None),
+            ] {
+                assert_eq!(
+                    V4::probe_pair(key, x, y),
+                    scan_buckets::<V4>(key, x, y),
+                    "round {round}"
+                );
+            }
+        }
+    }
+
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]
