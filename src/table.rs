@@ -489,7 +489,8 @@ impl Table {
         let l = self.layout();
         let mut keys = [0u128; BATCH];
         let mut hits = [&NO_TUPLE; BATCH];
-        for chunk in addrs.chunks(BATCH) {
+        for (n, chunk) in addrs.chunks(BATCH).enumerate() {
+            prefetch_next(addrs, n);
             for (k, a) in keys.iter_mut().zip(chunk) {
                 *k = u128::from(*a);
             }
@@ -519,7 +520,8 @@ impl Table {
         out.reserve(addrs.len());
         let (mut k4, mut k6) = ([0u32; BATCH], [0u128; BATCH]);
         let (mut h4, mut h6) = ([&NO_TUPLE; BATCH], [&NO_TUPLE; BATCH]);
-        for chunk in addrs.chunks(BATCH) {
+        for (n, chunk) in addrs.chunks(BATCH).enumerate() {
+            prefetch_next(addrs, n);
             let (mut n4, mut n6) = (0, 0);
             for a in chunk {
                 match a {
@@ -908,6 +910,27 @@ fn probe<F: Family>(
 ) -> Option<u32> {
     let found = F::probe_pair(key, b1, b2);
     (found != HOST_EMPTY).then_some(found)
+}
+
+/// Starts loading the addresses of the batch after batch `n` of `addrs`, so that its key
+/// copy finds them cached. Without it, a profile of IPv6 batches over a million addresses
+/// put about a seventh of their time on reading the keys, though the read is sequential:
+/// the hardware's own prefetch did not keep ahead beside the batch's many prefetches of
+/// table lines. (The IPv4 batch reads the next batch's addresses to prefetch their summary
+/// words, which loads them too.)
+#[inline(always)]
+fn prefetch_next<A>(addrs: &[A], n: usize) {
+    let next = addrs
+        .get(n.saturating_add(1).saturating_mul(BATCH)..)
+        .unwrap_or(&[]);
+    // Every cache line the next batch spans: one address a line at the least.
+    let step = (64 / size_of::<A>().max(1)).max(1);
+    for a in next.iter().take(BATCH).step_by(step) {
+        prefetch(a);
+    }
+    if let Some(last) = next.get(..BATCH).unwrap_or(next).last() {
+        prefetch(last);
+    }
 }
 
 /// Starts loading the summary word of `key`'s block.
