@@ -300,8 +300,10 @@ pub unsafe extern "C" fn c2trie_lookup(
         let t = unsafe { table_arg(table) }?;
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
-        // SAFETY: the caller's guarantee on `out`.
-        unsafe { put_sized::<MatchesLayout>(out, "out", &matches_to_c(&t.lookup(a))) }
+        with_matches(&t.lookup(a), |m| {
+            // SAFETY: the caller's guarantee on `out`.
+            unsafe { put_sized::<MatchesLayout>(out, "out", m) }
+        })
     })
 }
 
@@ -331,9 +333,13 @@ pub unsafe extern "C" fn c2trie_decide(
     })
 }
 
+/// Addresses a batch lookup copies out of the caller's bytes and hands to the library's
+/// batch at a time.
+const BATCH_BLOCK: usize = 256;
+
 /// One function per (operation, family, single or batch), all the same shape.
 macro_rules! family_fns {
-    ($width:literal, $ip:ident, $lookup:ident, $lookup_batch:ident, $decide:ident, $decide_batch:ident) => {
+    ($width:literal, $ip:ident, $each:ident, $lookup:ident, $lookup_batch:ident, $decide:ident, $decide_batch:ident) => {
         /// Looks up one address, given as bytes in network order.
         ///
         /// # Safety
@@ -351,8 +357,10 @@ macro_rules! family_fns {
                 let t = unsafe { table_arg(table) }?;
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
-                // SAFETY: the caller's guarantee on `out`.
-                unsafe { put_sized::<MatchesLayout>(out, "out", &matches_to_c(&t.lookup(a))) }
+                with_matches(&t.lookup(a), |m| {
+                    // SAFETY: the caller's guarantee on `out`.
+                    unsafe { put_sized::<MatchesLayout>(out, "out", m) }
+                })
             })
         }
 
@@ -377,10 +385,22 @@ macro_rules! family_fns {
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.
                 let mut output = unsafe { batch_sized::<MatchesLayout>(out, n, "out") }?;
-                for (i, chunk) in input.chunks_exact($width).enumerate() {
-                    let mut b = [0u8; $width];
-                    b.copy_from_slice(chunk);
-                    output.write(i, &matches_to_c(&t.lookup(IpAddr::from($ip::from(b)))));
+                // Through the library's interleaved batch, a block of addresses at a time
+                // (1 KiB of stack for IPv4, 4 KiB for IPv6).
+                let mut i = 0usize;
+                for block in input.chunks($width * BATCH_BLOCK) {
+                    let mut addrs = [$ip::from([0u8; $width]); BATCH_BLOCK];
+                    let mut k = 0usize;
+                    for (a, chunk) in addrs.iter_mut().zip(block.chunks_exact($width)) {
+                        let mut b = [0u8; $width];
+                        b.copy_from_slice(chunk);
+                        *a = $ip::from(b);
+                        k += 1;
+                    }
+                    t.$each(addrs.get(..k).unwrap_or(&[]), |h| {
+                        with_matches(&h, |m| output.write(i, m));
+                        i += 1;
+                    });
                 }
                 Ok(())
             })
@@ -451,6 +471,7 @@ macro_rules! family_fns {
 family_fns!(
     4,
     Ipv4Addr,
+    lookup_v4_each,
     c2trie_lookup_v4,
     c2trie_lookup_v4_batch,
     c2trie_decide_v4,
@@ -459,6 +480,7 @@ family_fns!(
 family_fns!(
     16,
     Ipv6Addr,
+    lookup_v6_each,
     c2trie_lookup_v6,
     c2trie_lookup_v6_batch,
     c2trie_decide_v6,

@@ -170,22 +170,34 @@ pub struct c2trie_match {
 
 impl Default for c2trie_match {
     fn default() -> c2trie_match {
-        c2trie_match {
-            size: size_of::<c2trie_match>() as u32,
-            list: C2TRIE_LIST_NONE,
-            found: 0,
-            family: 0,
-            prefix_len: 0,
-            risk: 0,
-            prefix: [0; 16],
-            expires: 0,
-            source: std::ptr::null(),
-            source_len: 0,
-            tag: std::ptr::null(),
-            tag_len: 0,
-        }
+        NO_MATCH
     }
 }
+
+/// A list's answer where it has no entry covering the address.
+const NO_MATCH: c2trie_match = c2trie_match {
+    size: size_of::<c2trie_match>() as u32,
+    list: C2TRIE_LIST_NONE,
+    found: 0,
+    family: 0,
+    prefix_len: 0,
+    risk: 0,
+    prefix: [0; 16],
+    expires: 0,
+    source: std::ptr::null(),
+    source_len: 0,
+    tag: std::ptr::null(),
+    tag_len: 0,
+};
+
+/// The answer for an address no list covers.
+pub(crate) const NO_MATCHES: c2trie_matches = c2trie_matches {
+    lists: [NO_MATCH; C2TRIE_LISTS],
+};
+
+// `MatchesLayout::write` writes a whole `c2trie_matches` into `C2TRIE_LISTS` matches'
+// worth of the caller's bytes.
+const _: () = assert!(size_of::<c2trie_matches>() == C2TRIE_LISTS * size_of::<c2trie_match>());
 
 /// Every list's longest match for one address, indexed by `C2TRIE_LIST_*`.
 #[repr(C)]
@@ -420,7 +432,17 @@ pub(crate) fn match_to_c(e: Option<EntryRef<'_>>, strings: Strings) -> c2trie_ma
     m
 }
 
-pub(crate) fn matches_to_c(hits: &c2trie::Hits<'_>) -> c2trie_matches {
+/// Calls `f` with `hits` for C: with [`NO_MATCHES`] itself where no list covers the
+/// address (most lookups), so that nothing is built and the copy reads a constant.
+pub(crate) fn with_matches<R>(hits: &c2trie::Hits<'_>, f: impl FnOnce(&c2trie_matches) -> R) -> R {
+    if hits.is_empty() {
+        f(&NO_MATCHES)
+    } else {
+        f(&matches_to_c(hits))
+    }
+}
+
+fn matches_to_c(hits: &c2trie::Hits<'_>) -> c2trie_matches {
     let mut out = c2trie_matches::default();
     for list in List::ALL {
         if let Some(slot) = out.lists.get_mut(list.index()) {
@@ -468,6 +490,19 @@ impl CallerLayout for MatchesLayout {
     type Value = c2trie_matches;
 
     unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
+        // The common case first, without building a message per check: a caller compiled
+        // with this release's header (a batch reads every element's sizes).
+        const OWN: usize = size_of::<c2trie_match>();
+        // SAFETY: as below: `lists[0].size` is the struct's first field.
+        let first = unsafe { read_size(p, 0) };
+        if first as usize == OWN
+            && (1..C2TRIE_LISTS).all(|list| {
+                // SAFETY: as below, with `entry` = `OWN`, the size the caller declared.
+                unsafe { read_size(p, list * OWN) == first }
+            })
+        {
+            return Ok(MatchesLayout { entry: OWN });
+        }
         let check = |size, list: usize| {
             check_size(
                 size,
@@ -499,6 +534,21 @@ impl CallerLayout for MatchesLayout {
     }
 
     unsafe fn write(&self, p: *mut u8, value: &c2trie_matches) {
+        if self.entry == size_of::<c2trie_match>() {
+            // This release's layout: one typed write, then the sizes, where the copies below
+            // call memmove per list.
+            // SAFETY: `p` is valid for writing `stride()` = `C2TRIE_LISTS * entry` bytes,
+            // the size of a `c2trie_matches` (asserted below); the write is unaligned, so
+            // the caller's alignment does not matter.
+            unsafe { p.cast::<c2trie_matches>().write_unaligned(*value) };
+            for i in 0..C2TRIE_LISTS {
+                let size = p.wrapping_add(i * self.entry).cast::<u32>();
+                // SAFETY: match `i`'s `size`, its first field, lies within the bytes just
+                // written.
+                unsafe { size.write_unaligned(self.entry as u32) };
+            }
+            return;
+        }
         for (i, m) in value.lists.iter().enumerate() {
             let m = c2trie_match {
                 size: self.entry as u32,

@@ -235,16 +235,21 @@ fn a_newer_callers_larger_layout_is_written_at_its_offsets() {
     // SAFETY: the buffer is a decision in the caller's (newer) layout, `size` bytes.
     let rc = unsafe { c2trie_decide(t.0, std::ptr::null(), &a, base.cast()) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
-    let raw: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
-    let u64_at = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap());
+    // Field by field: the padding between this release's fields is not to be read.
+    let byte = |at: usize| {
+        let p = base.wrapping_add(at);
+        // SAFETY: `at` lies within the buffer, on a field's byte or past the fields.
+        unsafe { p.read() }
+    };
+    let u32_at = |at: usize| u32::from_ne_bytes(std::array::from_fn(|i| byte(at + i)));
+    let u64_at = |at: usize| u64::from_ne_bytes(std::array::from_fn(|i| byte(at + i)));
     assert_eq!(u32_at(0) as usize, size, "size kept");
     assert_eq!(u32_at(4), C2TRIE_VERDICT_LOG as u32);
     assert_eq!(u32_at(entry_at), entry_size, "entry.size kept");
-    assert_eq!(raw[entry_at + offset_of!(c2trie_match, found)], 1);
+    assert_eq!(byte(entry_at + offset_of!(c2trie_match, found)), 1);
     let old_end = entry_at + size_of::<c2trie_match>();
     assert!(
-        raw[old_end..old_end + GROW].iter().all(|b| *b == 0xa5),
+        (old_end..old_end + GROW).all(|at| byte(at) == 0xa5),
         "the newer entry fields are untouched"
     );
     // list_version (7) follows the caller's larger entry.
@@ -252,7 +257,7 @@ fn a_newer_callers_larger_layout_is_written_at_its_offsets() {
     assert_eq!(u64_at(tail), 7);
     assert_eq!(u64_at(tail + 8), 0, "generation");
     assert!(
-        raw[size - EXTRA..].iter().all(|b| *b == 0xa5),
+        (size - EXTRA..size).all(|at| byte(at) == 0xa5),
         "newer decision fields untouched"
     );
 }
@@ -297,4 +302,123 @@ fn small_sizes_are_refused_untouched() {
     assert_eq!(unsafe { c2trie_lookup(t.0, &a, &mut m) }, C2TRIE_OK);
     assert_eq!(m.lists[2].found, 1);
     assert_eq!(m.lists[2].list, C2TRIE_LIST_GLOBAL);
+}
+
+/// Addresses around the small table's entries: hits and misses in every list.
+fn around_entries(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for i in 0..n {
+        let b = (i % 251) as u8;
+        let net = [[192, 0, 2], [203, 0, 113], [198, 51, 100]][i % 3];
+        v4.extend_from_slice(&[net[0], net[1], net[2], b]);
+        let mut a = Ipv6Addr::new(0x2001, 0xdb8, 0xbad + (i % 2) as u16, 0, 0, 0, 0, 0).octets();
+        a[15] = b;
+        v6.extend_from_slice(&a);
+    }
+    (v4, v6)
+}
+
+/// `c2trie_lookup_v4_batch` or `c2trie_lookup_v6_batch`, by the address width.
+fn lookup_batch(t: &CTable, width: usize, addrs: &[u8], out: *mut c2trie_matches) -> c_int {
+    let n = addrs.len() / width;
+    if width == 4 {
+        // SAFETY: `addrs` holds `n` IPv4 addresses; the callers pass room for `n` results.
+        unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), n, out) }
+    } else {
+        // SAFETY: as above, for IPv6.
+        unsafe { c2trie_lookup_v6_batch(t.0, addrs.as_ptr(), n, out) }
+    }
+}
+
+/// The single lookup of one address of `width` bytes.
+fn lookup_one(t: &CTable, a: &[u8]) -> c2trie_matches {
+    let mut one = c2trie_matches::default();
+    let rc = if a.len() == 4 {
+        // SAFETY: `a` holds one IPv4 address; `one` is initialized.
+        unsafe { c2trie_lookup_v4(t.0, a.as_ptr().cast(), &mut one) }
+    } else {
+        // SAFETY: `a` holds one IPv6 address; `one` is initialized.
+        unsafe { c2trie_lookup_v6(t.0, a.as_ptr().cast(), &mut one) }
+    };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    one
+}
+
+/// A batch answers each address exactly as a single call does, across the blocks it hands
+/// to the library's batch (256 addresses) and a last, partial one.
+#[test]
+fn batches_answer_as_single_calls_across_blocks() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let n = 256 * 2 + 37;
+    let (v4, v6) = around_entries(n);
+    for (width, addrs) in [(4, &v4), (16, &v6)] {
+        let mut batch = vec![c2trie_matches::default(); n];
+        let rc = lookup_batch(&t, width, addrs, batch.as_mut_ptr());
+        assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+        let mut found = 0;
+        for (i, (a, b)) in addrs.chunks_exact(width).zip(&batch).enumerate() {
+            assert_eq!(*b, lookup_one(&t, a), "address {i} of {width} bytes");
+            found += b.lists.iter().filter(|m| m.found == 1).count();
+        }
+        // Both hits and misses were compared.
+        assert!(
+            found > n / 4 && found < n,
+            "{found} matches in {n} addresses"
+        );
+    }
+}
+
+/// A newer caller's larger `c2trie_match` in a batch: each match is written at the
+/// caller's offsets, its size kept, and the bytes past this release's fields untouched.
+#[test]
+fn a_batch_into_a_newer_callers_larger_matches_keeps_its_layout() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    const GROW: usize = 16;
+    let entry = size_of::<c2trie_match>() + GROW;
+    let stride = C2TRIE_LISTS * entry;
+    let n = 300;
+    let (v4, _) = around_entries(n);
+    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * stride / 8];
+    let base = buf.as_mut_ptr().cast::<u8>();
+    for i in 0..n * C2TRIE_LISTS {
+        let size = base.wrapping_add(i * entry).cast::<u32>();
+        // SAFETY: match `i` starts `i * entry` bytes in, within the buffer, aligned for u64
+        // (`entry` is a multiple of 8), so for its u32 size field.
+        unsafe { size.write(entry as u32) };
+    }
+    let rc = lookup_batch(&t, 4, &v4, base.cast());
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    // Field by field: the padding between this release's fields is not to be read.
+    let byte = |at: usize| {
+        let p = base.wrapping_add(at);
+        // SAFETY: `at` lies within the buffer, on a field's byte or past the fields.
+        unsafe { p.read() }
+    };
+    let mut found = 0;
+    for (i, a) in v4.chunks_exact(4).enumerate() {
+        for (l, want) in lookup_one(&t, a).lists.iter().enumerate() {
+            let field = |off: usize| byte(i * stride + l * entry + off);
+            let size = u32::from_ne_bytes([field(0), field(1), field(2), field(3)]);
+            assert_eq!(size as usize, entry);
+            assert_eq!(
+                field(offset_of!(c2trie_match, found)),
+                want.found,
+                "{i} list {l}"
+            );
+            assert_eq!(
+                field(offset_of!(c2trie_match, prefix_len)),
+                want.prefix_len,
+                "{i} list {l}"
+            );
+            assert!(
+                (size_of::<c2trie_match>()..entry).all(|off| field(off) == 0xa5),
+                "{i} list {l}: the newer fields are untouched"
+            );
+            found += usize::from(want.found);
+        }
+    }
+    assert!(found > n / 4, "{found} matches");
 }
