@@ -923,7 +923,8 @@ fn prefetch_next<A>(addrs: &[A], n: usize) {
     let next = addrs
         .get(n.saturating_add(1).saturating_mul(BATCH)..)
         .unwrap_or(&[]);
-    // Every cache line the next batch spans: one address a line at the least.
+    // An address a cache line at the least, and the last one: the lines the next batch
+    // spans, but for the tail of its last address where that crosses into one more.
     let step = (64 / size_of::<A>().max(1)).max(1);
     for a in next.iter().take(BATCH).step_by(step) {
         prefetch(a);

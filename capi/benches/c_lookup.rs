@@ -92,7 +92,7 @@ fn bench_set<R: Fn(&Table, &[u8]) -> bool>(
                 for a in packed.chunks_exact(calls.width) {
                     // SAFETY: `a` holds one address; `out[0]` is initialized.
                     let rc = unsafe { (calls.single)(ct.0, a.as_ptr(), out.as_mut_ptr()) };
-                    debug_assert_eq!(rc, C2TRIE_OK);
+                    assert_eq!(rc, C2TRIE_OK);
                     hits += usize::from(out[0].lists[C2TRIE_LIST_GLOBAL as usize].found);
                 }
                 black_box(hits)
@@ -106,7 +106,7 @@ fn bench_set<R: Fn(&Table, &[u8]) -> bool>(
                     // SAFETY: `chunk` holds `k` addresses, `out` at least `k` initialized
                     // results.
                     let rc = unsafe { (calls.batch)(ct.0, chunk.as_ptr(), k, out.as_mut_ptr()) };
-                    debug_assert_eq!(rc, C2TRIE_OK);
+                    assert_eq!(rc, C2TRIE_OK);
                     hits += out
                         .iter()
                         .take(k)

@@ -411,8 +411,9 @@ int c2trie_lookup_v4(const c2trie_table *table, const uint8_t addr[4], c2trie_ma
 int c2trie_lookup_v6(const c2trie_table *table, const uint8_t addr[16], c2trie_matches *out);
 
 /** Looks up `n` IPv4 addresses packed back to back (4 * n bytes); out[i] answers address i.
- *  The lookups are interleaved so that their memory accesses overlap: faster than n single
- *  calls where the table does not fit the CPU's caches.
+ *  The lookups are interleaved so that their memory accesses overlap: on mixed traffic
+ *  against a table larger than the CPU's caches, faster than n single calls; where a single
+ *  lookup is already cheap (traffic on no list, small IPv6 prefix lists), about as fast.
  *  `addrs` and `out` may be NULL when n is 0, and must not overlap. [any thread] */
 int c2trie_lookup_v4_batch(const c2trie_table *table, const uint8_t *addrs, size_t n,
                            c2trie_matches *out);

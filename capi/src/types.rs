@@ -490,8 +490,9 @@ impl CallerLayout for MatchesLayout {
     type Value = c2trie_matches;
 
     unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
-        // The common case first, without building a message per check: a caller compiled
-        // with this release's header (a batch reads every element's sizes).
+        // The common case first: a caller compiled with this release's header, whose sizes
+        // need no further check (a batch reads every element's sizes; three calls to
+        // `check_size` each took about 7 % of a batch's time).
         const OWN: usize = size_of::<c2trie_match>();
         // SAFETY: as below: `lists[0].size` is the struct's first field.
         let first = unsafe { read_size(p, 0) };
@@ -538,8 +539,8 @@ impl CallerLayout for MatchesLayout {
             // This release's layout: one typed write, then the sizes, where the copies below
             // call memmove per list.
             // SAFETY: `p` is valid for writing `stride()` = `C2TRIE_LISTS * entry` bytes,
-            // the size of a `c2trie_matches` (asserted below); the write is unaligned, so
-            // the caller's alignment does not matter.
+            // the size of a `c2trie_matches` (asserted beside `NO_MATCHES`); the write is
+            // unaligned, so the caller's alignment does not matter.
             unsafe { p.cast::<c2trie_matches>().write_unaligned(*value) };
             for i in 0..C2TRIE_LISTS {
                 let size = p.wrapping_add(i * self.entry).cast::<u32>();

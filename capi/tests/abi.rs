@@ -304,7 +304,26 @@ fn small_sizes_are_refused_untouched() {
     assert_eq!(m.lists[2].list, C2TRIE_LIST_GLOBAL);
 }
 
-/// Addresses around the small table's entries: hits and misses in every list.
+/// The small table with an IPv6 /64 and an IPv6 host: a prefix longer than /48 leaves the
+/// table without prefix groups, so IPv6 batches take the library's interleaved path
+/// (prefix-group tables look each address up in turn).
+fn batch_table_bytes() -> Vec<u8> {
+    let mut c = Compiler::new();
+    c.list_version(7);
+    for (list, net, source) in [
+        (List::Global, "192.0.2.1/32", "g.txt"),
+        (List::Global, "2001:db8:bad::/48", "g6.txt"),
+        (List::Blocked, "203.0.113.0/24", "b.txt"),
+        (List::Approved, "2001:db8:bad:1::/64", "a6.txt"),
+        (List::Blocked, "2001:db8:bae:2::7/128", "b6.txt"),
+    ] {
+        c.add(list, net.parse().unwrap(), source, Meta::default())
+            .unwrap();
+    }
+    c.to_vec().unwrap()
+}
+
+/// Addresses around the batch table's entries: hits and misses in every list.
 fn around_entries(n: usize) -> (Vec<u8>, Vec<u8>) {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
@@ -312,8 +331,9 @@ fn around_entries(n: usize) -> (Vec<u8>, Vec<u8>) {
         let b = (i % 251) as u8;
         let net = [[192, 0, 2], [203, 0, 113], [198, 51, 100]][i % 3];
         v4.extend_from_slice(&[net[0], net[1], net[2], b]);
-        let mut a = Ipv6Addr::new(0x2001, 0xdb8, 0xbad + (i % 2) as u16, 0, 0, 0, 0, 0).octets();
-        a[15] = b;
+        let (third, fourth) = (0xbad + (i % 2) as u16, (i % 3) as u16);
+        let mut a = Ipv6Addr::new(0x2001, 0xdb8, third, fourth, 0, 0, 0, 0).octets();
+        a[15] = b % 9;
         v6.extend_from_slice(&a);
     }
     (v4, v6)
@@ -349,7 +369,7 @@ fn lookup_one(t: &CTable, a: &[u8]) -> c2trie_matches {
 /// to the library's batch (256 addresses) and a last, partial one.
 #[test]
 fn batches_answer_as_single_calls_across_blocks() {
-    let bytes = table_bytes();
+    let bytes = batch_table_bytes();
     let t = CTable::new(&bytes);
     let n = 256 * 2 + 37;
     let (v4, v6) = around_entries(n);
@@ -374,7 +394,7 @@ fn batches_answer_as_single_calls_across_blocks() {
 /// caller's offsets, its size kept, and the bytes past this release's fields untouched.
 #[test]
 fn a_batch_into_a_newer_callers_larger_matches_keeps_its_layout() {
-    let bytes = table_bytes();
+    let bytes = batch_table_bytes();
     let t = CTable::new(&bytes);
     const GROW: usize = 16;
     let entry = size_of::<c2trie_match>() + GROW;
