@@ -1,6 +1,7 @@
 //! Inputs too large for any table are refused with an error code, up front: no copy, no
 //! allocation that could abort the host process.
 
+#![cfg(unix)] // The sparse file and its mapping are set up with Unix calls.
 #![allow(unsafe_code)] // Calls the C ABI and maps a file, as a C caller would.
 
 use c2trie_capi::*;
@@ -8,7 +9,6 @@ use c2trie_capi::*;
 /// Oversized input is refused with an error code before any copy, not by an aborted
 /// allocation: a sparse 5 GiB mapping (never touched past its header) and a 1 KiB input
 /// whose header claims 3 GiB.
-#[cfg(unix)]
 #[test]
 fn oversized_input_is_refused_up_front() {
     let dir = tempfile::tempdir().unwrap();
