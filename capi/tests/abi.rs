@@ -371,7 +371,8 @@ fn lookup_one(t: &CTable, a: &[u8]) -> c2trie_matches {
 fn batches_answer_as_single_calls_across_blocks() {
     let bytes = batch_table_bytes();
     let t = CTable::new(&bytes);
-    let n = 256 * 2 + 37;
+    // Two blocks and a partial one (one and a partial one under Miri, which is slow).
+    let n = if cfg!(miri) { 256 + 37 } else { 256 * 2 + 37 };
     let (v4, v6) = around_entries(n);
     for (width, addrs) in [(4, &v4), (16, &v6)] {
         let mut batch = vec![c2trie_matches::default(); n];
@@ -399,7 +400,7 @@ fn a_batch_into_a_newer_callers_larger_matches_keeps_its_layout() {
     const GROW: usize = 16;
     let entry = size_of::<c2trie_match>() + GROW;
     let stride = C2TRIE_LISTS * entry;
-    let n = 300;
+    let n = if cfg!(miri) { 40 } else { 300 };
     let (v4, _) = around_entries(n);
     let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * stride / 8];
     let base = buf.as_mut_ptr().cast::<u8>();
