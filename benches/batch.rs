@@ -69,6 +69,32 @@ fn report(name: &str, n: usize, (single, batch): (f64, f64)) {
     );
 }
 
+/// Times one list: its uniform and mixed queries as addresses of type `Ip`, one at a time
+/// (`single`: whether the global list matched) and a slice of 1024 at a time (`batch`: how
+/// many of the slice's addresses the global list matched).
+fn list<A: Addr, Ip: Copy>(
+    name: &str,
+    rounds: usize,
+    nets: &[(A, u8)],
+    to_ip: impl Fn(A) -> Ip,
+    single: impl Fn(Ip) -> bool,
+    batch: impl Fn(&[Ip]) -> u64,
+) {
+    for (qname, qs) in [
+        ("uniform", uniform::<A>(SEED + 1)),
+        ("mixed", mixed(nets, SEED + 2)),
+    ] {
+        let addrs: Vec<Ip> = qs.into_iter().map(&to_ip).collect();
+        let one = || addrs.iter().map(|a| u64::from(single(*a))).sum();
+        let many = || addrs.chunks(1024).map(&batch).sum();
+        report(
+            &format!("{name}/{qname}"),
+            addrs.len(),
+            race(rounds, one, many),
+        );
+    }
+}
+
 fn main() {
     let rounds = std::env::var("BATCH_ROUNDS")
         .ok()
@@ -76,54 +102,30 @@ fn main() {
         .unwrap_or(9);
     let v4 = host_heavy::<u32>(1_000_000, SEED);
     let t = c2trie_table(&v4);
-    for (qname, qs) in [
-        ("uniform", uniform::<u32>(SEED + 1)),
-        ("mixed", mixed(&v4, SEED + 2)),
-    ] {
-        let addrs: Vec<Ipv4Addr> = qs.iter().map(|q| Ipv4Addr::from(*q)).collect();
-        let single = || {
-            addrs
-                .iter()
-                .map(|a| u64::from(t.lookup_v4(*a).contains(List::Global)))
-                .sum()
-        };
-        let batch = || {
+    list(
+        "v4-1000k",
+        rounds,
+        &v4,
+        Ipv4Addr::from,
+        |a| t.lookup_v4(a).contains(List::Global),
+        |chunk| {
             let mut n = 0;
-            for chunk in addrs.chunks(1024) {
-                t.lookup_v4_each(chunk, |h| n += u64::from(h.contains(List::Global)));
-            }
+            t.lookup_v4_each(chunk, |h| n += u64::from(h.contains(List::Global)));
             n
-        };
-        report(
-            &format!("v4-1000k/{qname}"),
-            addrs.len(),
-            race(rounds, single, batch),
-        );
-    }
+        },
+    );
     let v6 = host_heavy::<u128>(100_000, SEED);
     let t = c2trie_table(&v6);
-    for (qname, qs) in [
-        ("uniform", uniform::<u128>(SEED + 1)),
-        ("mixed", mixed(&v6, SEED + 2)),
-    ] {
-        let addrs: Vec<Ipv6Addr> = qs.iter().map(|q| Ipv6Addr::from(*q)).collect();
-        let single = || {
-            addrs
-                .iter()
-                .map(|a| u64::from(t.lookup_v6(*a).contains(List::Global)))
-                .sum()
-        };
-        let batch = || {
+    list(
+        "v6-100k",
+        rounds,
+        &v6,
+        Ipv6Addr::from,
+        |a| t.lookup_v6(a).contains(List::Global),
+        |chunk| {
             let mut n = 0;
-            for chunk in addrs.chunks(1024) {
-                t.lookup_v6_each(chunk, |h| n += u64::from(h.contains(List::Global)));
-            }
+            t.lookup_v6_each(chunk, |h| n += u64::from(h.contains(List::Global)));
             n
-        };
-        report(
-            &format!("v6-100k/{qname}"),
-            addrs.len(),
-            race(rounds, single, batch),
-        );
-    }
+        },
+    );
 }
