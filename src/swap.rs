@@ -33,7 +33,7 @@
 //! ([`Reason::NoTable`](crate::policy::Reason::NoTable)).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -209,6 +209,42 @@ impl TableGuard {
         match self.guard.table() {
             Some(t) => policy.decide(t, addr),
             None => Decision::no_table(addr, self.fail.verdict()),
+        }
+    }
+
+    /// [`TableGuard::decide`] for many IPv4 addresses, all against this guard's
+    /// generation, as [`Policy::decide_v4_each`] does.
+    pub fn decide_v4_each<'g>(
+        &'g self,
+        policy: &Policy,
+        addrs: &[Ipv4Addr],
+        mut f: impl FnMut(Decision<'g>),
+    ) {
+        match self.guard.table() {
+            Some(t) => policy.decide_v4_each(t, addrs, f),
+            None => {
+                for a in addrs {
+                    f(Decision::no_table(IpAddr::V4(*a), self.fail.verdict()));
+                }
+            }
+        }
+    }
+
+    /// [`TableGuard::decide`] for many IPv6 addresses, all against this guard's
+    /// generation, as [`Policy::decide_v6_each`] does.
+    pub fn decide_v6_each<'g>(
+        &'g self,
+        policy: &Policy,
+        addrs: &[Ipv6Addr],
+        mut f: impl FnMut(Decision<'g>),
+    ) {
+        match self.guard.table() {
+            Some(t) => policy.decide_v6_each(t, addrs, f),
+            None => {
+                for a in addrs {
+                    f(Decision::no_table(IpAddr::V6(*a), self.fail.verdict()));
+                }
+            }
         }
     }
 }
@@ -812,6 +848,38 @@ mod tests {
         let s = live.force_replace(refused).unwrap();
         assert_eq!((s.generation, s.list_version), (3, 3));
         assert_eq!(live.list_version(), Some(3));
+    }
+
+    /// A guard's batch decisions are its single ones, with a table in service and without.
+    #[test]
+    fn guard_batch_decisions_are_its_single_ones() {
+        let p = Policy::new(crate::Mode::Block, crate::Mode::LogOnly);
+        let v4: Vec<std::net::Ipv4Addr> = (0..300u32)
+            .map(|i| std::net::Ipv4Addr::from(0xc000_0200 + i * 7))
+            .collect();
+        let v6: Vec<std::net::Ipv6Addr> = v4
+            .iter()
+            .map(|a| {
+                std::net::Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80))
+            })
+            .collect();
+        for live in [
+            LiveTable::new(table(1, 0), FailMode::Open),
+            LiveTable::empty(FailMode::Closed),
+        ] {
+            let g = live.load();
+            let mut got = Vec::new();
+            g.decide_v4_each(&p, &v4, |d| got.push(d));
+            let want: Vec<_> = v4.iter().map(|a| g.decide(&p, IpAddr::V4(*a))).collect();
+            assert_eq!(got, want);
+            got.clear();
+            g.decide_v6_each(&p, &v6, |d| got.push(d));
+            let want: Vec<_> = v6.iter().map(|a| g.decide(&p, IpAddr::V6(*a))).collect();
+            assert_eq!(got, want);
+            // Both verdicts occur: the test sees listed and unlisted addresses (or, without
+            // a table, the fail mode's).
+            assert!(got.iter().any(|d| d.verdict() != Verdict::Pass));
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use c2trie::compile::Limits;
-use c2trie::{Compiler, List, Meta, Table};
+use c2trie::policy::EmbeddedV4;
+use c2trie::{Compiler, List, Meta, Mode, Policy, Table};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 
@@ -102,6 +103,40 @@ fn check_all(
     prop_assert_eq!(out.len(), v6.len());
     for (q, h) in v6.iter().zip(&out) {
         check_hits(entries, IpAddr::V6(*q), *h, "v6 batch")?;
+    }
+    check_decisions(table, &v4, &v6)
+}
+
+/// Batch decisions ([`Policy::decide_v4_each`], [`Policy::decide_v6_each`]) are the single
+/// ones, address by address, under policies that turn lists and encodings on and off: for
+/// the queries, and for three IPv6 spellings of each IPv4 query (mapped, NAT64, 6to4).
+fn check_decisions(table: &Table, v4: &[Ipv4Addr], v6: &[Ipv6Addr]) -> Result<(), TestCaseError> {
+    let mut v6 = v6.to_vec();
+    for a in v4 {
+        let x = u128::from(u32::from(*a));
+        v6.push(Ipv6Addr::from((0xffff << 32) | x));
+        v6.push(Ipv6Addr::from((0x64_ff9b << 96) | x));
+        v6.push(Ipv6Addr::from((0x2002 << 112) | (x << 80)));
+    }
+    let mut plain = Policy::new(Mode::Off, Mode::Block);
+    plain.embedded = EmbeddedV4::none();
+    for p in [
+        Policy::default(),
+        Policy::new(Mode::Block, Mode::LogOnly),
+        plain,
+    ] {
+        let mut got = Vec::new();
+        p.decide_v4_each(table, v4, |d| got.push(d));
+        prop_assert_eq!(got.len(), v4.len());
+        for (a, d) in v4.iter().zip(&got) {
+            prop_assert_eq!(*d, p.decide(table, IpAddr::V4(*a)), "{:?}", p);
+        }
+        got.clear();
+        p.decide_v6_each(table, &v6, |d| got.push(d));
+        prop_assert_eq!(got.len(), v6.len());
+        for (a, d) in v6.iter().zip(&got) {
+            prop_assert_eq!(*d, p.decide(table, IpAddr::V6(*a)), "{:?}", p);
+        }
     }
     Ok(())
 }
