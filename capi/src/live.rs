@@ -11,7 +11,7 @@ use crate::boundary::{
     Error, arg, batch_in, batch_sized, guard, guard_void, path_arg, put, put_sized,
 };
 use crate::policy::{c2trie_policy, policy_arg};
-use crate::table::c2trie_table;
+use crate::table::{BATCH_BLOCK, c2trie_table, for_blocks};
 use crate::types::*;
 
 /// A live handle. Opaque to C; every function but `c2trie_live_free` may be called on one
@@ -258,7 +258,7 @@ pub unsafe extern "C" fn c2trie_live_decide(
 }
 
 macro_rules! live_family_fns {
-    ($width:literal, $ip:ident, $decide:ident, $decide_batch:ident) => {
+    ($width:literal, $ip:ident, $decide_each:ident, $decide:ident, $decide_batch:ident) => {
         /// Decides one address, given as bytes in network order, against the table in
         /// service.
         ///
@@ -313,12 +313,15 @@ macro_rules! live_family_fns {
                 // SAFETY: the caller's guarantee on `out`.
                 let mut output = unsafe { batch_sized::<DecisionLayout>(out, n, "out") }?;
                 let g = l.load();
-                for (i, chunk) in input.chunks_exact($width).enumerate() {
-                    let mut b = [0u8; $width];
-                    b.copy_from_slice(chunk);
-                    let d = g.decide(p, IpAddr::from($ip::from(b)));
-                    output.write(i, &decision_to_c(&d, g.generation(), Strings::Withhold));
-                }
+                // Through the library's batch decisions, a block at a time, as the table's
+                // batch decisions.
+                let mut i = 0usize;
+                for_blocks!(input, $width, $ip, |addrs| {
+                    g.$decide_each(p, addrs, |d| {
+                        output.write(i, &decision_to_c(&d, g.generation(), Strings::Withhold));
+                        i += 1;
+                    });
+                });
                 Ok(())
             })
         }
@@ -328,12 +331,14 @@ macro_rules! live_family_fns {
 live_family_fns!(
     4,
     Ipv4Addr,
+    decide_v4_each,
     c2trie_live_decide_v4,
     c2trie_live_decide_v4_batch
 );
 live_family_fns!(
     16,
     Ipv6Addr,
+    decide_v6_each,
     c2trie_live_decide_v6,
     c2trie_live_decide_v6_batch
 );

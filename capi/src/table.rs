@@ -335,11 +335,32 @@ pub unsafe extern "C" fn c2trie_decide(
 
 /// Addresses a batch lookup copies out of the caller's bytes and hands to the library's
 /// batch at a time.
-const BATCH_BLOCK: usize = 256;
+pub(crate) const BATCH_BLOCK: usize = 256;
+
+/// Runs `$body` with each block of up to [`BATCH_BLOCK`] addresses of `$input` (addresses
+/// of `$width` bytes, network order) as a `&[$ip]` on the stack: 1 KiB for IPv4, 4 KiB for
+/// IPv6.
+macro_rules! for_blocks {
+    ($input:expr, $width:literal, $ip:ident, |$addrs:ident| $body:block) => {
+        for block in $input.chunks($width * BATCH_BLOCK) {
+            let mut all = [$ip::from([0u8; $width]); BATCH_BLOCK];
+            let mut k = 0usize;
+            for (a, chunk) in all.iter_mut().zip(block.chunks_exact($width)) {
+                let mut b = [0u8; $width];
+                b.copy_from_slice(chunk);
+                *a = $ip::from(b);
+                k += 1;
+            }
+            let $addrs: &[$ip] = all.get(..k).unwrap_or(&[]);
+            $body
+        }
+    };
+}
+pub(crate) use for_blocks;
 
 /// One function per (operation, family, single or batch), all the same shape.
 macro_rules! family_fns {
-    ($width:literal, $ip:ident, $each:ident, $lookup:ident, $lookup_batch:ident, $decide:ident, $decide_batch:ident) => {
+    ($width:literal, $ip:ident, $each:ident, $decide_each:ident, $lookup:ident, $lookup_batch:ident, $decide:ident, $decide_batch:ident) => {
         /// Looks up one address, given as bytes in network order.
         ///
         /// # Safety
@@ -388,20 +409,12 @@ macro_rules! family_fns {
                 // Through the library's interleaved batch, a block of addresses at a time
                 // (1 KiB of stack for IPv4, 4 KiB for IPv6).
                 let mut i = 0usize;
-                for block in input.chunks($width * BATCH_BLOCK) {
-                    let mut addrs = [$ip::from([0u8; $width]); BATCH_BLOCK];
-                    let mut k = 0usize;
-                    for (a, chunk) in addrs.iter_mut().zip(block.chunks_exact($width)) {
-                        let mut b = [0u8; $width];
-                        b.copy_from_slice(chunk);
-                        *a = $ip::from(b);
-                        k += 1;
-                    }
-                    t.$each(addrs.get(..k).unwrap_or(&[]), |h| {
+                for_blocks!(input, $width, $ip, |addrs| {
+                    t.$each(addrs, |h| {
                         with_matches(&h, |m| output.write(i, m));
                         i += 1;
                     });
-                }
+                });
                 Ok(())
             })
         }
@@ -456,12 +469,15 @@ macro_rules! family_fns {
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.
                 let mut output = unsafe { batch_sized::<DecisionLayout>(out, n, "out") }?;
-                for (i, chunk) in input.chunks_exact($width).enumerate() {
-                    let mut b = [0u8; $width];
-                    b.copy_from_slice(chunk);
-                    let d = p.decide(t, IpAddr::from($ip::from(b)));
-                    output.write(i, &decision_to_c(&d, 0, Strings::Borrow));
-                }
+                // Through the library's batch decisions, a block at a time, as the batch
+                // lookup.
+                let mut i = 0usize;
+                for_blocks!(input, $width, $ip, |addrs| {
+                    p.$decide_each(t, addrs, |d| {
+                        output.write(i, &decision_to_c(&d, 0, Strings::Borrow));
+                        i += 1;
+                    });
+                });
                 Ok(())
             })
         }
@@ -472,6 +488,7 @@ family_fns!(
     4,
     Ipv4Addr,
     lookup_v4_each,
+    decide_v4_each,
     c2trie_lookup_v4,
     c2trie_lookup_v4_batch,
     c2trie_decide_v4,
@@ -481,6 +498,7 @@ family_fns!(
     16,
     Ipv6Addr,
     lookup_v6_each,
+    decide_v6_each,
     c2trie_lookup_v6,
     c2trie_lookup_v6_batch,
     c2trie_decide_v6,
