@@ -1,8 +1,10 @@
-//! Lookups through the C ABI: one address a call (`c2trie_lookup_v4`/`_v6`) and a batch a
-//! call (`c2trie_lookup_v4_batch`/`_v6_batch`, 1024 addresses), beside the library's own
-//! single lookup, on the lookup bench's synthetic lists (IPv4 1M, IPv6 100k) with its
-//! uniform and mixed queries. Each C call fills a `c2trie_matches`: every list's match with
-//! its prefix, source and tag, where the library's lookup only finds them.
+//! Lookups and decisions through the C ABI: one address a call (`c2trie_lookup_v4`/`_v6`,
+//! `c2trie_decide_v4`/`_v6`) and a batch a call (`c2trie_lookup_v4_batch`/`_v6_batch`,
+//! `c2trie_decide_v4_batch`/`_v6_batch`, 1024 addresses), beside the library's own single
+//! lookup, on the lookup bench's synthetic lists (IPv4 1M, IPv6 100k) with its uniform and
+//! mixed queries. Each C lookup fills a `c2trie_matches`: every list's match with its
+//! prefix, source and tag, where the library's lookup only finds them; each decision (the
+//! default policy) fills a `c2trie_decision`.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -39,7 +41,33 @@ struct Calls<R> {
     width: usize,
     single: unsafe extern "C" fn(*const c2trie_table, *const u8, *mut c2trie_matches) -> i32,
     batch: unsafe extern "C" fn(*const c2trie_table, *const u8, usize, *mut c2trie_matches) -> i32,
+    decide: unsafe extern "C" fn(*const c2trie_table, *const u8, *mut c2trie_decision) -> i32,
+    decide_batch: unsafe extern "C" fn(
+        *const c2trie_table,
+        *const c2trie_policy,
+        *const u8,
+        usize,
+        *mut c2trie_decision,
+    ) -> i32,
     rust: R,
+}
+
+unsafe extern "C" fn decide_v4(
+    t: *const c2trie_table,
+    a: *const u8,
+    out: *mut c2trie_decision,
+) -> i32 {
+    // SAFETY: the caller's guarantee: `a` holds 4 bytes.
+    unsafe { c2trie_decide_v4(t, std::ptr::null(), a.cast(), out) }
+}
+
+unsafe extern "C" fn decide_v6(
+    t: *const c2trie_table,
+    a: *const u8,
+    out: *mut c2trie_decision,
+) -> i32 {
+    // SAFETY: the caller's guarantee: `a` holds 16 bytes.
+    unsafe { c2trie_decide_v6(t, std::ptr::null(), a.cast(), out) }
 }
 
 unsafe extern "C" fn single_v4(
@@ -116,6 +144,45 @@ fn bench_set<R: Fn(&Table, &[u8]) -> bool>(
                 black_box(hits)
             })
         });
+        let mut decisions = vec![c2trie_decision::default(); 1024];
+        g.bench_function("c2trie_decide", |b| {
+            b.iter(|| {
+                let mut listed = 0usize;
+                for a in packed.chunks_exact(calls.width) {
+                    // SAFETY: `a` holds one address; `decisions[0]` is initialized.
+                    let rc = unsafe { (calls.decide)(ct.0, a.as_ptr(), decisions.as_mut_ptr()) };
+                    assert_eq!(rc, C2TRIE_OK);
+                    listed += usize::from(decisions[0].verdict != C2TRIE_VERDICT_PASS);
+                }
+                black_box(listed)
+            })
+        });
+        g.bench_function("c2trie_decide_batch", |b| {
+            b.iter(|| {
+                let mut listed = 0usize;
+                for chunk in packed.chunks(calls.width * decisions.len()) {
+                    let k = chunk.len() / calls.width;
+                    // SAFETY: `chunk` holds `k` addresses, `decisions` at least `k`
+                    // initialized results; the policy is NULL (the default).
+                    let rc = unsafe {
+                        (calls.decide_batch)(
+                            ct.0,
+                            std::ptr::null(),
+                            chunk.as_ptr(),
+                            k,
+                            decisions.as_mut_ptr(),
+                        )
+                    };
+                    assert_eq!(rc, C2TRIE_OK);
+                    listed += decisions
+                        .iter()
+                        .take(k)
+                        .filter(|d| d.verdict != C2TRIE_VERDICT_PASS)
+                        .count();
+                }
+                black_box(listed)
+            })
+        });
         g.bench_function("rust-lookup", |b| {
             b.iter(|| {
                 packed
@@ -151,6 +218,8 @@ fn c_abi(c: &mut Criterion) {
         width: 4,
         single: single_v4,
         batch: c2trie_lookup_v4_batch,
+        decide: decide_v4,
+        decide_batch: c2trie_decide_v4_batch,
         rust: rust_v4,
     };
     bench_set(c, "v4-1000k", &bytes, &qs, &calls);
@@ -176,6 +245,8 @@ fn c_abi(c: &mut Criterion) {
         width: 16,
         single: single_v6,
         batch: c2trie_lookup_v6_batch,
+        decide: decide_v6,
+        decide_batch: c2trie_decide_v6_batch,
         rust: rust_v6,
     };
     bench_set(c, "v6-100k", &bytes, &qs, &calls);
