@@ -495,6 +495,23 @@ impl EmbeddedV4 {
         &self.nat64
     }
 
+    /// False only when [`EmbeddedV4::decode`] yields nothing for `addr`: no encoding is
+    /// on, or `addr` lies in none of the ranges an encoding reads (`::/16`, which holds the
+    /// mapped, compatible and translated forms; `64::/16`, which holds both NAT64 prefixes
+    /// of RFC 6052 and RFC 8215; 6to4's `2002::/16`; Teredo's `2001::/32`) and has no
+    /// ISATAP interface identifier, and there is no operator NAT64 prefix. One test for the
+    /// nearly every IPv6 address that embeds nothing, where `decode` checks each encoding.
+    #[inline]
+    fn may_embed(&self, addr: Ipv6Addr) -> bool {
+        let a = u128::from(addr);
+        let top = (a >> 112) as u16;
+        self.enabled != 0
+            && (matches!(top, 0 | 0x0064 | 0x2002)
+                || a >> 96 == 0x2001_0000
+                || ((a as u64) >> 32) & !0x0300_0000 == 0x5efe
+                || !self.nat64.is_empty())
+    }
+
     /// Every IPv4 address `addr` embeds under the enabled encodings, in [`Encoding::ALL`]
     /// order (operator prefixes in the order they were added). Does not allocate.
     ///
@@ -719,6 +736,9 @@ impl Policy {
         addr: Ipv6Addr,
         own: Decision<'t>,
     ) -> Decision<'t> {
+        if !self.embedded.may_embed(addr) {
+            return own;
+        }
         let mut best = own;
         for (enc, v4) in self.embedded.decode(addr) {
             let v4 = IpAddr::V4(v4);
@@ -1052,6 +1072,57 @@ mod tests {
             (Encoding::Isatap, "2001:db8:1:2:0:5efe:192.0.2.33"),
             (Encoding::Isatap, "2001:db8:1:2:200:5efe:192.0.2.33"),
         ]
+    }
+
+    /// `may_embed` is true wherever `decode` finds an address: random addresses in and
+    /// around every encoding's range, with random or ISATAP interface identifiers, under
+    /// every single encoding and all of them.
+    #[test]
+    fn may_embed_holds_wherever_decode_finds_an_address() {
+        let bases: [u128; 9] = [
+            0,
+            0xffff << 32,
+            0xffff_0000 << 32,
+            0x0064_ff9b << 96,
+            0x0064_ff9b_0001 << 80,
+            0x2002 << 112,
+            0x2001_0000 << 96,
+            0x2001_0db8 << 96,
+            0x2a00 << 112,
+        ];
+        let mut r = 7u64;
+        let mut next = || {
+            r = crate::format::mix64(r);
+            u128::from(r)
+        };
+        let sets: Vec<EmbeddedV4> = Encoding::ALL
+            .iter()
+            .map(|e| EmbeddedV4::none().with(*e, true))
+            .chain([EmbeddedV4::all(), EmbeddedV4::none()])
+            .collect();
+        let mut found = [0usize; 2];
+        for i in 0..20_000u32 {
+            let base = bases[i as usize % bases.len()];
+            // Random bits below 16 to 120 of the base's, and now and then an ISATAP
+            // interface identifier (with its u and g bits in any state).
+            let width = 16 + (next() % 105) as u32;
+            let mut a = base | (((next() << 64) | next()) >> (128 - width));
+            if i % 5 == 0 {
+                let iid = [0x5efe_u128, 0x0100_5efe, 0x0200_5efe, 0x0300_5efe][i as usize % 4];
+                a = (a & !(0xffff_ffff_u128 << 32)) | (iid << 32);
+            }
+            let addr = Ipv6Addr::from(a);
+            for e in &sets {
+                let decoded = e.decode(addr).next().is_some();
+                assert!(!decoded || e.may_embed(addr), "{addr} under {e:?}");
+                found[usize::from(decoded)] += 1;
+            }
+        }
+        // Both kinds were seen, many times.
+        assert!(found[0] > 10_000 && found[1] > 10_000, "{found:?}");
+        // And most addresses outside the ranges need no decoding at all.
+        let plain = Ipv6Addr::from(0x2a00_1450_4001_0800_0000_0000_0000_200e_u128);
+        assert!(!EmbeddedV4::all().may_embed(plain));
     }
 
     #[test]
