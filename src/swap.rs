@@ -213,7 +213,8 @@ impl TableGuard {
     }
 
     /// [`TableGuard::decide`] for many IPv4 addresses, all against this guard's
-    /// generation, as [`Policy::decide_v4_each`] does.
+    /// generation, as [`Policy::decide_v4_each`] does (with no table in service, each
+    /// address gets the fail mode's decision). Never panics; allocates nothing.
     pub fn decide_v4_each<'g>(
         &'g self,
         policy: &Policy,
@@ -230,8 +231,8 @@ impl TableGuard {
         }
     }
 
-    /// [`TableGuard::decide`] for many IPv6 addresses, all against this guard's
-    /// generation, as [`Policy::decide_v6_each`] does.
+    /// [`TableGuard::decide`] for many IPv6 addresses, as
+    /// [`TableGuard::decide_v4_each`] and [`Policy::decide_v6_each`].
     pub fn decide_v6_each<'g>(
         &'g self,
         policy: &Policy,
@@ -863,22 +864,34 @@ mod tests {
                 std::net::Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80))
             })
             .collect();
-        for live in [
-            LiveTable::new(table(1, 0), FailMode::Open),
-            LiveTable::empty(FailMode::Closed),
+        // The verdicts each handle must give: with a table (192.0.2.0/24 on the global
+        // list, blocking) both; without one, the fail mode's only.
+        for (live, want_verdicts) in [
+            (
+                LiveTable::new(table(1, 0), FailMode::Open),
+                &[Verdict::Pass, Verdict::Block][..],
+            ),
+            (LiveTable::empty(FailMode::Open), &[Verdict::Pass][..]),
+            (LiveTable::empty(FailMode::Closed), &[Verdict::Block][..]),
         ] {
             let g = live.load();
             let mut got = Vec::new();
             g.decide_v4_each(&p, &v4, |d| got.push(d));
             let want: Vec<_> = v4.iter().map(|a| g.decide(&p, IpAddr::V4(*a))).collect();
             assert_eq!(got, want);
-            got.clear();
-            g.decide_v6_each(&p, &v6, |d| got.push(d));
+            let mut six = Vec::new();
+            g.decide_v6_each(&p, &v6, |d| six.push(d));
             let want: Vec<_> = v6.iter().map(|a| g.decide(&p, IpAddr::V6(*a))).collect();
-            assert_eq!(got, want);
-            // Both verdicts occur: the test sees listed and unlisted addresses (or, without
-            // a table, the fail mode's).
-            assert!(got.iter().any(|d| d.verdict() != Verdict::Pass));
+            assert_eq!(six, want);
+            for d in got.iter().chain(&six) {
+                assert!(want_verdicts.contains(&d.verdict()), "{d:?}");
+                let no_table = d.reason() == crate::policy::Reason::NoTable;
+                assert_eq!(no_table, g.table().is_none(), "{d:?}");
+            }
+            for v in want_verdicts {
+                assert!(got.iter().any(|d| d.verdict() == *v), "IPv4: no {v:?}");
+                assert!(six.iter().any(|d| d.verdict() == *v), "IPv6: no {v:?}");
+            }
         }
     }
 

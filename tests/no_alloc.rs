@@ -129,6 +129,51 @@ fn batch_lookups_do_not_allocate_once_the_output_has_capacity() {
     assert_eq!(after - before, 0);
 }
 
+/// Batch decisions allocate nothing either: a policy with every encoding and an operator
+/// NAT64 prefix, a table's and a live handle's (with a table and without), and IPv6
+/// spellings of the IPv4 queries among the IPv6 ones.
+#[test]
+fn batch_decisions_do_not_allocate() {
+    use c2trie::policy::{Policy, Verdict};
+    use c2trie::swap::{FailMode, LiveTable};
+    let t = table();
+    let qs = queries();
+    let v4: Vec<Ipv4Addr> = qs
+        .iter()
+        .filter_map(|q| match q {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let mut v6: Vec<Ipv6Addr> = v4
+        .iter()
+        .map(|a| Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80)))
+        .collect();
+    v6.extend(qs.iter().filter_map(|q| match q {
+        IpAddr::V6(a) => Some(*a),
+        IpAddr::V4(_) => None,
+    }));
+    let mut p = Policy::default();
+    p.embedded
+        .add_nat64_prefix("2001:db8:64::/96".parse().unwrap())
+        .unwrap();
+    let with = LiveTable::new(table(), FailMode::Open);
+    let without = LiveTable::empty(FailMode::Closed);
+    let (g1, g2) = (with.load(), without.load());
+    let before = allocs();
+    let mut listed = 0usize;
+    let mut count = |v: Verdict| listed += usize::from(v != Verdict::Pass);
+    p.decide_v4_each(&t, &v4, |d| count(d.verdict()));
+    p.decide_v6_each(&t, &v6, |d| count(d.verdict()));
+    g1.decide_v4_each(&p, &v4, |d| count(d.verdict()));
+    g1.decide_v6_each(&p, &v6, |d| count(d.verdict()));
+    g2.decide_v4_each(&p, &v4, |d| count(d.verdict()));
+    g2.decide_v6_each(&p, &v6, |d| count(d.verdict()));
+    let after = allocs();
+    assert!(listed > 0, "the queries should hit something");
+    assert_eq!(after - before, 0);
+}
+
 /// A small IPv6 list of /29 to /48 prefixes in all three lists, with hosts inside: the table
 /// gets prefix groups, and lookups through them allocate nothing either.
 #[test]

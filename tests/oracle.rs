@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use c2trie::compile::Limits;
-use c2trie::policy::EmbeddedV4;
+use c2trie::policy::{EmbeddedV4, Encoding};
 use c2trie::{Compiler, List, Meta, Mode, Policy, Table};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
@@ -108,23 +108,46 @@ fn check_all(
 }
 
 /// Batch decisions ([`Policy::decide_v4_each`], [`Policy::decide_v6_each`]) are the single
-/// ones, address by address, under policies that turn lists and encodings on and off: for
-/// the queries, and for three IPv6 spellings of each IPv4 query (mapped, NAT64, 6to4).
+/// ones, address by address, under policies that turn lists and encodings on and off and
+/// add an operator NAT64 prefix: for the queries, and for an IPv6 spelling of each of the
+/// first IPv4 queries, every encoding in turn.
 fn check_decisions(table: &Table, v4: &[Ipv4Addr], v6: &[Ipv6Addr]) -> Result<(), TestCaseError> {
     let mut v6 = v6.to_vec();
-    for a in v4 {
+    for (i, a) in v4.iter().take(200).enumerate() {
         let x = u128::from(u32::from(*a));
-        v6.push(Ipv6Addr::from((0xffff << 32) | x));
-        v6.push(Ipv6Addr::from((0x64_ff9b << 96) | x));
-        v6.push(Ipv6Addr::from((0x2002 << 112) | (x << 80)));
+        let teredo_client = u128::from(!u32::from(*a));
+        v6.push(Ipv6Addr::from(match i % 11 {
+            // Mapped, compatible, translated, NAT64 (RFC 6052, then RFC 8215's /48 form).
+            0 => (0xffff << 32) | x,
+            1 => x,
+            2 => (0xffff_0000 << 32) | x,
+            3 => (0x64_ff9b << 96) | x,
+            4 => (0x64_ff9b_0001 << 80) | ((x >> 16) << 64) | ((x & 0xffff) << 40),
+            // The operator NAT64 prefix, 6to4, Teredo (server and client).
+            5 => (0x2001_0db8_0064 << 80) | x,
+            6 => (0x2002 << 112) | (x << 80),
+            7 => (0x2001_0000 << 96) | (x << 64) | teredo_client,
+            // ISATAP, without and with the u bit; then no encoding.
+            8 => (0x2001_0db8_0001_0002 << 64) | (0x5efe << 32) | x,
+            9 => (0x2a00_1450 << 96) | (0x0200_5efe << 32) | x,
+            _ => (0x2001_0db8 << 96) | x,
+        }));
     }
     let mut plain = Policy::new(Mode::Off, Mode::Block);
     plain.embedded = EmbeddedV4::none();
-    for p in [
-        Policy::default(),
-        Policy::new(Mode::Block, Mode::LogOnly),
-        plain,
-    ] {
+    let mut some = Policy::new(Mode::LogOnly, Mode::Block);
+    some.embedded = EmbeddedV4::none()
+        .with(Encoding::Nat64Operator, true)
+        .with(Encoding::TeredoClient, true)
+        .with(Encoding::Isatap, true)
+        .with(Encoding::Nat64LocalUse, true);
+    let mut operator = Policy::new(Mode::Block, Mode::LogOnly);
+    for p in [&mut some, &mut operator] {
+        p.embedded
+            .add_nat64_prefix("2001:db8:64::/96".parse().unwrap())
+            .unwrap();
+    }
+    for p in [Policy::default(), operator, plain, some] {
         let mut got = Vec::new();
         p.decide_v4_each(table, v4, |d| got.push(d));
         prop_assert_eq!(got.len(), v4.len());
