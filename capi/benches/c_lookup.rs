@@ -113,75 +113,91 @@ fn bench_set<R: Fn(&Table, &[u8]) -> bool>(
         let n = packed.len() / calls.width;
         let mut g = c.benchmark_group(format!("c-abi/{set}/{qname}"));
         g.throughput(Throughput::Elements(n as u64));
+        // Each measure counts the addresses on the global list (lookups) or not passed
+        // (decisions); single and batch calls must agree, checked once before timing.
+        let lookup_one = |out: &mut [c2trie_matches]| {
+            let mut hits = 0usize;
+            for a in packed.chunks_exact(calls.width) {
+                // SAFETY: `a` holds one address; `out[0]` is initialized.
+                let rc = unsafe { (calls.single)(ct.0, a.as_ptr(), out.as_mut_ptr()) };
+                assert_eq!(rc, C2TRIE_OK);
+                hits += usize::from(out[0].lists[C2TRIE_LIST_GLOBAL as usize].found);
+            }
+            hits
+        };
+        let lookup_batch = |out: &mut [c2trie_matches]| {
+            let mut hits = 0usize;
+            for chunk in packed.chunks(calls.width * out.len()) {
+                let k = chunk.len() / calls.width;
+                // SAFETY: `chunk` holds `k` addresses, `out` at least `k` initialized
+                // results.
+                let rc = unsafe { (calls.batch)(ct.0, chunk.as_ptr(), k, out.as_mut_ptr()) };
+                assert_eq!(rc, C2TRIE_OK);
+                hits += out
+                    .iter()
+                    .take(k)
+                    .map(|m| usize::from(m.lists[C2TRIE_LIST_GLOBAL as usize].found))
+                    .sum::<usize>();
+            }
+            hits
+        };
+        let decide_one = |out: &mut [c2trie_decision]| {
+            let mut listed = 0usize;
+            for a in packed.chunks_exact(calls.width) {
+                // SAFETY: `a` holds one address; `out[0]` is initialized.
+                let rc = unsafe { (calls.decide)(ct.0, a.as_ptr(), out.as_mut_ptr()) };
+                assert_eq!(rc, C2TRIE_OK);
+                listed += usize::from(out[0].verdict != C2TRIE_VERDICT_PASS);
+            }
+            listed
+        };
+        let decide_batch = |out: &mut [c2trie_decision]| {
+            let mut listed = 0usize;
+            for chunk in packed.chunks(calls.width * out.len()) {
+                let k = chunk.len() / calls.width;
+                // SAFETY: `chunk` holds `k` addresses, `out` at least `k` initialized
+                // results; the policy is NULL (the default).
+                let rc = unsafe {
+                    (calls.decide_batch)(
+                        ct.0,
+                        std::ptr::null(),
+                        chunk.as_ptr(),
+                        k,
+                        out.as_mut_ptr(),
+                    )
+                };
+                assert_eq!(rc, C2TRIE_OK);
+                listed += out
+                    .iter()
+                    .take(k)
+                    .filter(|d| d.verdict != C2TRIE_VERDICT_PASS)
+                    .count();
+            }
+            listed
+        };
         let mut out = vec![c2trie_matches::default(); 1024];
+        let mut decisions = vec![c2trie_decision::default(); 1024];
+        assert_eq!(
+            lookup_one(&mut out),
+            lookup_batch(&mut out),
+            "{set}/{qname}"
+        );
+        assert_eq!(
+            decide_one(&mut decisions),
+            decide_batch(&mut decisions),
+            "{set}/{qname}"
+        );
         g.bench_function("c2trie_lookup", |b| {
-            b.iter(|| {
-                let mut hits = 0usize;
-                for a in packed.chunks_exact(calls.width) {
-                    // SAFETY: `a` holds one address; `out[0]` is initialized.
-                    let rc = unsafe { (calls.single)(ct.0, a.as_ptr(), out.as_mut_ptr()) };
-                    assert_eq!(rc, C2TRIE_OK);
-                    hits += usize::from(out[0].lists[C2TRIE_LIST_GLOBAL as usize].found);
-                }
-                black_box(hits)
-            })
+            b.iter(|| black_box(lookup_one(&mut out)))
         });
         g.bench_function("c2trie_lookup_batch", |b| {
-            b.iter(|| {
-                let mut hits = 0usize;
-                for chunk in packed.chunks(calls.width * out.len()) {
-                    let k = chunk.len() / calls.width;
-                    // SAFETY: `chunk` holds `k` addresses, `out` at least `k` initialized
-                    // results.
-                    let rc = unsafe { (calls.batch)(ct.0, chunk.as_ptr(), k, out.as_mut_ptr()) };
-                    assert_eq!(rc, C2TRIE_OK);
-                    hits += out
-                        .iter()
-                        .take(k)
-                        .map(|m| usize::from(m.lists[C2TRIE_LIST_GLOBAL as usize].found))
-                        .sum::<usize>();
-                }
-                black_box(hits)
-            })
+            b.iter(|| black_box(lookup_batch(&mut out)))
         });
-        let mut decisions = vec![c2trie_decision::default(); 1024];
         g.bench_function("c2trie_decide", |b| {
-            b.iter(|| {
-                let mut listed = 0usize;
-                for a in packed.chunks_exact(calls.width) {
-                    // SAFETY: `a` holds one address; `decisions[0]` is initialized.
-                    let rc = unsafe { (calls.decide)(ct.0, a.as_ptr(), decisions.as_mut_ptr()) };
-                    assert_eq!(rc, C2TRIE_OK);
-                    listed += usize::from(decisions[0].verdict != C2TRIE_VERDICT_PASS);
-                }
-                black_box(listed)
-            })
+            b.iter(|| black_box(decide_one(&mut decisions)))
         });
         g.bench_function("c2trie_decide_batch", |b| {
-            b.iter(|| {
-                let mut listed = 0usize;
-                for chunk in packed.chunks(calls.width * decisions.len()) {
-                    let k = chunk.len() / calls.width;
-                    // SAFETY: `chunk` holds `k` addresses, `decisions` at least `k`
-                    // initialized results; the policy is NULL (the default).
-                    let rc = unsafe {
-                        (calls.decide_batch)(
-                            ct.0,
-                            std::ptr::null(),
-                            chunk.as_ptr(),
-                            k,
-                            decisions.as_mut_ptr(),
-                        )
-                    };
-                    assert_eq!(rc, C2TRIE_OK);
-                    listed += decisions
-                        .iter()
-                        .take(k)
-                        .filter(|d| d.verdict != C2TRIE_VERDICT_PASS)
-                        .count();
-                }
-                black_box(listed)
-            })
+            b.iter(|| black_box(decide_batch(&mut decisions)))
         });
         g.bench_function("rust-lookup", |b| {
             b.iter(|| {

@@ -414,7 +414,8 @@ int c2trie_lookup_v6(const c2trie_table *table, const uint8_t addr[16], c2trie_m
  *  The lookups are interleaved so that their memory accesses overlap: on mixed traffic
  *  against a table larger than the CPU's caches, faster than n single calls; where a single
  *  lookup is already cheap (traffic on no list, small IPv6 prefix lists), about as fast.
- *  `addrs` and `out` may be NULL when n is 0, and must not overlap. [any thread] */
+ *  A batch call uses up to about 10 KiB of the calling thread's stack. `addrs` and `out`
+ *  may be NULL when n is 0, and must not overlap. [any thread] */
 int c2trie_lookup_v4_batch(const c2trie_table *table, const uint8_t *addrs, size_t n,
                            c2trie_matches *out);
 
@@ -493,11 +494,15 @@ int c2trie_decide_v4(const c2trie_table *table, const c2trie_policy *policy,
 int c2trie_decide_v6(const c2trie_table *table, const c2trie_policy *policy,
                      const uint8_t addr[16], c2trie_decision *out);
 
-/** Decides `n` IPv4 addresses packed back to back. [any thread] */
+/** Decides `n` IPv4 addresses packed back to back; out[i] decides address i, as
+ *  c2trie_decide_v4 would. The lookups are interleaved, as in c2trie_lookup_v4_batch (the
+ *  IPv4 addresses an IPv6 address embeds are looked up one at a time). A batch call uses
+ *  up to about 10 KiB of the calling thread's stack. `addrs` and `out` may be NULL when n
+ *  is 0, and must not overlap. [any thread] */
 int c2trie_decide_v4_batch(const c2trie_table *table, const c2trie_policy *policy,
                            const uint8_t *addrs, size_t n, c2trie_decision *out);
 
-/** Decides `n` IPv6 addresses packed back to back. [any thread] */
+/** As c2trie_decide_v4_batch, for IPv6 (16 * n bytes). [any thread] */
 int c2trie_decide_v6_batch(const c2trie_table *table, const c2trie_policy *policy,
                            const uint8_t *addrs, size_t n, c2trie_decision *out);
 
@@ -549,8 +554,8 @@ int c2trie_live_decide_v4(const c2trie_live *live, const c2trie_policy *policy,
 int c2trie_live_decide_v6(const c2trie_live *live, const c2trie_policy *policy,
                           const uint8_t addr[16], c2trie_decision *out);
 
-/** Decides `n` IPv4 addresses packed back to back, all against one generation.
- *  [any thread] */
+/** Decides `n` IPv4 addresses packed back to back, all against one generation, as
+ *  c2trie_decide_v4_batch does against a table. [any thread] */
 int c2trie_live_decide_v4_batch(const c2trie_live *live, const c2trie_policy *policy,
                                 const uint8_t *addrs, size_t n, c2trie_decision *out);
 

@@ -409,13 +409,13 @@ fn decide_batch(
     let (n, a, o) = (addrs.len() / width, addrs.as_ptr(), out.as_mut_ptr());
     assert_eq!(n, out.len());
     match (on, width) {
-        // SAFETY: a live handle; `addrs` holds `n` addresses of this width, `out` room for `n`.
+        // SAFETY: a handle from this test; `addrs` holds `n` addresses of this width, `out` room for `n`.
         (Decider::Table(t), 4) => unsafe { c2trie_decide_v4_batch(t, p, a, n, o) },
-        // SAFETY: a live handle; `addrs` holds `n` addresses of this width, `out` room for `n`.
+        // SAFETY: a handle from this test; `addrs` holds `n` addresses of this width, `out` room for `n`.
         (Decider::Table(t), _) => unsafe { c2trie_decide_v6_batch(t, p, a, n, o) },
-        // SAFETY: a live handle; `addrs` holds `n` addresses of this width, `out` room for `n`.
+        // SAFETY: a handle from this test; `addrs` holds `n` addresses of this width, `out` room for `n`.
         (Decider::Live(l), 4) => unsafe { c2trie_live_decide_v4_batch(l, p, a, n, o) },
-        // SAFETY: a live handle; `addrs` holds `n` addresses of this width, `out` room for `n`.
+        // SAFETY: a handle from this test; `addrs` holds `n` addresses of this width, `out` room for `n`.
         (Decider::Live(l), _) => unsafe { c2trie_live_decide_v6_batch(l, p, a, n, o) },
     }
 }
@@ -425,13 +425,13 @@ fn decide_one(on: Decider, p: *const c2trie_policy, a: &[u8]) -> c2trie_decision
     let mut d = c2trie_decision::default();
     let (v4, v6) = (a.as_ptr().cast::<[u8; 4]>(), a.as_ptr().cast::<[u8; 16]>());
     let rc = match (on, a.len()) {
-        // SAFETY: a live handle; `a` holds one address of this width; `d` is initialized.
+        // SAFETY: a handle from this test; `a` holds one address of this width; `d` is initialized.
         (Decider::Table(t), 4) => unsafe { c2trie_decide_v4(t, p, v4, &mut d) },
-        // SAFETY: a live handle; `a` holds one address of this width; `d` is initialized.
+        // SAFETY: a handle from this test; `a` holds one address of this width; `d` is initialized.
         (Decider::Table(t), _) => unsafe { c2trie_decide_v6(t, p, v6, &mut d) },
-        // SAFETY: a live handle; `a` holds one address of this width; `d` is initialized.
+        // SAFETY: a handle from this test; `a` holds one address of this width; `d` is initialized.
         (Decider::Live(l), 4) => unsafe { c2trie_live_decide_v4(l, p, v4, &mut d) },
-        // SAFETY: a live handle; `a` holds one address of this width; `d` is initialized.
+        // SAFETY: a handle from this test; `a` holds one address of this width; `d` is initialized.
         (Decider::Live(l), _) => unsafe { c2trie_live_decide_v6(l, p, v6, &mut d) },
     };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
@@ -439,18 +439,19 @@ fn decide_one(on: Decider, p: *const c2trie_policy, a: &[u8]) -> c2trie_decision
 }
 
 /// Batch decisions answer each address as single decisions do: against a table handle, and
-/// against a live handle with a table in service and without one; under the default policy
-/// and one that blocks the global list; across the blocks a batch hands to the library
-/// (256 addresses) and a last, partial one (under Miri, which is slow, one partial block).
-/// A third of the IPv6 addresses are 6to4 spellings of the IPv4 ones, so that embedded
-/// addresses decide too.
+/// against a live handle with a table in service and without one (failing open and
+/// closed); under the default policy and one that blocks the global list; for batches of
+/// 0, 1, 256 (one whole block the batch hands to the library) and 549 addresses (two and
+/// a partial one; under Miri, which is slow, 40). A third of the IPv6 addresses are 6to4
+/// spellings of blocked IPv4 ones, so that embedded addresses decide too.
 #[test]
 fn batch_decisions_are_single_decisions_across_blocks() {
     let bytes = batch_table_bytes();
     let t = CTable::new(&bytes);
-    let n = if cfg!(miri) { 40 } else { 256 * 2 + 37 };
+    let sizes: &[usize] = if cfg!(miri) { &[40] } else { &[0, 1, 256, 549] };
+    let n = sizes.iter().copied().max().unwrap_or(0);
     let (v4, mut v6) = around_entries(n);
-    for i in (0..n - 1).step_by(3) {
+    for i in (0..n.saturating_sub(1)).step_by(3) {
         // The next IPv4 address, in the blocked 203.0.113.0/24.
         let mut a = [0u8; 16];
         a[..2].copy_from_slice(&[0x20, 0x02]);
@@ -467,46 +468,66 @@ fn batch_decisions_are_single_decisions_across_blocks() {
     let path = dir.path().join("lists.c2t");
     std::fs::write(&path, &bytes).unwrap();
     let cpath = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    let (mut empty, mut loaded) = (std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: a valid out-pointer.
-    let rc = unsafe { c2trie_live_new(C2TRIE_FAIL_CLOSED, &mut empty) };
-    assert_eq!(rc, C2TRIE_OK);
-    // SAFETY: a valid out-pointer.
-    let rc = unsafe { c2trie_live_new(C2TRIE_FAIL_OPEN, &mut loaded) };
-    assert_eq!(rc, C2TRIE_OK);
+    let mut lives = [std::ptr::null_mut(); 3];
+    for (live, fail) in
+        lives
+            .iter_mut()
+            .zip([C2TRIE_FAIL_OPEN, C2TRIE_FAIL_OPEN, C2TRIE_FAIL_CLOSED])
+    {
+        // SAFETY: a valid out-pointer.
+        let rc = unsafe { c2trie_live_new(fail, live) };
+        assert_eq!(rc, C2TRIE_OK);
+    }
     // SAFETY: a live handle and a NUL-terminated path; no report wanted.
-    let rc = unsafe { c2trie_live_reload(loaded, cpath.as_ptr(), 0, std::ptr::null_mut()) };
+    let rc = unsafe { c2trie_live_reload(lives[0], cpath.as_ptr(), 0, std::ptr::null_mut()) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
-    for on in [
-        Decider::Table(t.0),
-        Decider::Live(loaded),
-        Decider::Live(empty),
-    ] {
+    // Each handle with the verdicts its decisions must take: with a table, at least
+    // these; without, these only (the fail mode's).
+    let deciders = [
+        (Decider::Table(t.0), true),
+        (Decider::Live(lives[0]), true),
+        (Decider::Live(lives[1]), false),
+        (Decider::Live(lives[2]), false),
+    ];
+    for (on, with_table) in deciders {
         for p in [std::ptr::null(), block.cast_const()] {
-            for (width, addrs) in [(4, &v4), (16, &v6)] {
-                let mut batch = vec![c2trie_decision::default(); n];
-                let rc = decide_batch(on, p, width, addrs, &mut batch);
-                assert_eq!(rc, C2TRIE_OK, "{}", last_error());
-                let mut verdicts = std::collections::BTreeSet::new();
-                for (i, (a, b)) in addrs.chunks_exact(width).zip(&batch).enumerate() {
-                    assert_eq!(*b, decide_one(on, p, a), "address {i} of {width} bytes");
-                    verdicts.insert((b.verdict, b.via));
+            for (width, all) in [(4, &v4), (16, &v6)] {
+                for &k in sizes {
+                    let addrs = &all[..k * width];
+                    let mut batch = vec![c2trie_decision::default(); k];
+                    let rc = decide_batch(on, p, width, addrs, &mut batch);
+                    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+                    let mut seen = std::collections::BTreeSet::new();
+                    for (i, (a, b)) in addrs.chunks_exact(width).zip(&batch).enumerate() {
+                        assert_eq!(
+                            *b,
+                            decide_one(on, p, a),
+                            "address {i} of {k}, {width} bytes"
+                        );
+                        seen.insert((b.verdict, b.reason, b.via));
+                    }
+                    if k < 40 {
+                        continue;
+                    }
+                    let reasons: Vec<c_int> = seen.iter().map(|s| s.1).collect();
+                    if with_table {
+                        // Listed and unlisted addresses, and for IPv6 an embedded address
+                        // deciding.
+                        assert!(seen.len() > 1, "{seen:?}");
+                        assert!(width == 4 || seen.iter().any(|s| s.2 >= 0), "{seen:?}");
+                        assert!(!reasons.contains(&C2TRIE_REASON_NO_TABLE), "{seen:?}");
+                    } else {
+                        assert_eq!(seen.len(), 1, "{seen:?}");
+                        assert_eq!(reasons, [C2TRIE_REASON_NO_TABLE], "{seen:?}");
+                    }
                 }
-                // Several outcomes were compared (with a table: listed and unlisted, and for
-                // IPv6 an embedded address deciding).
-                let with_table = !matches!(on, Decider::Live(l) if l == empty.cast_const());
-                let embedded = verdicts.iter().any(|(_, via)| *via >= 0);
-                assert!(
-                    !with_table || (verdicts.len() > 1 && (width == 4 || embedded)),
-                    "{verdicts:?}"
-                );
             }
         }
     }
-    // SAFETY: a handle from the calls above, freed once.
-    unsafe { c2trie_live_free(empty) };
-    // SAFETY: a handle from the calls above, freed once.
-    unsafe { c2trie_live_free(loaded) };
+    for live in lives {
+        // SAFETY: a handle from the calls above, freed once.
+        unsafe { c2trie_live_free(live) };
+    }
     // SAFETY: a handle from the calls above, freed once.
     unsafe { c2trie_policy_free(block) };
 }
