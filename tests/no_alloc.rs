@@ -72,6 +72,19 @@ fn queries() -> Vec<IpAddr> {
         .collect()
 }
 
+/// The IPv4 and the IPv6 queries apart, in order.
+fn by_family(qs: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for q in qs {
+        match q {
+            IpAddr::V4(a) => v4.push(*a),
+            IpAddr::V6(a) => v6.push(*a),
+        }
+    }
+    (v4, v6)
+}
+
 #[test]
 fn single_lookups_do_not_allocate() {
     let t = table();
@@ -101,20 +114,7 @@ fn single_lookups_do_not_allocate() {
 fn batch_lookups_do_not_allocate_once_the_output_has_capacity() {
     let t = table();
     let qs = queries();
-    let v4: Vec<Ipv4Addr> = qs
-        .iter()
-        .filter_map(|q| match q {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = qs
-        .iter()
-        .filter_map(|q| match q {
-            IpAddr::V6(a) => Some(*a),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
+    let (v4, v6) = by_family(&qs);
     let mut out = Vec::with_capacity(qs.len());
     let before = allocs();
     let mut found = 0usize;
@@ -138,21 +138,11 @@ fn batch_decisions_do_not_allocate() {
     use c2trie::swap::{FailMode, LiveTable};
     let t = table();
     let qs = queries();
-    let v4: Vec<Ipv4Addr> = qs
-        .iter()
-        .filter_map(|q| match q {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let mut v6: Vec<Ipv6Addr> = v4
-        .iter()
-        .map(|a| Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80)))
-        .collect();
-    v6.extend(qs.iter().filter_map(|q| match q {
-        IpAddr::V6(a) => Some(*a),
-        IpAddr::V4(_) => None,
-    }));
+    let (v4, mut v6) = by_family(&qs);
+    v6.extend(
+        v4.iter()
+            .map(|a| Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80))),
+    );
     let mut p = Policy::default();
     p.embedded
         .add_nat64_prefix("2001:db8:64::/96".parse().unwrap())
