@@ -640,6 +640,10 @@ fn v6_jump_slots(p: &Parts) -> Vec<(usize, usize)> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "loads the two jump tables a dozen times: three minutes interpreted (runs natively)"
+)]
 fn inv21_jump_slots() {
     // Lookups through either kind of jump table agree with the entries.
     for leaves in [true, false] {
