@@ -855,14 +855,12 @@ mod tests {
     #[test]
     fn guard_batch_decisions_are_its_single_ones() {
         let p = Policy::new(crate::Mode::Block, crate::Mode::LogOnly);
-        let v4: Vec<std::net::Ipv4Addr> = (0..300u32)
-            .map(|i| std::net::Ipv4Addr::from(0xc000_0200 + i * 7))
+        let v4: Vec<Ipv4Addr> = (0..300u32)
+            .map(|i| Ipv4Addr::from(0xc000_0200 + i * 7))
             .collect();
-        let v6: Vec<std::net::Ipv6Addr> = v4
+        let v6: Vec<Ipv6Addr> = v4
             .iter()
-            .map(|a| {
-                std::net::Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80))
-            })
+            .map(|a| Ipv6Addr::from((0x2002u128 << 112) | (u128::from(u32::from(*a)) << 80)))
             .collect();
         // The verdicts each handle must give: with a table (192.0.2.0/24 on the global
         // list, blocking) both; without one, the fail mode's only.
