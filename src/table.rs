@@ -478,30 +478,38 @@ impl Table {
 
     /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_each`].
     pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
-        if self.v6_groups.is_some() {
-            // Prefix groups: a few cached lines a lookup, no walk whose loads could
-            // overlap; staging the keys would only add work.
+        if self.v6_groups.is_some() || self.v6_flat.is_some() {
+            // Prefix groups or the expansion: a few cached lines a lookup, no walk whose
+            // loads could overlap; staging the keys would only add work.
             for a in addrs {
                 f(self.lookup_v6(*a));
             }
             return;
         }
         let l = self.layout();
+        let fam = &l.v6;
         let mut keys = [0u128; BATCH];
         let mut hits = [&NO_TUPLE; BATCH];
         for (n, chunk) in addrs.chunks(BATCH).enumerate() {
             prefetch_next(addrs, n);
-            for (k, a) in keys.iter_mut().zip(chunk) {
-                *k = u128::from(*a);
+            // The summary pass reads the addresses themselves: for most of them its bits
+            // are the whole answer, and only the others are copied out as keys.
+            let (covered, host_blocks) =
+                summary_pass(fam, chunk.iter().map(|a| u128::from(*a)), &mut hits);
+            let maybe = covered | host_blocks;
+            if maybe != 0 {
+                for i in bits(maybe) {
+                    if let (Some(k), Some(a)) = (keys.get_mut(i), chunk.get(i)) {
+                        *k = u128::from(*a);
+                    }
+                }
+                let covered = hosts_pass(fam, &keys, covered, host_blocks, &mut hits);
+                match self.v6_lengths.as_ref() {
+                    Some(lengths) => lengths_pass(fam, lengths, &keys, covered, &mut hits),
+                    None if covered != 0 => walk_batch(fam, &keys, covered, &mut hits),
+                    None => {}
+                }
             }
-            find_batch_v6(
-                &l.v6,
-                None,
-                self.v6_lengths.as_ref(),
-                self.v6_flat.as_ref(),
-                keys.get(..chunk.len()).unwrap_or(&[]),
-                &mut hits,
-            );
             for (a, h) in chunk.iter().zip(&hits) {
                 f(Hits {
                     layout: l,
@@ -839,7 +847,7 @@ fn find_batch_v6<'a>(
     lengths: Option<&Lengths>,
     flat: Option<&Flat6>,
     keys: &[u128],
-    out: &mut [&'a RawTuple],
+    out: &mut [&'a RawTuple; BATCH],
 ) {
     if groups.is_some() || flat.is_some() {
         for (k, o) in keys.iter().zip(out.iter_mut()) {
@@ -851,6 +859,20 @@ fn find_batch_v6<'a>(
         return find_batch(fam, keys, out);
     };
     let covered = find_batch_hosts(fam, keys, out);
+    lengths_pass(fam, lengths, keys, covered, out);
+}
+
+/// [`find_batch_v6`]'s last passes: the `covered` keys (no host) looked up in the
+/// per-length tables, the first line of each key's every length prefetched before the
+/// first is probed.
+#[inline(always)]
+fn lengths_pass<'a>(
+    fam: &Fam<'a, V6>,
+    lengths: &Lengths,
+    keys: &[u128],
+    covered: Mask,
+    out: &mut [&'a RawTuple],
+) {
     for i in bits(covered) {
         if let Some(key) = keys.get(i) {
             lengths.prefetch(*key);
@@ -1032,7 +1054,7 @@ fn bits(mut m: Mask) -> impl Iterator<Item = usize> {
 /// their buckets prefetched together (a host's tuple is its whole answer); the last walks
 /// the covered keys that were no host, one trie level at a time for all of them.
 #[inline(always)]
-fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a RawTuple]) {
+fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a RawTuple; BATCH]) {
     let covered = find_batch_hosts(fam, keys, out);
     if covered != 0 {
         walk_batch(fam, keys, covered, out);
@@ -1047,21 +1069,63 @@ fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a R
 fn find_batch_hosts<'a, F: Family>(
     fam: &Fam<'a, F>,
     keys: &[F::Int],
-    out: &mut [&'a RawTuple],
+    out: &mut [&'a RawTuple; BATCH],
 ) -> Mask {
-    // Pass 1: every key's summary bits, as two bit sets.
-    let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
-    for (i, key) in keys.iter().take(BATCH).enumerate() {
-        let b = summary_bits(fam, *key);
-        covered |= (b & 1) << i;
-        host_blocks |= ((b >> 1) & 1) << i;
-    }
-    for hits in out.iter_mut().take(keys.len()) {
-        *hits = &NO_TUPLE;
-    }
+    let (covered, host_blocks) = summary_pass(fam, keys.iter().copied(), out);
     if covered | host_blocks == 0 {
         return 0;
     }
+    hosts_pass(fam, keys, covered, host_blocks, out)
+}
+
+/// Pass 1 of the batches: the summary bits of every key (up to [`BATCH`]), as two bit
+/// sets (a prefix meets the key's block; a host lies in it), each key's answer set to
+/// none. Each key's two bits go to a byte of their own, gathered into the bit sets eight
+/// keys at a time.
+#[inline(always)]
+fn summary_pass<'a, F: Family>(
+    fam: &Fam<'a, F>,
+    keys: impl Iterator<Item = F::Int>,
+    out: &mut [&'a RawTuple; BATCH],
+) -> (Mask, Mask) {
+    *out = [&NO_TUPLE; BATCH];
+    let (summary, width) = (fam.summary, fam.summary_bits);
+    let mut two = [0u8; BATCH];
+    for (key, t) in keys.zip(two.iter_mut()) {
+        let block = F::head(key, width);
+        *t = summary
+            .get(block >> 5)
+            .map_or(0, |w| ((w.get() >> ((block & 31) << 1)) & 3) as u8);
+    }
+    let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
+    for (j, eight) in two.chunks_exact(8).enumerate() {
+        let x = eight.try_into().map_or(0, u64::from_le_bytes);
+        covered |= gather8(x) << (8 * j);
+        host_blocks |= gather8(x >> 1) << (8 * j);
+    }
+    (covered, host_blocks)
+}
+
+/// Bit 0 of each byte of `x`, byte `i`'s as bit `i`. The multiplier puts byte `i`'s bit
+/// at bit `56 + i`; the other products of the set bits land below bit 56 and, added up,
+/// carry nothing into the top byte (`gather8_takes_bit_0_of_each_byte` tries all 256
+/// patterns).
+#[inline(always)]
+fn gather8(x: u64) -> Mask {
+    ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56) as Mask
+}
+
+/// The batches' host passes, for the keys whose block holds a host (`host_blocks`): their
+/// filter words, then the buckets of those the filter passes, prefetched together. Sets the
+/// answer of every host found; returns the keys of `covered` that are no host.
+#[inline(always)]
+fn hosts_pass<'a, F: Family>(
+    fam: &Fam<'a, F>,
+    keys: &[F::Int],
+    mut covered: Mask,
+    host_blocks: Mask,
+    out: &mut [&'a RawTuple],
+) -> Mask {
     // Pass 2: the filter words of the keys whose block holds a host.
     let mut hashes = [0u64; BATCH];
     let mut maybe_hosts: Mask = 0;
@@ -1073,20 +1137,19 @@ fn find_batch_hosts<'a, F: Family>(
         }
     }
     // Pass 3: every possible host's buckets start loading before the first is compared.
-    let mut buckets = [(0usize, 0usize); BATCH];
+    // (The buckets are worked out again below, not kept: two multiplications a possible
+    // host cost less than clearing an array for them in every batch.)
     for i in bits(maybe_hosts) {
-        if let (Some(h), Some(b)) = (hashes.get(i), buckets.get_mut(i)) {
-            *b = buckets_of(*h, fam.hosts.len());
-            for b in [fam.hosts.get(b.0), fam.hosts.get(b.1)]
-                .into_iter()
-                .flatten()
-            {
+        if let Some(h) = hashes.get(i) {
+            let (b1, b2) = buckets_of(*h, fam.hosts.len());
+            for b in [fam.hosts.get(b1), fam.hosts.get(b2)].into_iter().flatten() {
                 prefetch(b);
             }
         }
     }
     for i in bits(maybe_hosts) {
-        if let (Some(key), Some(&(b1, b2))) = (keys.get(i), buckets.get(i)) {
+        if let (Some(key), Some(h)) = (keys.get(i), hashes.get(i)) {
+            let (b1, b2) = buckets_of(*h, fam.hosts.len());
             let found = probe::<F>(*key, fam.hosts.get(b1), fam.hosts.get(b2))
                 .and_then(|t| fam.host_tuples.get(t as usize));
             if let (Some(t), Some(hits)) = (found, out.get_mut(i)) {
@@ -1350,6 +1413,18 @@ impl<'t> EntryRef<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every pattern of eight bits, each spread over a byte's bit 0 with the byte's other
+    /// bits set or clear, comes back whole.
+    #[test]
+    fn gather8_takes_bit_0_of_each_byte() {
+        for pattern in 0u64..256 {
+            let spread = (0..8).fold(0u64, |x, i| x | ((pattern >> i) & 1) << (8 * i));
+            for noise in [0, 0xfefe_fefe_fefe_fefe, 0x0202_0202_0202_0202] {
+                assert_eq!(gather8(spread | noise), pattern, "{pattern:08b} {noise:x}");
+            }
+        }
+    }
 
     /// A table of `entries`, the poisoned-feed guards lifted.
     pub(crate) fn table<S: AsRef<str>>(entries: &[(List, S)]) -> Table {
