@@ -245,9 +245,8 @@ pub unsafe extern "C" fn c2trie_live_decide(
     guard(|| {
         // SAFETY: the caller's guarantee on `live`.
         let l = unsafe { live_arg(live) }?;
-        let mut default = None;
         // SAFETY: the caller's guarantee on `policy`.
-        let p = unsafe { policy_arg(policy, &mut default) };
+        let p = unsafe { policy_arg(policy) };
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         let g = l.load();
@@ -275,9 +274,8 @@ macro_rules! live_family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `live`.
                 let l = unsafe { live_arg(live) }?;
-                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy, &mut default) };
+                let p = unsafe { policy_arg(policy) };
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 let g = l.load();
@@ -305,9 +303,8 @@ macro_rules! live_family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `live`.
                 let l = unsafe { live_arg(live) }?;
-                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy, &mut default) };
+                let p = unsafe { policy_arg(policy) };
                 // SAFETY: the caller's guarantee on `addrs`.
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.

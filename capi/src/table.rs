@@ -322,9 +322,8 @@ pub unsafe extern "C" fn c2trie_decide(
     guard(|| {
         // SAFETY: the caller's guarantee on `table`.
         let t = unsafe { table_arg(table) }?;
-        let mut default = None;
         // SAFETY: the caller's guarantee on `policy`.
-        let p = unsafe { policy_arg(policy, &mut default) };
+        let p = unsafe { policy_arg(policy) };
         // SAFETY: the caller's guarantee on `addr`.
         let a = addr_from_c(unsafe { arg(addr, "addr") }?)?;
         let d = decision_to_c(&p.decide(t, a), 0, Strings::Borrow);
@@ -435,9 +434,8 @@ macro_rules! family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `table`.
                 let t = unsafe { table_arg(table) }?;
-                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy, &mut default) };
+                let p = unsafe { policy_arg(policy) };
                 // SAFETY: the caller's guarantee on `addr`.
                 let a = IpAddr::from($ip::from(*unsafe { arg(addr, "addr") }?));
                 let d = decision_to_c(&p.decide(t, a), 0, Strings::Borrow);
@@ -462,9 +460,8 @@ macro_rules! family_fns {
             guard(|| {
                 // SAFETY: the caller's guarantee on `table`.
                 let t = unsafe { table_arg(table) }?;
-                let mut default = None;
                 // SAFETY: the caller's guarantee on `policy`.
-                let p = unsafe { policy_arg(policy, &mut default) };
+                let p = unsafe { policy_arg(policy) };
                 // SAFETY: the caller's guarantee on `addrs`.
                 let input = unsafe { batch_in(addrs, n, $width, "addrs") }?;
                 // SAFETY: the caller's guarantee on `out`.

@@ -577,6 +577,14 @@ pub(crate) struct DecisionLayout {
     entry: usize,
 }
 
+impl DecisionLayout {
+    /// This release's layout.
+    const OWN: DecisionLayout = DecisionLayout {
+        size: size_of::<c2trie_decision>(),
+        entry: size_of::<c2trie_match>(),
+    };
+}
+
 /// Where `c2trie_decision.entry` starts, in every layout.
 const ENTRY_AT: usize = offset_of!(c2trie_decision, entry);
 /// Where the fields after `entry` start in this release's layout.
@@ -590,6 +598,15 @@ impl CallerLayout for DecisionLayout {
         // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, whose
         // first field is its `size`.
         let size = unsafe { read_size(p, 0) };
+        // The common case first, as for `c2trie_matches`: a caller compiled with this
+        // release's header, whose sizes need no further check.
+        if size as usize == size_of::<c2trie_decision>() {
+            // SAFETY: as below: the struct holds `entry` at `ENTRY_AT`.
+            let entry = unsafe { read_size(p, ENTRY_AT) };
+            if entry as usize == size_of::<c2trie_match>() {
+                return Ok(DecisionLayout::OWN);
+            }
+        }
         let size = check_size(
             size,
             DECISION_MIN_SIZE,
@@ -623,6 +640,22 @@ impl CallerLayout for DecisionLayout {
     }
 
     unsafe fn write(&self, p: *mut u8, value: &c2trie_decision) {
+        if *self == DecisionLayout::OWN {
+            // This release's layout: one typed write, with the sizes, where the copies
+            // below call `memcpy` three times.
+            let d = c2trie_decision {
+                size: self.size as u32,
+                entry: c2trie_match {
+                    size: self.entry as u32,
+                    ..value.entry
+                },
+                ..*value
+            };
+            // SAFETY: `p` is valid for writing `stride()` = `size_of::<c2trie_decision>()`
+            // bytes; the write is unaligned, so the caller's alignment does not matter.
+            unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
+            return;
+        }
         let d = c2trie_decision {
             size: self.size as u32,
             entry: c2trie_match {
