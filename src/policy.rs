@@ -732,6 +732,7 @@ impl Policy {
 
     /// The most severe of `own` (the decision for `addr` itself) and the decisions for the
     /// IPv4 addresses `addr` embeds; a tie keeps the earlier.
+    #[inline]
     fn decide_embedded<'t>(
         &self,
         table: &'t Table,
@@ -754,6 +755,7 @@ impl Policy {
 
     /// The precedence table for one address: `hits` are the lists' matches for the address
     /// `asked` or, when `via` names an encoding, for the IPv4 address it embeds.
+    #[inline(always)]
     fn decide_hits<'t>(
         &self,
         table: &'t Table,
@@ -762,7 +764,11 @@ impl Policy {
         via: Option<Encoding>,
     ) -> Decision<'t> {
         let addr = hits.addr();
-        let (verdict, entry) = if let Some(e) = hits.get(List::Approved) {
+        // Most addresses are on no list: one test of the three matches, where the
+        // precedence below would look each list up in turn.
+        let (verdict, entry) = if hits.is_empty() {
+            (Verdict::Pass, None)
+        } else if let Some(e) = hits.get(List::Approved) {
             (Verdict::Allow, Some(e))
         } else if let (Some(v), Some(e)) = (self.blocked.verdict(), hits.get(List::Blocked)) {
             (v, Some(e))
