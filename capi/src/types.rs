@@ -299,6 +299,7 @@ pub struct c2trie_live_info {
     pub fail_mode: c_int,
 }
 
+#[inline]
 pub(crate) fn addr_to_c(addr: IpAddr) -> c2trie_addr {
     let mut bytes = [0u8; 16];
     match addr {
@@ -329,6 +330,7 @@ pub(crate) fn addr_from_c(addr: &c2trie_addr) -> Result<IpAddr, Error> {
     }
 }
 
+#[inline]
 pub(crate) fn list_to_c(list: List) -> c_int {
     match list {
         List::Approved => C2TRIE_LIST_APPROVED,
@@ -379,6 +381,7 @@ pub(crate) fn embedded_bits(e: &EmbeddedV4) -> u32 {
         .fold(0, |m, (bit, _)| m | 1 << bit)
 }
 
+#[inline]
 pub(crate) fn verdict_to_c(v: Verdict) -> c_int {
     match v {
         Verdict::Pass => C2TRIE_VERDICT_PASS,
@@ -404,6 +407,7 @@ pub(crate) enum Strings {
     Withhold,
 }
 
+#[inline]
 pub(crate) fn match_to_c(e: Option<EntryRef<'_>>, strings: Strings) -> c2trie_match {
     let Some(e) = e else {
         return c2trie_match::default();
@@ -452,6 +456,7 @@ fn matches_to_c(hits: &c2trie::Hits<'_>) -> c2trie_matches {
     out
 }
 
+#[inline]
 pub(crate) fn decision_to_c(
     d: &Decision<'_>,
     generation: u64,
@@ -583,30 +588,18 @@ impl DecisionLayout {
         size: size_of::<c2trie_decision>(),
         entry: size_of::<c2trie_match>(),
     };
-}
 
-/// Where `c2trie_decision.entry` starts, in every layout.
-const ENTRY_AT: usize = offset_of!(c2trie_decision, entry);
-/// Where the fields after `entry` start in this release's layout.
-const TAIL_AT: usize = offset_of!(c2trie_decision, list_version);
-
-impl CallerLayout for DecisionLayout {
-    type Value = c2trie_decision;
-
-    unsafe fn read(p: *const u8, what: &str) -> Result<DecisionLayout, Error> {
+    /// [`CallerLayout::read`] for a layout other than this release's, whose `size` field
+    /// holds `size`: both sizes checked. Out of line, so that the common case's checks
+    /// inline into the calls.
+    ///
+    /// # Safety
+    ///
+    /// As [`CallerLayout::read`]: `p` is an initialized `c2trie_decision`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn read_checked(p: *const u8, size: u32, what: &str) -> Result<DecisionLayout, Error> {
         const INIT: &str = "C2TRIE_DECISION_INIT or c2trie_decision_init";
-        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, whose
-        // first field is its `size`.
-        let size = unsafe { read_size(p, 0) };
-        // The common case first, as for `c2trie_matches`: a caller compiled with this
-        // release's header, whose sizes need no further check.
-        if size as usize == size_of::<c2trie_decision>() {
-            // SAFETY: as below: the struct holds `entry` at `ENTRY_AT`.
-            let entry = unsafe { read_size(p, ENTRY_AT) };
-            if entry as usize == size_of::<c2trie_match>() {
-                return Ok(DecisionLayout::OWN);
-            }
-        }
         let size = check_size(
             size,
             DECISION_MIN_SIZE,
@@ -614,8 +607,9 @@ impl CallerLayout for DecisionLayout {
             what,
             INIT,
         )?;
-        // SAFETY: the struct is at least `DECISION_MIN_SIZE` bytes (checked), so it holds
-        // `entry`, whose first field is its `size`, at `ENTRY_AT` as in every layout.
+        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, here
+        // of at least `DECISION_MIN_SIZE` bytes (checked), so it holds `entry`, whose first
+        // field is its `size`, at `ENTRY_AT` as in every layout.
         let entry = unsafe { read_size(p, ENTRY_AT) };
         let entry = check_size(
             entry,
@@ -634,11 +628,40 @@ impl CallerLayout for DecisionLayout {
         }
         Ok(DecisionLayout { size, entry })
     }
+}
+
+/// Where `c2trie_decision.entry` starts, in every layout.
+const ENTRY_AT: usize = offset_of!(c2trie_decision, entry);
+/// Where the fields after `entry` start in this release's layout.
+const TAIL_AT: usize = offset_of!(c2trie_decision, list_version);
+
+impl CallerLayout for DecisionLayout {
+    type Value = c2trie_decision;
+
+    #[inline(always)]
+    unsafe fn read(p: *const u8, what: &str) -> Result<DecisionLayout, Error> {
+        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, whose
+        // first field is its `size`.
+        let size = unsafe { read_size(p, 0) };
+        // The common case first, as for `c2trie_matches`: a caller compiled with this
+        // release's header, whose sizes need no further check.
+        if size as usize == size_of::<c2trie_decision>() {
+            // SAFETY: the struct is this release's, so it holds `entry` at `ENTRY_AT`, whose
+            // first field is its `size`.
+            let entry = unsafe { read_size(p, ENTRY_AT) };
+            if entry as usize == size_of::<c2trie_match>() {
+                return Ok(DecisionLayout::OWN);
+            }
+        }
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { DecisionLayout::read_checked(p, size, what) }
+    }
 
     fn stride(&self) -> usize {
         self.size
     }
 
+    #[inline]
     unsafe fn write(&self, p: *mut u8, value: &c2trie_decision) {
         if *self == DecisionLayout::OWN {
             // This release's layout: one typed write, with the sizes, where the copies
