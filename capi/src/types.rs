@@ -438,6 +438,7 @@ pub(crate) fn match_to_c(e: Option<EntryRef<'_>>, strings: Strings) -> c2trie_ma
 
 /// Calls `f` with `hits` for C: with [`NO_MATCHES`] itself where no list covers the
 /// address (most lookups), so that nothing is built and the copy reads a constant.
+#[inline]
 pub(crate) fn with_matches<R>(hits: &c2trie::Hits<'_>, f: impl FnOnce(&c2trie_matches) -> R) -> R {
     if hits.is_empty() {
         f(&NO_MATCHES)
@@ -491,24 +492,16 @@ pub(crate) struct MatchesLayout {
     entry: usize,
 }
 
-impl CallerLayout for MatchesLayout {
-    type Value = c2trie_matches;
-
-    unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
-        // The common case first: a caller compiled with this release's header, whose sizes
-        // need no further check (a batch reads every element's sizes; three calls to
-        // `check_size` each took about 7 % of a batch's time).
-        const OWN: usize = size_of::<c2trie_match>();
-        // SAFETY: as below: `lists[0].size` is the struct's first field.
-        let first = unsafe { read_size(p, 0) };
-        if first as usize == OWN
-            && (1..C2TRIE_LISTS).all(|list| {
-                // SAFETY: as below, with `entry` = `OWN`, the size the caller declared.
-                unsafe { read_size(p, list * OWN) == first }
-            })
-        {
-            return Ok(MatchesLayout { entry: OWN });
-        }
+impl MatchesLayout {
+    /// [`CallerLayout::read`] for a layout other than this release's: every size checked.
+    /// Out of line, so that the common case's checks inline into the calls.
+    ///
+    /// # Safety
+    ///
+    /// As [`CallerLayout::read`]: `p` is an initialized `c2trie_matches`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn read_checked(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
         let check = |size, list: usize| {
             check_size(
                 size,
@@ -533,6 +526,32 @@ impl CallerLayout for MatchesLayout {
             }
         }
         Ok(MatchesLayout { entry })
+    }
+}
+
+impl CallerLayout for MatchesLayout {
+    type Value = c2trie_matches;
+
+    #[inline(always)]
+    unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
+        // The common case first: a caller compiled with this release's header, whose sizes
+        // need no further check (a batch reads every element's sizes; three calls to
+        // `check_size` each took about 7 % of a batch's time).
+        const OWN: usize = size_of::<c2trie_match>();
+        // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_matches`, whose
+        // first field is `lists[0].size`.
+        let first = unsafe { read_size(p, 0) };
+        if first as usize == OWN
+            && (1..C2TRIE_LISTS).all(|list| {
+                // SAFETY: the caller's struct holds `C2TRIE_LISTS` matches of `OWN` bytes
+                // (the size its first declares), each starting with its `size`.
+                unsafe { read_size(p, list * OWN) == first }
+            })
+        {
+            return Ok(MatchesLayout { entry: OWN });
+        }
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { MatchesLayout::read_checked(p, what) }
     }
 
     fn stride(&self) -> usize {
