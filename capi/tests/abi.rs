@@ -584,3 +584,179 @@ fn a_batch_into_a_newer_callers_larger_matches_keeps_its_layout() {
     }
     assert!(found > n / 4, "{found} matches");
 }
+
+/// How much larger a newer caller's `c2trie_match` is, and how many bytes a newer
+/// `c2trie_decision` adds after its fields, in the layout tests below.
+const GROW: usize = 16;
+const EXTRA: usize = 8;
+
+/// `n` decisions in a newer caller's layout, each element's two sizes set and every other
+/// byte `0xa5`; returns the buffer (u64s, for the size fields' alignment) and the stride.
+fn newer_decisions(n: usize) -> (Vec<u64>, usize) {
+    let size = size_of::<c2trie_decision>() + GROW + EXTRA;
+    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * size / 8];
+    let base = buf.as_mut_ptr().cast::<u8>();
+    for i in 0..n {
+        let at = base.wrapping_add(i * size);
+        // SAFETY: element `i` lies within the buffer; its `size` is u32-aligned.
+        unsafe { at.cast::<u32>().write(size as u32) };
+        let entry = at.wrapping_add(offset_of!(c2trie_decision, entry));
+        // SAFETY: as above, for `entry.size`.
+        unsafe {
+            entry
+                .cast::<u32>()
+                .write((size_of::<c2trie_match>() + GROW) as u32)
+        };
+    }
+    (buf, size)
+}
+
+/// The bytes `len` at `from` in `buf`, copied over the bytes at `to` of `into`.
+fn copy_fields<T>(buf: &[u64], from: usize, into: &mut T, to: usize, len: usize) {
+    assert!(from + len <= buf.len() * 8 && to + len <= size_of::<T>());
+    // SAFETY: both ranges are in bounds (asserted); every field of `T` (integers and
+    // pointers) is valid for any bytes, and the copy does not overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            buf.as_ptr().cast::<u8>().wrapping_add(from),
+            (into as *mut T).cast::<u8>().wrapping_add(to),
+            len,
+        );
+    }
+}
+
+/// Decision `i` of a buffer from [`newer_decisions`], read back as this release's struct
+/// (its fields from the caller's offsets; the sizes set to this release's).
+fn read_newer_decision(buf: &[u64], i: usize, size: usize) -> c2trie_decision {
+    let entry_at = offset_of!(c2trie_decision, entry);
+    let tail_at = offset_of!(c2trie_decision, list_version);
+    let tail = size_of::<c2trie_decision>() - tail_at;
+    let mut d = c2trie_decision::default();
+    let at = i * size;
+    copy_fields(buf, at, &mut d, 0, entry_at);
+    copy_fields(
+        buf,
+        at + entry_at,
+        &mut d,
+        entry_at,
+        size_of::<c2trie_match>(),
+    );
+    let caller_tail = at + entry_at + size_of::<c2trie_match>() + GROW;
+    copy_fields(buf, caller_tail, &mut d, tail_at, tail);
+    assert_eq!(d.size as usize, size);
+    assert_eq!(d.entry.size as usize, size_of::<c2trie_match>() + GROW);
+    // The bytes past the fields this release knows are the caller's.
+    let bytes = |from: usize, len: usize| {
+        (from..from + len).all(|b| buf[b / 8].to_ne_bytes()[b % 8] == 0xa5)
+    };
+    assert!(bytes(at + entry_at + size_of::<c2trie_match>(), GROW));
+    assert!(bytes(at + size - EXTRA, EXTRA));
+    d.size = size_of::<c2trie_decision>() as u32;
+    d.entry.size = size_of::<c2trie_match>() as u32;
+    d
+}
+
+/// This release's layouts, which take a fast path (no size checks; one copy), are written
+/// exactly as a newer caller's larger layout is through the checked, field-by-field path:
+/// single and batch decisions (table handle, default and blocking policy) and single and
+/// batch lookups, over hits in every list and misses, and IPv6 addresses embedding
+/// listed IPv4 ones. A caller whose decision is this release's size but whose entry is
+/// not is refused and left untouched.
+#[test]
+fn this_releases_layout_is_written_as_a_newer_callers() {
+    let bytes = batch_table_bytes();
+    let t = CTable::new(&bytes);
+    let n = if cfg!(miri) { 24 } else { 300 };
+    let (v4, mut v6) = around_entries(n);
+    for i in (0..n.saturating_sub(1)).step_by(3) {
+        v6[i * 16..i * 16 + 2].copy_from_slice(&[0x20, 0x02]);
+        v6[i * 16 + 2..i * 16 + 6].copy_from_slice(&v4[i * 4 + 4..i * 4 + 8]);
+    }
+    let mut block = std::ptr::null_mut();
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { c2trie_policy_new(&mut block) }, C2TRIE_OK);
+    // SAFETY: a live policy handle used by this thread only.
+    let rc = unsafe { c2trie_policy_set_mode(block, C2TRIE_LIST_GLOBAL, C2TRIE_MODE_BLOCK) };
+    assert_eq!(rc, C2TRIE_OK);
+    let on = Decider::Table(t.0);
+    let mut listed = 0;
+    for p in [std::ptr::null(), block.cast_const()] {
+        for (width, addrs) in [(4, &v4), (16, &v6)] {
+            // Batches.
+            let mut own = vec![c2trie_decision::default(); n];
+            assert_eq!(decide_batch(on, p, width, addrs, &mut own), C2TRIE_OK);
+            let (mut newer, size) = newer_decisions(n);
+            let o = newer.as_mut_ptr().cast::<c2trie_decision>();
+            let rc = match width {
+                // SAFETY: `addrs` holds `n` addresses; `newer` holds `n` decisions of
+                // `size` bytes, each initialized with its sizes.
+                4 => unsafe { c2trie_decide_v4_batch(t.0, p, addrs.as_ptr(), n, o) },
+                // SAFETY: as above.
+                _ => unsafe { c2trie_decide_v6_batch(t.0, p, addrs.as_ptr(), n, o) },
+            };
+            assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+            for (i, (a, d)) in addrs.chunks_exact(width).zip(&own).enumerate() {
+                assert_eq!(
+                    *d,
+                    read_newer_decision(&newer, i, size),
+                    "batch, address {i}"
+                );
+                listed += usize::from(d.reason == C2TRIE_REASON_LISTED);
+                // Singles.
+                let (mut one, size) = newer_decisions(1);
+                let o = one.as_mut_ptr().cast::<c2trie_decision>();
+                let rc = match width {
+                    // SAFETY: `a` holds one address; `one` one decision of `size` bytes.
+                    4 => unsafe { c2trie_decide_v4(t.0, p, a.as_ptr().cast(), o) },
+                    // SAFETY: as above.
+                    _ => unsafe { c2trie_decide_v6(t.0, p, a.as_ptr().cast(), o) },
+                };
+                assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+                assert_eq!(decide_one(on, p, a), read_newer_decision(&one, 0, size));
+            }
+        }
+    }
+    assert!(
+        listed > n / 2 && listed < 4 * n,
+        "{listed} listed decisions"
+    );
+    // Lookups: three matches of this release's size against three larger ones.
+    let entry = size_of::<c2trie_match>() + GROW;
+    for (width, addrs) in [(4, &v4), (16, &v6)] {
+        let mut own = vec![c2trie_matches::default(); n];
+        assert_eq!(lookup_batch(&t, width, addrs, own.as_mut_ptr()), C2TRIE_OK);
+        let stride = C2TRIE_LISTS * entry;
+        let mut newer = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * stride / 8];
+        for e in 0..n * C2TRIE_LISTS {
+            newer[e * entry / 8] = u64::from(entry as u32) | 0xa5a5_a5a5 << 32;
+        }
+        let rc = lookup_batch(&t, width, addrs, newer.as_mut_ptr().cast());
+        assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+        for (i, (a, m)) in addrs.chunks_exact(width).zip(&own).enumerate() {
+            assert_eq!(*m, lookup_one(&t, a), "address {i}");
+            for (l, want) in m.lists.iter().enumerate() {
+                let mut got = c2trie_match::default();
+                let at = (i * C2TRIE_LISTS + l) * entry;
+                copy_fields(&newer, at, &mut got, 0, size_of::<c2trie_match>());
+                assert_eq!(got.size as usize, entry);
+                got.size = want.size;
+                assert_eq!(got, *want, "address {i}, list {l}");
+            }
+        }
+    }
+    // This release's total size with another entry size: refused, untouched.
+    let a = &v4[..4];
+    for entry in [size_of::<c2trie_match>() + 8, size_of::<c2trie_match>() - 8] {
+        let mut d = c2trie_decision {
+            verdict: 1234,
+            ..c2trie_decision::default()
+        };
+        d.entry.size = entry as u32;
+        // SAFETY: `a` holds one address; `d` is a full decision.
+        let rc = unsafe { c2trie_decide_v4(t.0, std::ptr::null(), a.as_ptr().cast(), &mut d) };
+        assert_eq!(rc, C2TRIE_ERR_SIZE, "entry size {entry}");
+        assert_eq!((d.verdict, d.entry.size as usize), (1234, entry));
+    }
+    // SAFETY: a handle from the calls above, freed once.
+    unsafe { c2trie_policy_free(block) };
+}
