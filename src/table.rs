@@ -479,8 +479,9 @@ impl Table {
     /// [`Table::lookup_v6`] for many addresses, as [`Table::lookup_v4_each`].
     pub fn lookup_v6_each<'t>(&'t self, addrs: &[Ipv6Addr], mut f: impl FnMut(Hits<'t>)) {
         if self.v6_groups.is_some() || self.v6_flat.is_some() {
-            // Prefix groups or the expansion: a few cached lines a lookup, no walk whose
-            // loads could overlap; staging the keys would only add work.
+            // Prefix groups or the expansion: a few cached lines a lookup (the expansion
+            // leaves a few addresses to the trie), little whose loads a batch could
+            // overlap; staging the keys would only add work.
             for a in addrs {
                 f(self.lookup_v6(*a));
             }
@@ -862,9 +863,9 @@ fn find_batch_v6<'a>(
     lengths_pass(fam, lengths, keys, covered, out);
 }
 
-/// [`find_batch_v6`]'s last passes: the `covered` keys (no host) looked up in the
-/// per-length tables, the first line of each key's every length prefetched before the
-/// first is probed.
+/// The last passes of the IPv6 batches over per-length tables ([`Table::lookup_v6_each`],
+/// [`find_batch_v6`]): the `covered` keys (no host) looked up in the tables, the first line
+/// of each key's every length prefetched before the first is probed.
 #[inline(always)]
 fn lengths_pass<'a>(
     fam: &Fam<'a, V6>,
@@ -1106,9 +1107,11 @@ fn summary_pass<'a, F: Family>(
     (covered, host_blocks)
 }
 
-/// Bit 0 of each byte of `x`, byte `i`'s as bit `i`. The multiplier puts byte `i`'s bit
-/// at bit `56 + i`; the other products of the set bits land below bit 56 and, added up,
-/// carry nothing into the top byte (`gather8_takes_bit_0_of_each_byte` tries all 256
+/// Bit 0 of each byte of `x`, byte `i`'s as bit `i`. The multiplier has bit `56 - 7k` set
+/// for `k` in 0..8, so byte `i`'s bit times term `k` lands at bit `56 + i - 7(i + k - 7)`:
+/// at `56 + i` for `k = 7 - i`, below bit 56 for smaller `k`, and at bit 64 or above (out
+/// of the wrapping product) for larger. Every product lands on a bit of its own, so
+/// nothing carries into the top byte (`gather8_takes_bit_0_of_each_byte` tries all 256
 /// patterns).
 #[inline(always)]
 fn gather8(x: u64) -> Mask {

@@ -563,8 +563,9 @@ impl CallerLayout for MatchesLayout {
             // This release's layout: one typed write, then the sizes, where the copies below
             // call memmove per list.
             // SAFETY: `p` is valid for writing `stride()` = `C2TRIE_LISTS * entry` bytes,
-            // the size of a `c2trie_matches` (asserted beside `NO_MATCHES`); the write is
-            // unaligned, so the caller's alignment does not matter.
+            // the size of a `c2trie_matches` (asserted beside `NO_MATCHES`). The write is
+            // unaligned: it asks no more alignment than `read`'s aligned reads of the size
+            // fields already relied on.
             unsafe { p.cast::<c2trie_matches>().write_unaligned(*value) };
             for i in 0..C2TRIE_LISTS {
                 let size = p.wrapping_add(i * self.entry).cast::<u32>();
@@ -694,7 +695,8 @@ impl CallerLayout for DecisionLayout {
                 ..*value
             };
             // SAFETY: `p` is valid for writing `stride()` = `size_of::<c2trie_decision>()`
-            // bytes; the write is unaligned, so the caller's alignment does not matter.
+            // bytes. The write is unaligned: it asks no more alignment than `read`'s
+            // aligned reads of the size fields already relied on.
             unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
             return;
         }
