@@ -683,23 +683,6 @@ impl CallerLayout for DecisionLayout {
 
     #[inline]
     unsafe fn write(&self, p: *mut u8, value: &c2trie_decision) {
-        if *self == DecisionLayout::OWN {
-            // This release's layout: one typed write, with the sizes, where the copies
-            // below call `memcpy` three times.
-            let d = c2trie_decision {
-                size: self.size as u32,
-                entry: c2trie_match {
-                    size: self.entry as u32,
-                    ..value.entry
-                },
-                ..*value
-            };
-            // SAFETY: `p` is valid for writing `stride()` = `size_of::<c2trie_decision>()`
-            // bytes. The write is unaligned: it asks no more alignment than `read`'s
-            // aligned reads of the size fields already relied on.
-            unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
-            return;
-        }
         let d = c2trie_decision {
             size: self.size as u32,
             entry: c2trie_match {
@@ -708,6 +691,15 @@ impl CallerLayout for DecisionLayout {
             },
             ..*value
         };
+        if *self == DecisionLayout::OWN {
+            // This release's layout: one typed write, where the copies below call
+            // `memcpy` three times.
+            // SAFETY: `p` is valid for writing `stride()` = `size_of::<c2trie_decision>()`
+            // bytes. The write is unaligned: it asks no more alignment than `read`'s
+            // aligned reads of the size fields already relied on.
+            unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
+            return;
+        }
         let n = self.size;
         // SAFETY: the three parts land within the caller's `size` bytes, which are
         // writable: the fields before `entry`, `entry` clipped to the caller's `entry.size`,
