@@ -140,7 +140,7 @@ pub unsafe extern "C" fn c2trie_live_reload(
             return Ok(());
         }
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", s) }
+        unsafe { put_struct(out, "out", s) }
     })
 }
 
@@ -169,7 +169,7 @@ pub unsafe extern "C" fn c2trie_live_reload_pointer(
             return Ok(());
         }
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", s) }
+        unsafe { put_struct(out, "out", s) }
     })
 }
 
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn c2trie_live_get_info(
             },
         };
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", info) }
+        unsafe { put_struct(out, "out", info) }
     })
 }
 

@@ -199,7 +199,7 @@ pub unsafe extern "C" fn c2trie_table_get_info(
             counts,
         };
         // SAFETY: the caller's guarantee on `out`.
-        unsafe { put(out, "out", info) }
+        unsafe { put_struct(out, "out", info) }
     })
 }
 
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn c2trie_parse_addr(text: *const c_char, out: *mut c2trie
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn c2trie_decision_init(out: *mut c2trie_decision) -> c_int {
     // SAFETY: the caller's guarantee on `out`.
-    guard(|| unsafe { put(out, "out", c2trie_decision::default()) })
+    guard(|| unsafe { put_struct(out, "out", c2trie_decision::default()) })
 }
 
 /// Initializes every list's match for a call to write (what `C2TRIE_MATCHES_INIT` does).
@@ -240,7 +240,7 @@ pub unsafe extern "C" fn c2trie_decision_init(out: *mut c2trie_decision) -> c_in
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn c2trie_matches_init(out: *mut c2trie_matches) -> c_int {
     // SAFETY: the caller's guarantee on `out`.
-    guard(|| unsafe { put(out, "out", c2trie_matches::default()) })
+    guard(|| unsafe { put_struct(out, "out", c2trie_matches::default()) })
 }
 
 /// The callback of [`c2trie_table_for_each_entry`]: 0 to go on, anything else to stop.
@@ -269,7 +269,10 @@ pub unsafe extern "C" fn c2trie_table_for_each_entry(
         let t = unsafe { table_arg(table) }?;
         let f = f.ok_or_else(|| Error::null("f"))?;
         for e in t.entries() {
-            let m = match_to_c(Some(e), Strings::Borrow);
+            let mut m = match_to_c(Some(e), Strings::Borrow);
+            // SAFETY: `m` is a `c2trie_match`, which holds its gaps; they are zeroed in place
+            // and `m` is not moved before C reads it.
+            unsafe { zero_gaps(std::ptr::from_mut(&mut m).cast(), c2trie_match::GAPS) };
             // SAFETY: `f` is a C function the caller vouches for; `m` lives across the call
             // and its strings as long as the table.
             let r = unsafe { f(user, &m) };

@@ -11,8 +11,9 @@ use c2trie::policy::{EmbeddedV4, Encoding, Reason};
 use c2trie::{Decision, EntryRef, List, Mode, Verdict};
 
 use std::mem::{align_of, offset_of, size_of};
+use std::ops::Range;
 
-use crate::boundary::{CallerLayout, Error, check_size, copy_part, read_size};
+use crate::boundary::{CallerLayout, Error, check_size, copy_part, put, read_size};
 
 /// Success.
 pub const C2TRIE_OK: c_int = 0;
@@ -480,6 +481,115 @@ pub(crate) fn decision_to_c(
     }
 }
 
+/// The bytes of a C struct that no field covers (padding), as ranges, on this target. A
+/// struct written to a caller's memory has them zeroed after it ([`zero_gaps`]): a typed
+/// copy carries padding as whatever bytes were there, which could be the library's
+/// (halves of pointers), and would differ between identical calls.
+pub(crate) trait Gaps {
+    const GAPS: &'static [Range<usize>];
+}
+
+/// The end of field `$f` of `$t`.
+macro_rules! end_of {
+    ($t:ty, $f:ident) => {
+        offset_of!($t, $f) + size_of_field!($t, $f)
+    };
+}
+
+/// The size of field `$f` of `$t`, in a constant.
+macro_rules! size_of_field {
+    ($t:ty, $f:ident) => {{
+        const fn size<T, F>(_: fn(&T) -> &F) -> usize {
+            size_of::<F>()
+        }
+        size(|v: &$t| &v.$f)
+    }};
+}
+
+impl Gaps for c2trie_match {
+    const GAPS: &'static [Range<usize>] = &[
+        end_of!(c2trie_match, prefix)..offset_of!(c2trie_match, expires),
+        end_of!(c2trie_match, tag_len)..size_of::<c2trie_match>(),
+    ];
+}
+
+// A list of gaps that holds one, not a range to collect.
+#[allow(clippy::single_range_in_vec_init)]
+impl Gaps for c2trie_decision {
+    /// Its own gaps; `entry`'s are [`c2trie_match`]'s, at `entry`. (No gap follows `entry`
+    /// or `generation` on any target: both end on a `u64`'s alignment; checked here.)
+    const GAPS: &'static [Range<usize>] = {
+        const _: () = assert!(
+            end_of!(c2trie_decision, entry) == offset_of!(c2trie_decision, list_version)
+                && end_of!(c2trie_decision, generation) == size_of::<c2trie_decision>()
+        );
+        &[end_of!(c2trie_decision, matched)..offset_of!(c2trie_decision, entry)]
+    };
+}
+
+impl Gaps for c2trie_table_info {
+    const GAPS: &'static [Range<usize>] = &[
+        end_of!(c2trie_table_info, format_version)..offset_of!(c2trie_table_info, list_version),
+        end_of!(c2trie_table_info, counts)..size_of::<c2trie_table_info>(),
+    ];
+}
+
+// A list of gaps that holds one, not a range to collect.
+#[allow(clippy::single_range_in_vec_init)]
+impl Gaps for c2trie_swap {
+    const GAPS: &'static [Range<usize>] =
+        &[end_of!(c2trie_swap, had_previous)..size_of::<c2trie_swap>()];
+}
+
+impl Gaps for c2trie_live_info {
+    const GAPS: &'static [Range<usize>] = &[
+        end_of!(c2trie_live_info, has_table)..offset_of!(c2trie_live_info, fail_mode),
+        end_of!(c2trie_live_info, fail_mode)..size_of::<c2trie_live_info>(),
+    ];
+}
+
+impl Gaps for c2trie_matches {
+    const GAPS: &'static [Range<usize>] = {
+        const M: usize = size_of::<c2trie_match>();
+        const G: &[Range<usize>] = c2trie_match::GAPS;
+        // Three matches back to back (`C2TRIE_LISTS`, checked below), none between them.
+        const _: () = assert!(C2TRIE_LISTS == 3 && size_of::<c2trie_matches>() == 3 * M);
+        &[
+            G[0].start..G[0].end,
+            G[1].start..G[1].end,
+            G[0].start + M..G[0].end + M,
+            G[1].start + M..G[1].end + M,
+            G[0].start + 2 * M..G[0].end + 2 * M,
+            G[1].start + 2 * M..G[1].end + 2 * M,
+        ]
+    };
+}
+
+/// [`put`] for a struct with gaps: the gaps are zeroed after the write.
+///
+/// # Safety
+///
+/// As [`put`].
+pub(crate) unsafe fn put_struct<T: Gaps>(p: *mut T, what: &str, value: T) -> Result<(), Error> {
+    // SAFETY: the caller's guarantee.
+    unsafe { put(p, what, value) }?;
+    // SAFETY: `put` succeeded, so `p` is valid for writing a `T`, which holds its gaps.
+    unsafe { zero_gaps(p.cast(), T::GAPS) };
+    Ok(())
+}
+
+/// Zeroes the gaps `gaps` of a struct written at `p`.
+///
+/// # Safety
+///
+/// `p` is valid for writing the end of every range in `gaps`.
+pub(crate) unsafe fn zero_gaps(p: *mut u8, gaps: &[Range<usize>]) {
+    for g in gaps {
+        // SAFETY: the caller's guarantee: the range lies within the writable bytes.
+        unsafe { p.wrapping_add(g.start).write_bytes(0, g.len()) };
+    }
+}
+
 /// The smallest `c2trie_match.size` accepted: the layout of the first release with the
 /// field (this one). Never raised: older callers keep working.
 pub(crate) const MATCH_MIN_SIZE: usize = size_of::<c2trie_match>();
@@ -572,6 +682,8 @@ impl CallerLayout for MatchesLayout {
                 // SAFETY: match `i`'s `size`, its first field, lies within the bytes just
                 // written.
                 unsafe { size.write_unaligned(self.entry as u32) };
+                // SAFETY: match `i`'s gaps lie within its `entry` bytes, just written.
+                unsafe { zero_gaps(p.wrapping_add(i * self.entry), c2trie_match::GAPS) };
             }
             return;
         }
@@ -591,6 +703,9 @@ impl CallerLayout for MatchesLayout {
                     (i + 1) * self.entry,
                 )
             };
+            // SAFETY: as above; the gaps lie within this release's match, no longer than
+            // the caller's `entry` (checked by `read`).
+            unsafe { zero_gaps(p.wrapping_add(i * self.entry), c2trie_match::GAPS) };
         }
     }
 }
@@ -698,6 +813,10 @@ impl CallerLayout for DecisionLayout {
             // bytes. The write is unaligned: it asks no more alignment than `read`'s
             // aligned reads of the size fields already relied on.
             unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
+            // SAFETY: the gaps lie within the `size_of::<c2trie_decision>()` bytes written.
+            unsafe { zero_gaps(p, c2trie_decision::GAPS) };
+            // SAFETY: as above, within `entry`.
+            unsafe { zero_gaps(p.wrapping_add(ENTRY_AT), c2trie_match::GAPS) };
             return;
         }
         let n = self.size;
@@ -725,5 +844,11 @@ impl CallerLayout for DecisionLayout {
                 n,
             )
         };
+        // SAFETY: the decision's gaps lie before `entry`, within the first part written;
+        // `entry`'s within this release's match, no longer than the caller's (checked by
+        // `read`).
+        unsafe { zero_gaps(p, c2trie_decision::GAPS) };
+        // SAFETY: as above.
+        unsafe { zero_gaps(p.wrapping_add(ENTRY_AT), c2trie_match::GAPS) };
     }
 }

@@ -760,3 +760,89 @@ fn this_releases_layout_is_written_as_a_newer_callers() {
     // SAFETY: a handle from the calls above, freed once.
     unsafe { c2trie_policy_free(block) };
 }
+
+/// The bytes of this release's structs that no field covers come back zero, whatever the
+/// caller's memory held: matches (single and batch lookups), decisions (single and batch),
+/// and the table's info.
+#[test]
+fn padding_comes_back_zero() {
+    let bytes = batch_table_bytes();
+    let t = CTable::new(&bytes);
+    let match_gap = offset_of!(c2trie_match, prefix) + 16..offset_of!(c2trie_match, expires);
+    let decision_gap = offset_of!(c2trie_decision, matched) + size_of::<c2trie_addr>()
+        ..offset_of!(c2trie_decision, entry);
+    let entry_gap = {
+        let at = offset_of!(c2trie_decision, entry);
+        at + match_gap.start..at + match_gap.end
+    };
+    let zero = |buf: &[u64], at: usize, gap: &std::ops::Range<usize>| {
+        (at + gap.start..at + gap.end).all(|b| buf[b / 8].to_ne_bytes()[b % 8] == 0)
+    };
+    let n = 7;
+    let (v4, _) = around_entries(n);
+    // Matches: each of the three lists' sizes set, every other byte 0xa5.
+    let m = size_of::<c2trie_match>();
+    let mut out = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * size_of::<c2trie_matches>() / 8];
+    for e in 0..n * C2TRIE_LISTS {
+        out[e * m / 8] = m as u64 | 0xa5a5_a5a5 << 32;
+    }
+    assert_eq!(lookup_batch(&t, 4, &v4, out.as_mut_ptr().cast()), C2TRIE_OK);
+    assert!((0..n * C2TRIE_LISTS).all(|e| zero(&out, e * m, &match_gap)));
+    let mut one = out[..size_of::<c2trie_matches>() / 8].to_vec();
+    one.iter_mut().for_each(|w| *w = 0xa5a5_a5a5_a5a5_a5a5);
+    for l in 0..C2TRIE_LISTS {
+        one[l * m / 8] = m as u64 | 0xa5a5_a5a5 << 32;
+    }
+    // SAFETY: `v4` starts with one address; `one` is one initialized `c2trie_matches`.
+    let rc = unsafe { c2trie_lookup_v4(t.0, v4.as_ptr().cast(), one.as_mut_ptr().cast()) };
+    assert_eq!(rc, C2TRIE_OK);
+    assert!((0..C2TRIE_LISTS).all(|l| zero(&one, l * m, &match_gap)));
+    // Decisions: a batch and a single call, then the init function.
+    let d = size_of::<c2trie_decision>();
+    let mut out = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * d / 8];
+    let base = out.as_mut_ptr().cast::<u8>();
+    for i in 0..n {
+        let at = base.wrapping_add(i * d);
+        // SAFETY: element `i` lies within the buffer; its `size` is u32-aligned.
+        unsafe { at.cast::<u32>().write(d as u32) };
+        let entry = at.wrapping_add(offset_of!(c2trie_decision, entry));
+        // SAFETY: as above, for `entry.size`.
+        unsafe { entry.cast::<u32>().write(m as u32) };
+    }
+    let o = out.as_mut_ptr().cast::<c2trie_decision>();
+    // SAFETY: `v4` holds `n` addresses; `out` `n` initialized decisions.
+    let rc = unsafe { c2trie_decide_v4_batch(t.0, std::ptr::null(), v4.as_ptr(), n, o) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    assert!((0..n).all(|i| zero(&out, i * d, &decision_gap) && zero(&out, i * d, &entry_gap)));
+    out.truncate(d / 8);
+    out.iter_mut().for_each(|w| *w = 0xa5a5_a5a5_a5a5_a5a5);
+    // SAFETY: as above, for the first element.
+    unsafe { base.cast::<u32>().write(d as u32) };
+    let o = out.as_mut_ptr().cast::<c2trie_decision>();
+    // SAFETY: `out` is one decision, its sizes set just below.
+    unsafe {
+        o.cast::<u8>()
+            .wrapping_add(offset_of!(c2trie_decision, entry))
+            .cast::<u32>()
+            .write(m as u32)
+    };
+    // SAFETY: `out` is one decision, `size` set.
+    unsafe { o.cast::<u32>().write(d as u32) };
+    // SAFETY: `v4` starts with one address; `o` is one initialized decision.
+    let rc = unsafe { c2trie_decide_v4(t.0, std::ptr::null(), v4.as_ptr().cast(), o) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    assert!(zero(&out, 0, &decision_gap) && zero(&out, 0, &entry_gap));
+    out.iter_mut().for_each(|w| *w = 0xa5a5_a5a5_a5a5_a5a5);
+    // SAFETY: `o` is valid for writing one decision.
+    assert_eq!(unsafe { c2trie_decision_init(o) }, C2TRIE_OK);
+    assert!(zero(&out, 0, &decision_gap) && zero(&out, 0, &entry_gap));
+    // The table's info: `format_version` (u32) before `list_version` (u64).
+    let info_gap = offset_of!(c2trie_table_info, format_version) + 4
+        ..offset_of!(c2trie_table_info, list_version);
+    assert!(!info_gap.is_empty());
+    let mut info = vec![0xa5a5_a5a5_a5a5_a5a5_u64; size_of::<c2trie_table_info>() / 8];
+    // SAFETY: `info` holds one `c2trie_table_info`.
+    let rc = unsafe { c2trie_table_get_info(t.0, info.as_mut_ptr().cast()) };
+    assert_eq!(rc, C2TRIE_OK);
+    assert!(zero(&info, 0, &info_gap));
+}
