@@ -513,17 +513,22 @@ impl Gaps for c2trie_match {
     ];
 }
 
-// A list of gaps that holds one, not a range to collect.
-#[allow(clippy::single_range_in_vec_init)]
 impl Gaps for c2trie_decision {
-    /// Its own gaps; `entry`'s are [`c2trie_match`]'s, at `entry`. (No gap follows `entry`
-    /// or `generation` on any target: both end on a `u64`'s alignment; checked here.)
+    /// Its own gap after `matched`, and `entry`'s (a [`c2trie_match`]'s) at `entry`. (No gap
+    /// follows `entry` or `generation` on any target: both end on a `u64`'s alignment;
+    /// checked here.)
     const GAPS: &'static [Range<usize>] = {
         const _: () = assert!(
             end_of!(c2trie_decision, entry) == offset_of!(c2trie_decision, list_version)
                 && end_of!(c2trie_decision, generation) == size_of::<c2trie_decision>()
         );
-        &[end_of!(c2trie_decision, matched)..offset_of!(c2trie_decision, entry)]
+        const E: usize = offset_of!(c2trie_decision, entry);
+        const G: &[Range<usize>] = c2trie_match::GAPS;
+        &[
+            end_of!(c2trie_decision, matched)..E,
+            E + G[0].start..E + G[0].end,
+            E + G[1].start..E + G[1].end,
+        ]
     };
 }
 
@@ -578,11 +583,83 @@ pub(crate) unsafe fn put_struct<T: Gaps>(p: *mut T, what: &str, value: T) -> Res
     Ok(())
 }
 
+/// The bytes `gaps` cover.
+const fn gap_total(gaps: &[Range<usize>]) -> usize {
+    let (mut i, mut total) = (0, 0);
+    while i < gaps.len() {
+        total += gaps[i].end - gaps[i].start;
+        i += 1;
+    }
+    total
+}
+
+/// Checks, at compile time, that `$t`'s fields and its listed gaps add up to its size: a
+/// field added without its gaps listed fails the build.
+macro_rules! gaps_complete {
+    ($t:ty { $($f:ident),* $(,)? }) => {
+        const _: () = assert!(
+            0 $(+ size_of_field!($t, $f))* + gap_total(<$t as Gaps>::GAPS) == size_of::<$t>()
+        );
+    };
+}
+
+gaps_complete!(c2trie_match {
+    size,
+    list,
+    found,
+    family,
+    prefix_len,
+    risk,
+    prefix,
+    expires,
+    source,
+    source_len,
+    tag,
+    tag_len,
+});
+// `entry` counts whole there, and its gaps are among the decision's: counted once.
+const _: () = assert!(
+    size_of_field!(c2trie_decision, size)
+        + size_of_field!(c2trie_decision, verdict)
+        + size_of_field!(c2trie_decision, reason)
+        + size_of_field!(c2trie_decision, list)
+        + size_of_field!(c2trie_decision, via)
+        + size_of_field!(c2trie_decision, matched)
+        + size_of_field!(c2trie_decision, entry)
+        + size_of_field!(c2trie_decision, list_version)
+        + size_of_field!(c2trie_decision, generation)
+        + gap_total(c2trie_decision::GAPS)
+        - gap_total(c2trie_match::GAPS)
+        == size_of::<c2trie_decision>()
+);
+gaps_complete!(c2trie_table_info {
+    format_version,
+    list_version,
+    created_unix,
+    checksum,
+    bytes,
+    entries,
+    counts,
+});
+gaps_complete!(c2trie_swap {
+    generation,
+    list_version,
+    previous_version,
+    had_previous
+});
+gaps_complete!(c2trie_live_info {
+    generation,
+    list_version,
+    created_unix,
+    has_table,
+    fail_mode
+});
+
 /// Zeroes the gaps `gaps` of a struct written at `p`.
 ///
 /// # Safety
 ///
-/// `p` is valid for writing the end of every range in `gaps`.
+/// `p` is valid for writing up to the end of every range in `gaps`.
 pub(crate) unsafe fn zero_gaps(p: *mut u8, gaps: &[Range<usize>]) {
     for g in gaps {
         // SAFETY: the caller's guarantee: the range lies within the writable bytes.
@@ -815,8 +892,6 @@ impl CallerLayout for DecisionLayout {
             unsafe { p.cast::<c2trie_decision>().write_unaligned(d) };
             // SAFETY: the gaps lie within the `size_of::<c2trie_decision>()` bytes written.
             unsafe { zero_gaps(p, c2trie_decision::GAPS) };
-            // SAFETY: as above, within `entry`.
-            unsafe { zero_gaps(p.wrapping_add(ENTRY_AT), c2trie_match::GAPS) };
             return;
         }
         let n = self.size;
@@ -844,11 +919,9 @@ impl CallerLayout for DecisionLayout {
                 n,
             )
         };
-        // SAFETY: the decision's gaps lie before `entry`, within the first part written;
-        // `entry`'s within this release's match, no longer than the caller's (checked by
-        // `read`).
+        // SAFETY: the decision's gaps lie before `entry`, within the first part written,
+        // and within this release's match at `entry`, no longer than the caller's (checked
+        // by `read`), at the same offset in every layout.
         unsafe { zero_gaps(p, c2trie_decision::GAPS) };
-        // SAFETY: as above.
-        unsafe { zero_gaps(p.wrapping_add(ENTRY_AT), c2trie_match::GAPS) };
     }
 }

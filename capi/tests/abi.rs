@@ -839,10 +839,148 @@ fn padding_comes_back_zero() {
     // The table's info: `format_version` (u32) before `list_version` (u64).
     let info_gap = offset_of!(c2trie_table_info, format_version) + 4
         ..offset_of!(c2trie_table_info, list_version);
-    assert!(!info_gap.is_empty());
-    let mut info = vec![0xa5a5_a5a5_a5a5_a5a5_u64; size_of::<c2trie_table_info>() / 8];
+    let mut info = vec![0xa5a5_a5a5_a5a5_a5a5_u64; size_of::<c2trie_table_info>().div_ceil(8)];
     // SAFETY: `info` holds one `c2trie_table_info`.
     let rc = unsafe { c2trie_table_get_info(t.0, info.as_mut_ptr().cast()) };
     assert_eq!(rc, C2TRIE_OK);
     assert!(zero(&info, 0, &info_gap));
+}
+
+/// `T`'s bytes.
+fn bytes_of<T>(v: &T) -> &[u8] {
+    // SAFETY: `v` is `size_of::<T>()` readable bytes; the C structs read here have their
+    // gaps written (zeroed) by the library, or are the test's own 0xa5 bytes.
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
+}
+
+/// A `T` whose every byte is 0xa5 (the C structs: integers and pointers, valid for any
+/// bytes).
+fn filled<T: Copy>() -> T {
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `v` is `size_of::<T>()` writable bytes.
+    unsafe {
+        v.as_mut_ptr()
+            .cast::<u8>()
+            .write_bytes(0xa5, size_of::<T>())
+    };
+    // SAFETY: every byte is written, and any bytes are a valid value of these structs.
+    unsafe { v.assume_init() }
+}
+
+/// The gaps `gaps` of `b` are zero.
+fn gaps_zero(what: &str, b: &[u8], gaps: &[std::ops::Range<usize>]) {
+    for g in gaps {
+        assert!(
+            b[g.clone()].iter().all(|x| *x == 0),
+            "{what}: gap {g:?} holds {:02x?}",
+            &b[g.clone()]
+        );
+    }
+}
+
+/// Leaves 0xa5 bytes on the stack below this frame, where a later call's locals land.
+#[inline(never)]
+fn dirty_stack() {
+    let mut a = [0xa5u8; 4096];
+    std::hint::black_box(&mut a);
+}
+
+/// The rest of the outputs' gaps: a reload's `c2trie_swap`, a live handle's info,
+/// `c2trie_matches_init`, the match an entry callback gets, and a newer caller's larger
+/// decision and matches (their grown bytes left as they were).
+#[test]
+fn padding_comes_back_zero_everywhere() {
+    let bytes = batch_table_bytes();
+    let match_gap = offset_of!(c2trie_match, prefix) + 16..offset_of!(c2trie_match, expires);
+    let m = size_of::<c2trie_match>();
+    // Reloads and live info.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lists.c2t");
+    std::fs::write(&path, &bytes).unwrap();
+    let cpath = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut live = std::ptr::null_mut();
+    // SAFETY: a valid out-pointer.
+    let rc = unsafe { c2trie_live_new(C2TRIE_FAIL_OPEN, &mut live) };
+    assert_eq!(rc, C2TRIE_OK);
+    let swap_gap = offset_of!(c2trie_swap, had_previous) + 1..size_of::<c2trie_swap>();
+    for _ in 0..2 {
+        let mut s: c2trie_swap = filled();
+        // SAFETY: a live handle, a NUL-terminated path and a valid out-pointer.
+        let rc = unsafe { c2trie_live_reload(live, cpath.as_ptr(), C2TRIE_RELOAD_FORCE, &mut s) };
+        assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+        gaps_zero("swap", bytes_of(&s), std::slice::from_ref(&swap_gap));
+    }
+    let mut info: c2trie_live_info = filled();
+    // SAFETY: a live handle and a valid out-pointer.
+    assert_eq!(unsafe { c2trie_live_get_info(live, &mut info) }, C2TRIE_OK);
+    let info_gap =
+        offset_of!(c2trie_live_info, has_table) + 1..offset_of!(c2trie_live_info, fail_mode);
+    gaps_zero("live info", bytes_of(&info), &[info_gap]);
+    // SAFETY: the handle from above, freed once.
+    unsafe { c2trie_live_free(live) };
+    // The init function.
+    let mut ms: c2trie_matches = filled();
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { c2trie_matches_init(&mut ms) }, C2TRIE_OK);
+    let three: Vec<_> = (0..C2TRIE_LISTS)
+        .map(|l| l * m + match_gap.start..l * m + match_gap.end)
+        .collect();
+    gaps_zero("matches_init", bytes_of(&ms), &three);
+    // The entry callback.
+    unsafe extern "C" fn keep(user: *mut c_void, e: *const c2trie_match) -> c_int {
+        // SAFETY: `user` is the test's `Vec`, not otherwise used during the call.
+        let seen = unsafe { &mut *user.cast::<Vec<Vec<u8>>>() };
+        // SAFETY: `e` is one match, valid during the call.
+        let e = unsafe { &*e };
+        seen.push(bytes_of(e).to_vec());
+        0
+    }
+    let t = CTable::new(&bytes);
+    dirty_stack();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    // SAFETY: a table handle, a callback and its user pointer, valid during the call.
+    let rc = unsafe { c2trie_table_for_each_entry(t.0, Some(keep), (&raw mut seen).cast()) };
+    assert_eq!(rc, C2TRIE_OK);
+    assert_eq!(seen.len(), 5);
+    for e in &seen {
+        gaps_zero("entry", e, std::slice::from_ref(&match_gap));
+    }
+    // A newer caller's decision and matches, through the field-by-field path.
+    let (mut newer, size) = newer_decisions(1);
+    let a = &around_entries(1).0;
+    let o = newer.as_mut_ptr().cast::<c2trie_decision>();
+    // SAFETY: `a` holds one address; `newer` one decision of `size` bytes, sizes set.
+    let rc = unsafe { c2trie_decide_v4(t.0, std::ptr::null(), a.as_ptr().cast(), o) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    let at = offset_of!(c2trie_decision, entry);
+    let decision_gap = offset_of!(c2trie_decision, matched) + size_of::<c2trie_addr>()..at;
+    let out: Vec<u8> = newer.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    gaps_zero(
+        "newer decision",
+        &out[..size],
+        &[decision_gap, at + match_gap.start..at + match_gap.end],
+    );
+    // `read_newer_decision` checks the grown bytes were left alone.
+    read_newer_decision(&newer, 0, size);
+    let entry = m + GROW;
+    let mut mb = vec![0xa5a5_a5a5_a5a5_a5a5_u64; (C2TRIE_LISTS * entry).div_ceil(8)];
+    for l in 0..C2TRIE_LISTS {
+        mb[l * entry / 8] = entry as u64 | 0xa5a5_a5a5 << 32;
+    }
+    // SAFETY: `a` holds one address; `mb` one `c2trie_matches` of `entry`-byte matches.
+    let rc = unsafe { c2trie_lookup_v4(t.0, a.as_ptr().cast(), mb.as_mut_ptr().cast()) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    let out: Vec<u8> = mb.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    for l in 0..C2TRIE_LISTS {
+        gaps_zero(
+            "newer matches",
+            &out,
+            std::slice::from_ref(&(l * entry + match_gap.start..l * entry + match_gap.end)),
+        );
+        assert!(
+            out[l * entry + m..(l + 1) * entry]
+                .iter()
+                .all(|b| *b == 0xa5)
+        );
+    }
 }
