@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use zerocopy::byteorder::little_endian::U32;
+use zerocopy::byteorder::little_endian::{U32, U64};
 
 use crate::entry::{List, Meta};
 use crate::error::LoadError;
@@ -504,12 +504,13 @@ impl Table {
                         *k = u128::from(*a);
                     }
                 }
-                let covered = hosts_pass(fam, &keys, covered, host_blocks, &mut hits);
-                match self.v6_lengths.as_ref() {
-                    Some(lengths) => lengths_pass(fam, lengths, &keys, covered, &mut hits),
-                    None if covered != 0 => walk_batch(fam, &keys, covered, &mut hits),
-                    None => {}
-                }
+                past_summary_v6(
+                    fam,
+                    self.v6_lengths.as_ref(),
+                    &keys,
+                    (covered, host_blocks),
+                    &mut hits,
+                );
             }
             for (a, h) in chunk.iter().zip(&hits) {
                 f(Hits {
@@ -837,10 +838,8 @@ fn host_tuple<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int, h: u64) -> Option<&'
 }
 
 /// [`find_batch`] for IPv6: with prefix groups or the expansion, each key alone (a lookup
-/// reads a few lines, most of them cached, with no walk to interleave); with per-length
-/// tables, the summary and
-/// host passes of `find_batch`, then the tables' first lines of every key left, all
-/// prefetched before the first is probed.
+/// reads a few lines, most of them cached, with no walk to interleave); otherwise the
+/// summary pass, then [`past_summary_v6`].
 #[inline(always)]
 fn find_batch_v6<'a>(
     fam: &Fam<'a, V6>,
@@ -856,11 +855,29 @@ fn find_batch_v6<'a>(
         }
         return;
     }
-    let Some(lengths) = lengths else {
-        return find_batch(fam, keys, out);
-    };
-    let covered = find_batch_hosts(fam, keys, out);
-    lengths_pass(fam, lengths, keys, covered, out);
+    let (covered, host_blocks) = summary_pass(fam, keys.iter().copied(), out);
+    if covered | host_blocks != 0 {
+        past_summary_v6(fam, lengths, keys, (covered, host_blocks), out);
+    }
+}
+
+/// The IPv6 batches' passes after the summary's, for the keys whose summary bits are
+/// `covered` and `host_blocks` (the other keys' answers, none, already set): the host
+/// passes, then the per-length tables or, without them, the interleaved trie walk.
+#[inline(always)]
+fn past_summary_v6<'a>(
+    fam: &Fam<'a, V6>,
+    lengths: Option<&Lengths>,
+    keys: &[u128],
+    (covered, host_blocks): (Mask, Mask),
+    out: &mut [&'a RawTuple; BATCH],
+) {
+    let covered = hosts_pass(fam, keys, covered, host_blocks, out);
+    match lengths {
+        Some(lengths) => lengths_pass(fam, lengths, keys, covered, out),
+        None if covered != 0 => walk_batch(fam, keys, covered, out),
+        None => {}
+    }
 }
 
 /// The last passes of the IPv6 batches over per-length tables ([`Table::lookup_v6_each`],
@@ -893,8 +910,15 @@ fn lengths_pass<'a>(
 /// (invariant 20), bit 1 when a host lies in it.
 #[inline(always)]
 fn summary_bits<F: Family>(fam: &Fam<'_, F>, key: F::Int) -> u64 {
-    let block = F::head(key, fam.summary_bits);
-    fam.summary
+    block_bits::<F>(fam.summary, fam.summary_bits, key)
+}
+
+/// [`summary_bits`] from the summary's words and width, which a caller can hold in
+/// registers across a loop.
+#[inline(always)]
+fn block_bits<F: Family>(summary: &[U64], width: u32, key: F::Int) -> u64 {
+    let block = F::head(key, width);
+    summary
         .get(block >> 5)
         .map_or(0, |w| (w.get() >> ((block & 31) << 1)) & 3)
 }
@@ -1093,10 +1117,7 @@ fn summary_pass<'a, F: Family>(
     let (summary, width) = (fam.summary, fam.summary_bits);
     let mut two = [0u8; BATCH];
     for (key, t) in keys.zip(two.iter_mut()) {
-        let block = F::head(key, width);
-        *t = summary
-            .get(block >> 5)
-            .map_or(0, |w| ((w.get() >> ((block & 31) << 1)) & 3) as u8);
+        *t = block_bits::<F>(summary, width, key) as u8;
     }
     let (mut covered, mut host_blocks): (Mask, Mask) = (0, 0);
     for (j, eight) in two.chunks_exact(8).enumerate() {
