@@ -707,8 +707,8 @@ impl Policy {
     /// [`Policy::decide`] for many IPv6 addresses, as [`Policy::decide_v4_each`]: the
     /// IPv6 addresses through [`Table::lookup_v6_each`] (interleaved where the table's
     /// IPv6 lookups walk a trie or per-length tables; a table with prefix groups or the
-    /// expansion answers each in turn), then, for each, the IPv4 addresses it embeds, each looked up singly,
-    /// as [`Policy::decide`] does. Never panics; allocates nothing.
+    /// expansion answers each in turn), then, for each, the IPv4 addresses it embeds,
+    /// each looked up singly, as [`Policy::decide`] does. Never panics; allocates nothing.
     pub fn decide_v6_each<'t>(
         &self,
         table: &'t Table,
