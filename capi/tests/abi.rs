@@ -593,8 +593,14 @@ const EXTRA: usize = 8;
 /// `n` decisions in a newer caller's layout, each element's two sizes set and every other
 /// byte `0xa5`; returns the buffer (u64s, for the size fields' alignment) and the stride.
 fn newer_decisions(n: usize) -> (Vec<u64>, usize) {
-    let size = size_of::<c2trie_decision>() + GROW + EXTRA;
-    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * size / 8];
+    decisions_with(n, GROW, EXTRA)
+}
+
+/// `n` decisions whose `c2trie_match` is `grow` bytes larger than this release's and which
+/// add `extra` bytes at the end, as [`newer_decisions`] (0 and 0: this release's layout).
+fn decisions_with(n: usize, grow: usize, extra: usize) -> (Vec<u64>, usize) {
+    let size = size_of::<c2trie_decision>() + grow + extra;
+    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; (n * size).div_ceil(8)];
     let base = buf.as_mut_ptr().cast::<u8>();
     for i in 0..n {
         let at = base.wrapping_add(i * size);
@@ -605,10 +611,20 @@ fn newer_decisions(n: usize) -> (Vec<u64>, usize) {
         unsafe {
             entry
                 .cast::<u32>()
-                .write((size_of::<c2trie_match>() + GROW) as u32)
+                .write((size_of::<c2trie_match>() + grow) as u32)
         };
     }
     (buf, size)
+}
+
+/// `n` `c2trie_matches` of matches `entry` bytes long, each match's `size` set and every
+/// other byte `0xa5` (u64s, for the size fields' alignment).
+fn matches_with(n: usize, entry: usize) -> Vec<u64> {
+    let mut buf = vec![0xa5a5_a5a5_a5a5_a5a5_u64; (n * C2TRIE_LISTS * entry).div_ceil(8)];
+    for e in 0..n * C2TRIE_LISTS {
+        buf[e * entry / 8] = entry as u64 | 0xa5a5_a5a5 << 32;
+    }
+    buf
 }
 
 /// The bytes `len` at `from` in `buf`, copied over the bytes at `to` of `into`.
@@ -725,11 +741,7 @@ fn this_releases_layout_is_written_as_a_newer_callers() {
     for (width, addrs) in [(4, &v4), (16, &v6)] {
         let mut own = vec![c2trie_matches::default(); n];
         assert_eq!(lookup_batch(&t, width, addrs, own.as_mut_ptr()), C2TRIE_OK);
-        let stride = C2TRIE_LISTS * entry;
-        let mut newer = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * stride / 8];
-        for e in 0..n * C2TRIE_LISTS {
-            newer[e * entry / 8] = u64::from(entry as u32) | 0xa5a5_a5a5 << 32;
-        }
+        let mut newer = matches_with(n, entry);
         let rc = lookup_batch(&t, width, addrs, newer.as_mut_ptr().cast());
         assert_eq!(rc, C2TRIE_OK, "{}", last_error());
         for (i, (a, m)) in addrs.chunks_exact(width).zip(&own).enumerate() {
@@ -782,52 +794,23 @@ fn padding_comes_back_zero() {
     let (v4, _) = around_entries(n);
     // Matches: each of the three lists' sizes set, every other byte 0xa5.
     let m = size_of::<c2trie_match>();
-    let mut out = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * size_of::<c2trie_matches>() / 8];
-    for e in 0..n * C2TRIE_LISTS {
-        out[e * m / 8] = m as u64 | 0xa5a5_a5a5 << 32;
-    }
+    let mut out = matches_with(n, m);
     assert_eq!(lookup_batch(&t, 4, &v4, out.as_mut_ptr().cast()), C2TRIE_OK);
     assert!((0..n * C2TRIE_LISTS).all(|e| zero(&out, e * m, &match_gap)));
-    let mut one = out[..size_of::<c2trie_matches>() / 8].to_vec();
-    one.iter_mut().for_each(|w| *w = 0xa5a5_a5a5_a5a5_a5a5);
-    for l in 0..C2TRIE_LISTS {
-        one[l * m / 8] = m as u64 | 0xa5a5_a5a5 << 32;
-    }
+    let mut one = matches_with(1, m);
     // SAFETY: `v4` starts with one address; `one` is one initialized `c2trie_matches`.
     let rc = unsafe { c2trie_lookup_v4(t.0, v4.as_ptr().cast(), one.as_mut_ptr().cast()) };
     assert_eq!(rc, C2TRIE_OK);
     assert!((0..C2TRIE_LISTS).all(|l| zero(&one, l * m, &match_gap)));
     // Decisions: a batch and a single call, then the init function.
-    let d = size_of::<c2trie_decision>();
-    let mut out = vec![0xa5a5_a5a5_a5a5_a5a5_u64; n * d / 8];
-    let base = out.as_mut_ptr().cast::<u8>();
-    for i in 0..n {
-        let at = base.wrapping_add(i * d);
-        // SAFETY: element `i` lies within the buffer; its `size` is u32-aligned.
-        unsafe { at.cast::<u32>().write(d as u32) };
-        let entry = at.wrapping_add(offset_of!(c2trie_decision, entry));
-        // SAFETY: as above, for `entry.size`.
-        unsafe { entry.cast::<u32>().write(m as u32) };
-    }
+    let (mut out, d) = decisions_with(n, 0, 0);
     let o = out.as_mut_ptr().cast::<c2trie_decision>();
     // SAFETY: `v4` holds `n` addresses; `out` `n` initialized decisions.
     let rc = unsafe { c2trie_decide_v4_batch(t.0, std::ptr::null(), v4.as_ptr(), n, o) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
     assert!((0..n).all(|i| zero(&out, i * d, &decision_gap) && zero(&out, i * d, &entry_gap)));
-    out.truncate(d / 8);
-    out.iter_mut().for_each(|w| *w = 0xa5a5_a5a5_a5a5_a5a5);
-    // SAFETY: as above, for the first element.
-    unsafe { base.cast::<u32>().write(d as u32) };
+    let (mut out, _) = decisions_with(1, 0, 0);
     let o = out.as_mut_ptr().cast::<c2trie_decision>();
-    // SAFETY: `out` is one decision, its sizes set just below.
-    unsafe {
-        o.cast::<u8>()
-            .wrapping_add(offset_of!(c2trie_decision, entry))
-            .cast::<u32>()
-            .write(m as u32)
-    };
-    // SAFETY: `out` is one decision, `size` set.
-    unsafe { o.cast::<u32>().write(d as u32) };
     // SAFETY: `v4` starts with one address; `o` is one initialized decision.
     let rc = unsafe { c2trie_decide_v4(t.0, std::ptr::null(), v4.as_ptr().cast(), o) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
@@ -963,10 +946,7 @@ fn padding_comes_back_zero_everywhere() {
     // `read_newer_decision` checks the grown bytes were left alone.
     read_newer_decision(&newer, 0, size);
     let entry = m + GROW;
-    let mut mb = vec![0xa5a5_a5a5_a5a5_a5a5_u64; (C2TRIE_LISTS * entry).div_ceil(8)];
-    for l in 0..C2TRIE_LISTS {
-        mb[l * entry / 8] = entry as u64 | 0xa5a5_a5a5 << 32;
-    }
+    let mut mb = matches_with(1, entry);
     // SAFETY: `a` holds one address; `mb` one `c2trie_matches` of `entry`-byte matches.
     let rc = unsafe { c2trie_lookup_v4(t.0, a.as_ptr().cast(), mb.as_mut_ptr().cast()) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
