@@ -443,28 +443,52 @@ impl Table {
     /// ```
     pub fn lookup_v4_each<'t>(&'t self, addrs: &[Ipv4Addr], mut f: impl FnMut(Hits<'t>)) {
         let l = self.layout();
-        let mut keys = [0u32; BATCH];
-        let mut hits = [&NO_TUPLE; BATCH];
-        for (n, chunk) in addrs.chunks(BATCH).enumerate() {
-            // The next chunk's summary words start loading while this one is answered.
-            // (IPv4 traffic sweeps the whole IPv4 summary, which the filter and bucket
-            // lines of host blocks push out of the caches; IPv6 traffic reaches only the
-            // eighth of the IPv6 summary in 2000::/3, which stays cached, so the IPv6 batch
-            // does without: there the prefetch cost more than it saved.)
-            let next = addrs.get((n + 1) * BATCH..).unwrap_or(&[]);
-            for a in next.iter().take(BATCH) {
-                prefetch_summary(&l.v4, u32::from(*a));
+        let fam = &l.v4;
+        // Two batches in flight: the newer one's summary pass runs, and its filter words
+        // start loading, before the older one is answered.
+        let mut keys = [[0u32; BATCH]; 2];
+        let mut hits = [[&NO_TUPLE; BATCH]; 2];
+        let mut masks: [(Mask, Mask); 2] = [(0, 0); 2];
+        let chunks = addrs.len().div_ceil(BATCH);
+        for n in 0..=chunks {
+            if n < chunks {
+                // The next chunk's summary words start loading while this one is answered.
+                let next = addrs.get((n + 1) * BATCH..).unwrap_or(&[]);
+                for a in next.iter().take(BATCH) {
+                    prefetch_summary(fam, u32::from(*a));
+                }
+                let chunk = addrs.get(n * BATCH..).unwrap_or(&[]);
+                let (Some(k), Some(h), Some(m)) = (
+                    keys.get_mut(n & 1),
+                    hits.get_mut(n & 1),
+                    masks.get_mut(n & 1),
+                ) else {
+                    return;
+                };
+                for (k, a) in k.iter_mut().zip(chunk) {
+                    *k = u32::from(*a);
+                }
+                *m = summary_pass(fam, k.iter().take(chunk.len()).copied(), h);
+                prefetch_filter(fam, k, m.1);
             }
-            for (k, a) in keys.iter_mut().zip(chunk) {
-                *k = u32::from(*a);
-            }
-            find_batch(&l.v4, keys.get(..chunk.len()).unwrap_or(&[]), &mut hits);
-            for (a, h) in chunk.iter().zip(&hits) {
-                f(Hits {
-                    layout: l,
-                    addr: IpAddr::V4(*a),
-                    hits: h,
-                });
+            if let Some(p) = n.checked_sub(1)
+                && let (Some(k), Some(h), Some(m)) =
+                    (keys.get(p & 1), hits.get_mut(p & 1), masks.get(p & 1))
+            {
+                if m.0 | m.1 != 0 {
+                    let covered = hosts_pass(fam, k, m.0, m.1, h);
+                    if covered != 0 {
+                        walk_batch(fam, k, covered, h);
+                    }
+                }
+                let chunk = addrs.get(p * BATCH..).unwrap_or(&[]);
+                for (a, h) in chunk.iter().zip(h.iter()) {
+                    f(Hits {
+                        layout: l,
+                        addr: IpAddr::V4(*a),
+                        hits: h,
+                    });
+                }
             }
         }
     }
@@ -835,6 +859,19 @@ fn host_tuple<'a, F: Family>(fam: &Fam<'a, F>, key: F::Int, h: u64) -> Option<&'
     let (b1, b2) = buckets_of(h, fam.hosts.len());
     probe::<F>(key, fam.hosts.get(b1), fam.hosts.get(b2))
         .and_then(|i| fam.host_tuples.get(i as usize))
+}
+
+/// Starts loading the filter words of the keys of `host_blocks`.
+#[inline(always)]
+fn prefetch_filter<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], host_blocks: Mask) {
+    for i in bits(host_blocks) {
+        if let Some(key) = keys.get(i) {
+            let (word, _) = filter_probe(F::hash(*key, fam.seed), fam.filter.len());
+            if let Some(w) = fam.filter.get(word) {
+                prefetch(w);
+            }
+        }
+    }
 }
 
 /// [`find_batch`] for IPv6: with prefix groups or the expansion, each key alone (a lookup
@@ -1446,6 +1483,47 @@ mod tests {
             let spread = (0..8).fold(0u64, |x, i| x | ((pattern >> i) & 1) << (8 * i));
             for noise in [0, 0xfefe_fefe_fefe_fefe, 0x0202_0202_0202_0202] {
                 assert_eq!(gather8(spread | noise), pattern, "{pattern:08b} {noise:x}");
+            }
+        }
+    }
+
+    /// `lookup_v4_each` answers every address of a slice of any length once, in order, as
+    /// the single lookup does: slices ending inside, at and past each of the first batches,
+    /// so that every stage of the batch pipeline starts and drains with and without a
+    /// neighbour, over hosts (host passes), prefixes (walks) and neither.
+    #[test]
+    fn v4_batches_of_every_length_answer_in_order() {
+        let mut entries: Vec<(List, String)> = (0..300u32)
+            .map(|i| {
+                (
+                    List::Global,
+                    format!("{}/32", Ipv4Addr::from(0xc000_0200 + 7 * i)),
+                )
+            })
+            .collect();
+        entries.push((List::Blocked, "198.51.100.0/24".into()));
+        entries.push((List::Approved, "203.0.113.128/25".into()));
+        let t = table(&entries);
+        let mut rng = 0x9e37_79b9_u32;
+        let addrs: Vec<Ipv4Addr> = (0..3 * BATCH as u32 + 7)
+            .map(|i| {
+                rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                Ipv4Addr::from(match i % 4 {
+                    0 => 0xc000_0200 + 7 * (rng % 300),
+                    1 => 0xc633_6400 | (rng & 0xff),
+                    2 => 0xcb00_7100 | (rng & 0xff),
+                    _ => rng,
+                })
+            })
+            .collect();
+        for len in 0..=addrs.len() {
+            let slice = addrs.get(..len).unwrap();
+            let mut got = Vec::new();
+            t.lookup_v4_each(slice, |h| got.push(h));
+            assert_eq!(got.len(), len);
+            for (a, h) in slice.iter().zip(&got) {
+                assert_eq!(h.addr, IpAddr::V4(*a));
+                assert!(std::ptr::eq(h.hits, t.lookup_v4(*a).hits), "{a} of {len}");
             }
         }
     }
