@@ -259,7 +259,7 @@ pub(crate) unsafe fn batch_in<'a>(
 /// as they were. Structs grow only at their end; when an embedded struct grows (the
 /// `c2trie_match` in `c2trie_decision`), the fields after it move by as much, and the
 /// embedded struct's own `size` says by how much.
-pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug {
+pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug + fmt::Display {
     /// The Rust (current) type of one element.
     type Value;
 
@@ -434,9 +434,7 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
         if this != first {
             return Err(Error::new(
                 C2TRIE_ERR_SIZE,
-                format!(
-                    "{what}[{i}] has sizes {this:?}, {what}[0] {first:?}: initialize every element"
-                ),
+                format!("{what}[{i}] has {this}, {what}[0] {first}: initialize every element"),
             ));
         }
     }

@@ -679,6 +679,13 @@ pub(crate) struct MatchesLayout {
     entry: usize,
 }
 
+/// As a batch's error names it, in the C fields' names.
+impl std::fmt::Display for MatchesLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "lists[].size {}", self.entry)
+    }
+}
+
 impl MatchesLayout {
     /// [`CallerLayout::read`] for a layout other than this release's: every size checked.
     /// Out of line, so that the common case's checks inline into the calls.
@@ -792,6 +799,13 @@ impl CallerLayout for MatchesLayout {
 pub(crate) struct DecisionLayout {
     size: usize,
     entry: usize,
+}
+
+/// As a batch's error names it, in the C fields' names.
+impl std::fmt::Display for DecisionLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "size {} and entry.size {}", self.size, self.entry)
+    }
 }
 
 impl DecisionLayout {

@@ -964,3 +964,142 @@ fn padding_comes_back_zero_everywhere() {
         );
     }
 }
+
+/// Each size error names the field at fault, its value and the fix, so that a C caller
+/// can find the struct it forgot to initialize: single and batch decisions and lookups,
+/// with sizes too small, misaligned, disagreeing between matches, or between elements.
+#[test]
+fn size_errors_name_the_field_and_the_fix() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let a = c2trie_addr {
+        family: C2TRIE_FAMILY_V4,
+        bytes: [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    let (own, o) = (size_of::<c2trie_decision>(), size_of::<c2trie_match>());
+    const D_INIT: &str = "C2TRIE_DECISION_INIT or c2trie_decision_init";
+    const M_INIT: &str = "C2TRIE_MATCHES_INIT or c2trie_matches_init";
+    let expected = |field: &str, size: usize, min: usize, init: &str| {
+        format!(
+            "{field} is {size}; expected sizeof the struct (at least {min}, a multiple of 8): \
+             initialize it with {init}"
+        )
+    };
+    let refused = |rc: c_int, want: &str| {
+        assert_eq!(rc, C2TRIE_ERR_SIZE, "{want}");
+        assert_eq!(last_error(), want);
+    };
+    let set = |p: *mut u8, at: usize, size: usize| {
+        // SAFETY: every caller's `at` is a size field inside its buffer, u32-aligned.
+        unsafe { p.add(at).cast::<u32>().write(size as u32) }
+    };
+    let entry_at = offset_of!(c2trie_decision, entry);
+    for (size, entry, want) in [
+        (8, o, expected("out.size", 8, own, D_INIT)),
+        (own + 4, o, expected("out.size", own + 4, own, D_INIT)),
+        (own, 4, expected("out->entry.size", 4, o, D_INIT)),
+        (own, o + 4, expected("out->entry.size", o + 4, o, D_INIT)),
+        (
+            own + 8,
+            o + 64,
+            format!(
+                "out->size {} is too small for an entry of {} bytes: {D_INIT}",
+                own + 8,
+                o + 64
+            ),
+        ),
+    ] {
+        // A newer caller's decision, larger than any size declared here.
+        let (mut buf, _) = decisions_with(1, 64, 64);
+        let p = buf.as_mut_ptr().cast::<u8>();
+        set(p, 0, size);
+        set(p, entry_at, entry);
+        // SAFETY: valid pointers; the buffer is larger than any size declared.
+        refused(
+            unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p.cast()) },
+            &want,
+        );
+    }
+    for (sizes, want) in [
+        ([0, o, o], expected("out->lists[0].size", 0, o, M_INIT)),
+        (
+            [o + 4, o, o],
+            expected("out->lists[0].size", o + 4, o, M_INIT),
+        ),
+        ([o, o, 4], expected("out->lists[2].size", 4, o, M_INIT)),
+        (
+            [o, o + 8, o],
+            format!(
+                "out->lists[1].size {} differs from lists[0].size {o}",
+                o + 8
+            ),
+        ),
+        (
+            [o + 8, o + 8, o],
+            format!(
+                "out->lists[2].size {o} differs from lists[0].size {}",
+                o + 8
+            ),
+        ),
+    ] {
+        let mut buf = matches_with(1, o + 64);
+        let p = buf.as_mut_ptr().cast::<u8>();
+        for (i, s) in sizes.iter().enumerate() {
+            set(p, i * sizes[0].max(8), *s);
+        }
+        // SAFETY: valid pointers; the buffer holds three matches of any size declared.
+        refused(unsafe { c2trie_lookup(t.0, &a, p.cast()) }, &want);
+    }
+    // Batches: the element at fault is named.
+    let addrs = [192u8, 0, 2, 1].repeat(4);
+    let decide_batch = |at: usize, size: usize, want: &str| {
+        let (mut buf, stride) = decisions_with(4, 0, 0);
+        let p = buf.as_mut_ptr().cast::<u8>();
+        set(p, at * stride, size);
+        // SAFETY: valid pointers: four addresses, four decisions.
+        let rc =
+            unsafe { c2trie_decide_v4_batch(t.0, std::ptr::null(), addrs.as_ptr(), 4, p.cast()) };
+        refused(rc, want);
+    };
+    decide_batch(
+        2,
+        4,
+        &format!("element 2: {}", expected("out.size", 4, own, D_INIT)),
+    );
+    decide_batch(
+        3,
+        own + 8,
+        &format!(
+            "out[3] has size {} and entry.size {o}, out[0] size {own} and entry.size {o}: \
+             initialize every element",
+            own + 8
+        ),
+    );
+    let mut buf = matches_with(4, o);
+    let p = buf.as_mut_ptr().cast::<u8>();
+    for l in 0..C2TRIE_LISTS {
+        set(p, 2 * C2TRIE_LISTS * o + l * (o + 8), o + 8);
+    }
+    // SAFETY: valid pointers: four addresses, four matches (element 2's larger matches end
+    // inside element 3).
+    let rc = unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), 4, p.cast()) };
+    refused(
+        rc,
+        &format!(
+            "out[2] has lists[].size {}, out[0] lists[].size {o}: initialize every element",
+            o + 8
+        ),
+    );
+    let mut buf = matches_with(4, o);
+    let p = buf.as_mut_ptr().cast::<u8>();
+    set(p, 3 * C2TRIE_LISTS * o + o, o + 8);
+    // SAFETY: valid pointers: four addresses, four matches.
+    let rc = unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), 4, p.cast()) };
+    refused(
+        rc,
+        &format!(
+            "element 3: out->lists[1].size {} differs from lists[0].size {o}",
+            o + 8
+        ),
+    );
+}
