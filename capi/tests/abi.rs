@@ -991,7 +991,7 @@ fn size_errors_name_the_field_and_the_fix() {
     };
     let set = |p: *mut u8, at: usize, size: usize| {
         // SAFETY: every caller's `at` is a size field inside its buffer, u32-aligned.
-        unsafe { p.add(at).cast::<u32>().write(size as u32) }
+        unsafe { p.wrapping_add(at).cast::<u32>().write(size as u32) }
     };
     let entry_at = offset_of!(c2trie_decision, entry);
     for (size, entry, want) in [
