@@ -270,7 +270,7 @@ pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug + fmt::Display {
     /// `p` is not NULL, aligned for `Self::Value`, and points to a struct of this type that
     /// the caller initialized (its `size` fields at least) and that is as large as its
     /// `size` says.
-    unsafe fn read(p: *const u8, what: &str) -> Result<Self, Error>;
+    unsafe fn read(p: *const u8, at: Place<'_>) -> Result<Self, Error>;
 
     /// The caller's size of one element: the distance between batch elements.
     fn stride(&self) -> usize;
@@ -283,13 +283,33 @@ pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug + fmt::Display {
     unsafe fn write(&self, p: *mut u8, value: &Self::Value);
 }
 
-/// Checks a `size` field: at least `min` (the layout of the first release with the field),
-/// and a multiple of the alignment, as any `sizeof` is.
+/// A caller's struct as its size errors name it, in C: `out->` for the struct an
+/// out-pointer points to, `out[2].` for an element of a batch, followed by the field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Place<'a> {
+    /// The struct the parameter of this name points to.
+    One(&'a str),
+    /// Element `.1` of the batch the parameter of this name points to.
+    Element(&'a str, usize),
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::One(name) => write!(f, "{name}->"),
+            Place::Element(name, i) => write!(f, "{name}[{i}]."),
+        }
+    }
+}
+
+/// Checks a `size` field (named `field`, of a struct of C type `ty`): at least `min` (the
+/// layout of the first release with the field), and a multiple of the alignment, as any
+/// `sizeof` is.
 pub(crate) fn check_size(
     size: u32,
-    min: usize,
-    align: usize,
-    what: impl fmt::Display,
+    (min, align): (usize, usize),
+    field: impl fmt::Display,
+    ty: &str,
     init: &str,
 ) -> Result<usize, Error> {
     let s = size as usize;
@@ -297,8 +317,8 @@ pub(crate) fn check_size(
         return Err(Error::new(
             C2TRIE_ERR_SIZE,
             format!(
-                "{what}.size is {size}; expected sizeof the struct (at least {min}, a multiple \
-                 of {align}): initialize it with {init}"
+                "{field} is {size}; expected sizeof({ty}) (at least {min}, a multiple of \
+                 {align}): initialize it with {init}"
             ),
         ));
     }
@@ -359,7 +379,7 @@ pub(crate) unsafe fn put_sized<L: CallerLayout>(
         return Err(Error::null(what));
     }
     // SAFETY: not NULL; the caller's guarantee on the rest.
-    let layout = unsafe { L::read(p.cast(), what) }?;
+    let layout = unsafe { L::read(p.cast(), Place::One(what)) }?;
     // SAFETY: the struct is `stride` bytes long (its size says so) and writable.
     unsafe { layout.write(p.cast(), value) };
     Ok(())
@@ -416,7 +436,7 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
         return Err(Error::null(what));
     }
     // SAFETY: not NULL; the caller's guarantee on the rest.
-    let first = unsafe { L::read(p.cast(), what) }.map_err(|e| e.with_context("element 0"))?;
+    let first = unsafe { L::read(p.cast(), Place::Element(what, 0)) }?;
     let stride = first.stride();
     if n.checked_mul(stride)
         .is_none_or(|l| isize::try_from(l).is_err())
@@ -429,8 +449,7 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
         let at = out.base.wrapping_add(i * stride);
         // SAFETY: as for the first element: element `i` starts `i * stride` bytes in, within
         // the batch (the product fits, checked above), and the caller initialized it.
-        let this = unsafe { L::read(at, what) }
-            .map_err(|e| e.with_context(format_args!("element {i}")))?;
+        let this = unsafe { L::read(at, Place::Element(what, i)) }?;
         if this != first {
             return Err(Error::new(
                 C2TRIE_ERR_SIZE,

@@ -13,7 +13,7 @@ use c2trie::{Decision, EntryRef, List, Mode, Verdict};
 use std::mem::{align_of, offset_of, size_of};
 use std::ops::Range;
 
-use crate::boundary::{CallerLayout, Error, check_size, copy_part, put, read_size};
+use crate::boundary::{CallerLayout, Error, Place, check_size, copy_part, put, read_size};
 
 /// Success.
 pub const C2TRIE_OK: c_int = 0;
@@ -695,13 +695,13 @@ impl MatchesLayout {
     /// As [`CallerLayout::read`]: `p` is an initialized `c2trie_matches`.
     #[cold]
     #[inline(never)]
-    unsafe fn read_checked(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
+    unsafe fn read_checked(p: *const u8, at: Place<'_>) -> Result<MatchesLayout, Error> {
         let check = |size, list: usize| {
             check_size(
                 size,
-                MATCH_MIN_SIZE,
-                align_of::<c2trie_match>(),
-                format_args!("{what}->lists[{list}]"),
+                (MATCH_MIN_SIZE, align_of::<c2trie_match>()),
+                format_args!("{at}lists[{list}].size"),
+                "c2trie_match",
                 "C2TRIE_MATCHES_INIT or c2trie_matches_init",
             )
         };
@@ -715,7 +715,10 @@ impl MatchesLayout {
             if check(size, list)? != entry {
                 return Err(Error::new(
                     C2TRIE_ERR_SIZE,
-                    format!("{what}->lists[{list}].size {size} differs from lists[0].size {entry}"),
+                    format!(
+                        "{at}lists[{list}].size {size} differs from {at}lists[0].size {entry}: \
+                         initialize it with C2TRIE_MATCHES_INIT or c2trie_matches_init"
+                    ),
                 ));
             }
         }
@@ -727,7 +730,7 @@ impl CallerLayout for MatchesLayout {
     type Value = c2trie_matches;
 
     #[inline(always)]
-    unsafe fn read(p: *const u8, what: &str) -> Result<MatchesLayout, Error> {
+    unsafe fn read(p: *const u8, at: Place<'_>) -> Result<MatchesLayout, Error> {
         // The common case first: a caller compiled with this release's header, whose sizes
         // need no further check (a batch reads every element's sizes; three calls to
         // `check_size` each took about 7 % of a batch's time).
@@ -745,7 +748,7 @@ impl CallerLayout for MatchesLayout {
             return Ok(MatchesLayout { entry: OWN });
         }
         // SAFETY: the caller's guarantee, passed on.
-        unsafe { MatchesLayout::read_checked(p, what) }
+        unsafe { MatchesLayout::read_checked(p, at) }
     }
 
     fn stride(&self) -> usize {
@@ -824,13 +827,17 @@ impl DecisionLayout {
     /// As [`CallerLayout::read`]: `p` is an initialized `c2trie_decision`.
     #[cold]
     #[inline(never)]
-    unsafe fn read_checked(p: *const u8, size: u32, what: &str) -> Result<DecisionLayout, Error> {
+    unsafe fn read_checked(
+        p: *const u8,
+        size: u32,
+        at: Place<'_>,
+    ) -> Result<DecisionLayout, Error> {
         const INIT: &str = "C2TRIE_DECISION_INIT or c2trie_decision_init";
         let size = check_size(
             size,
-            DECISION_MIN_SIZE,
-            align_of::<c2trie_decision>(),
-            what,
+            (DECISION_MIN_SIZE, align_of::<c2trie_decision>()),
+            format_args!("{at}size"),
+            "c2trie_decision",
             INIT,
         )?;
         // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, here
@@ -839,9 +846,9 @@ impl DecisionLayout {
         let entry = unsafe { read_size(p, ENTRY_AT) };
         let entry = check_size(
             entry,
-            MATCH_MIN_SIZE,
-            align_of::<c2trie_match>(),
-            format_args!("{what}->entry"),
+            (MATCH_MIN_SIZE, align_of::<c2trie_match>()),
+            format_args!("{at}entry.size"),
+            "c2trie_match",
             INIT,
         )?;
         // The fields after `entry` follow the caller's `entry`; at least those of the first
@@ -849,7 +856,10 @@ impl DecisionLayout {
         if size < ENTRY_AT + entry + (DECISION_MIN_SIZE - TAIL_AT) {
             return Err(Error::new(
                 C2TRIE_ERR_SIZE,
-                format!("{what}->size {size} is too small for an entry of {entry} bytes: {INIT}"),
+                format!(
+                    "{at}size {size} is too small for an entry of {entry} bytes: initialize it \
+                     with {INIT}"
+                ),
             ));
         }
         Ok(DecisionLayout { size, entry })
@@ -865,7 +875,7 @@ impl CallerLayout for DecisionLayout {
     type Value = c2trie_decision;
 
     #[inline(always)]
-    unsafe fn read(p: *const u8, what: &str) -> Result<DecisionLayout, Error> {
+    unsafe fn read(p: *const u8, at: Place<'_>) -> Result<DecisionLayout, Error> {
         // SAFETY: the caller's guarantee: `p` is an initialized `c2trie_decision`, whose
         // first field is its `size`.
         let size = unsafe { read_size(p, 0) };
@@ -880,7 +890,7 @@ impl CallerLayout for DecisionLayout {
             }
         }
         // SAFETY: the caller's guarantee, passed on.
-        unsafe { DecisionLayout::read_checked(p, size, what) }
+        unsafe { DecisionLayout::read_checked(p, size, at) }
     }
 
     fn stride(&self) -> usize {

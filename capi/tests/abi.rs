@@ -965,9 +965,12 @@ fn padding_comes_back_zero_everywhere() {
     }
 }
 
-/// Each size error names the field at fault, its value and the fix, so that a C caller
-/// can find the struct it forgot to initialize: single and batch decisions and lookups,
-/// with sizes too small, misaligned, disagreeing between matches, or between elements.
+/// Each size error names the field at fault as C spells it (`out->entry.size`,
+/// `out[2].lists[1].size`), its value, the type whose `sizeof` it should hold and the fix,
+/// so that a C caller can find the struct it forgot to initialize: single and batch
+/// decisions and lookups, of the table, of each family and of a live handle, with sizes
+/// too small, misaligned, disagreeing between matches or between elements. A newer
+/// caller's decision whose size just fits its larger entry is accepted.
 #[test]
 fn size_errors_name_the_field_and_the_fix() {
     let bytes = table_bytes();
@@ -979,10 +982,25 @@ fn size_errors_name_the_field_and_the_fix() {
     let (own, o) = (size_of::<c2trie_decision>(), size_of::<c2trie_match>());
     const D_INIT: &str = "C2TRIE_DECISION_INIT or c2trie_decision_init";
     const M_INIT: &str = "C2TRIE_MATCHES_INIT or c2trie_matches_init";
-    let expected = |field: &str, size: usize, min: usize, init: &str| {
+    let small = |field: &str, size: usize, ty: &str, min: usize, init: &str| {
         format!(
-            "{field} is {size}; expected sizeof the struct (at least {min}, a multiple of 8): \
+            "{field} is {size}; expected sizeof({ty}) (at least {min}, a multiple of 8): \
              initialize it with {init}"
+        )
+    };
+    let decision = |field: &str, size: usize| small(field, size, "c2trie_decision", own, D_INIT);
+    let entry = |field: &str, size: usize| small(field, size, "c2trie_match", o, D_INIT);
+    let matches = |field: &str, size: usize| small(field, size, "c2trie_match", o, M_INIT);
+    let too_small = |at: &str, size: usize, entry: usize| {
+        format!(
+            "{at}size {size} is too small for an entry of {entry} bytes: initialize it with \
+             {D_INIT}"
+        )
+    };
+    let differs = |at: &str, list: usize, size: usize, first: usize| {
+        format!(
+            "{at}lists[{list}].size {size} differs from {at}lists[0].size {first}: initialize \
+             it with {M_INIT}"
         )
     };
     let refused = |rc: c_int, want: &str| {
@@ -994,111 +1012,132 @@ fn size_errors_name_the_field_and_the_fix() {
         unsafe { p.wrapping_add(at).cast::<u32>().write(size as u32) }
     };
     let entry_at = offset_of!(c2trie_decision, entry);
-    for (size, entry, want) in [
-        (8, o, expected("out.size", 8, own, D_INIT)),
-        (own + 4, o, expected("out.size", own + 4, own, D_INIT)),
-        (own, 4, expected("out->entry.size", 4, o, D_INIT)),
-        (own, o + 4, expected("out->entry.size", o + 4, o, D_INIT)),
-        (
-            own + 8,
-            o + 64,
-            format!(
-                "out->size {} is too small for an entry of {} bytes: {D_INIT}",
-                own + 8,
-                o + 64
-            ),
-        ),
-    ] {
-        // A newer caller's decision, larger than any size declared here.
+    // A newer caller's decision, larger than any size declared here, with these sizes.
+    let decision_buf = |size: usize, entry: usize| {
         let (mut buf, _) = decisions_with(1, 64, 64);
         let p = buf.as_mut_ptr().cast::<u8>();
         set(p, 0, size);
         set(p, entry_at, entry);
+        buf
+    };
+    let mut live = std::ptr::null_mut();
+    // SAFETY: a valid out-pointer.
+    let rc = unsafe { c2trie_live_new(C2TRIE_FAIL_OPEN, &mut live) };
+    assert_eq!(rc, C2TRIE_OK);
+    let v4 = [192u8, 0, 2, 1];
+    for (size, entry_size, want) in [
+        (8, o, decision("out->size", 8)),
+        (own + 4, o, decision("out->size", own + 4)),
+        (own, 4, entry("out->entry.size", 4)),
+        (own, o + 4, entry("out->entry.size", o + 4)),
+        (own, o + 8, too_small("out->", own, o + 8)),
+        (own + 8, o + 64, too_small("out->", own + 8, o + 64)),
+    ] {
+        let mut buf = decision_buf(size, entry_size);
+        let p = buf.as_mut_ptr().cast::<c2trie_decision>();
         // SAFETY: valid pointers; the buffer is larger than any size declared.
         refused(
-            unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p.cast()) },
+            unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p) },
+            &want,
+        );
+        // SAFETY: as above; four address bytes.
+        refused(
+            unsafe { c2trie_decide_v4(t.0, std::ptr::null(), &v4, p) },
+            &want,
+        );
+        // SAFETY: as above, with a live handle.
+        refused(
+            unsafe { c2trie_live_decide(live, std::ptr::null(), &a, p) },
             &want,
         );
     }
+    // SAFETY: the handle from `c2trie_live_new`, freed once.
+    unsafe { c2trie_live_free(live) };
+    // Just large enough for its larger entry: accepted, and the fields after it written.
+    let mut buf = decision_buf(own + 8, o + 8);
+    let p = buf.as_mut_ptr().cast::<c2trie_decision>();
+    // SAFETY: valid pointers.
+    let rc = unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p) };
+    assert_eq!(rc, C2TRIE_OK, "{}", last_error());
     for (sizes, want) in [
-        ([0, o, o], expected("out->lists[0].size", 0, o, M_INIT)),
-        (
-            [o + 4, o, o],
-            expected("out->lists[0].size", o + 4, o, M_INIT),
-        ),
-        ([o, o, 4], expected("out->lists[2].size", 4, o, M_INIT)),
-        (
-            [o, o + 8, o],
-            format!(
-                "out->lists[1].size {} differs from lists[0].size {o}",
-                o + 8
-            ),
-        ),
-        (
-            [o + 8, o + 8, o],
-            format!(
-                "out->lists[2].size {o} differs from lists[0].size {}",
-                o + 8
-            ),
-        ),
+        ([0, o, o], matches("out->lists[0].size", 0)),
+        ([o + 4, o, o], matches("out->lists[0].size", o + 4)),
+        ([o, o, 4], matches("out->lists[2].size", 4)),
+        ([o, o + 8, o], differs("out->", 1, o + 8, o)),
+        ([o + 8, o + 8, o], differs("out->", 2, o, o + 8)),
     ] {
         let mut buf = matches_with(1, o + 64);
         let p = buf.as_mut_ptr().cast::<u8>();
         for (i, s) in sizes.iter().enumerate() {
             set(p, i * sizes[0].max(8), *s);
         }
+        let p = p.cast::<c2trie_matches>();
         // SAFETY: valid pointers; the buffer holds three matches of any size declared.
-        refused(unsafe { c2trie_lookup(t.0, &a, p.cast()) }, &want);
+        refused(unsafe { c2trie_lookup(t.0, &a, p) }, &want);
+        // SAFETY: as above; four address bytes.
+        refused(unsafe { c2trie_lookup_v4(t.0, &v4, p) }, &want);
     }
-    // Batches: the element at fault is named.
-    let addrs = [192u8, 0, 2, 1].repeat(4);
-    let decide_batch = |at: usize, size: usize, want: &str| {
-        let (mut buf, stride) = decisions_with(4, 0, 0);
+    // Batches: the element at fault is named, the first as any other.
+    let addrs = v4.repeat(4);
+    let decide_batch = |(grow, extra): (usize, usize),
+                        edit: &dyn Fn(*mut u8, usize),
+                        want: &str| {
+        let (mut buf, stride) = decisions_with(4, grow, extra);
         let p = buf.as_mut_ptr().cast::<u8>();
-        set(p, at * stride, size);
+        edit(p, stride);
         // SAFETY: valid pointers: four addresses, four decisions.
         let rc =
             unsafe { c2trie_decide_v4_batch(t.0, std::ptr::null(), addrs.as_ptr(), 4, p.cast()) };
         refused(rc, want);
     };
+    decide_batch((0, 0), &|p, _| set(p, 0, 4), &decision("out[0].size", 4));
     decide_batch(
-        2,
-        4,
-        &format!("element 2: {}", expected("out.size", 4, own, D_INIT)),
+        (0, 0),
+        &|p, s| set(p, 2 * s, 4),
+        &decision("out[2].size", 4),
     );
     decide_batch(
-        3,
-        own + 8,
-        &format!(
-            "out[3] has size {} and entry.size {o}, out[0] size {own} and entry.size {o}: \
+        (0, 0),
+        &|p, s| set(p, s + entry_at, o + 8),
+        &too_small("out[1].", own, o + 8),
+    );
+    let mismatch = |i: usize, (size, entry): (usize, usize), first: (usize, usize)| {
+        format!(
+            "out[{i}] has size {size} and entry.size {entry}, out[0] size {} and entry.size {}: \
              initialize every element",
-            own + 8
-        ),
+            first.0, first.1
+        )
+    };
+    decide_batch(
+        (0, 0),
+        &|p, s| set(p, 3 * s, own + 8),
+        &mismatch(3, (own + 8, o), (own, o)),
     );
-    let mut buf = matches_with(4, o);
-    let p = buf.as_mut_ptr().cast::<u8>();
-    for l in 0..C2TRIE_LISTS {
-        set(p, 2 * C2TRIE_LISTS * o + l * (o + 8), o + 8);
-    }
-    // SAFETY: valid pointers: four addresses, four matches (element 2's larger matches end
-    // inside element 3).
-    let rc = unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), 4, p.cast()) };
-    refused(
-        rc,
+    // An element whose entry alone differs, each element valid on its own.
+    decide_batch(
+        (0, 8),
+        &|p, s| set(p, 3 * s + entry_at, o + 8),
+        &mismatch(3, (own + 8, o + 8), (own + 8, o)),
+    );
+    let lookup_batch = |edit: &dyn Fn(*mut u8), want: &str| {
+        let mut buf = matches_with(4, o);
+        let p = buf.as_mut_ptr().cast::<u8>();
+        edit(p);
+        // SAFETY: valid pointers: four addresses, four matches (a larger element's matches
+        // end inside the last element).
+        let rc = unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), 4, p.cast()) };
+        refused(rc, want);
+    };
+    let m = C2TRIE_LISTS * o;
+    lookup_batch(&|p| set(p, 0, 0), &matches("out[0].lists[0].size", 0));
+    lookup_batch(
+        &|p| set(p, 3 * m + o, o + 8),
+        &differs("out[3].", 1, o + 8, o),
+    );
+    lookup_batch(
+        &|p| (0..C2TRIE_LISTS).for_each(|l| set(p, 2 * m + l * (o + 8), o + 8)),
         &format!(
             "out[2] has lists[].size {}, out[0] lists[].size {o}: initialize every element",
-            o + 8
-        ),
-    );
-    let mut buf = matches_with(4, o);
-    let p = buf.as_mut_ptr().cast::<u8>();
-    set(p, 3 * C2TRIE_LISTS * o + o, o + 8);
-    // SAFETY: valid pointers: four addresses, four matches.
-    let rc = unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), 4, p.cast()) };
-    refused(
-        rc,
-        &format!(
-            "element 3: out->lists[1].size {} differs from lists[0].size {o}",
             o + 8
         ),
     );
