@@ -678,7 +678,7 @@ impl Policy {
 
     /// [`Policy::decide`] for many IPv4 addresses, calling `f` with each address's
     /// decision in order. The lookups go through [`Table::lookup_v4_each`], interleaved so
-    /// that their memory accesses overlap (and, like it, take about 5 KiB of stack); the
+    /// that their memory accesses overlap (and, like it, take about 3 KiB of stack); the
     /// decisions are those [`Policy::decide`] makes, address by address. Never panics;
     /// allocates nothing.
     ///
