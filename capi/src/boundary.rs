@@ -259,9 +259,20 @@ pub(crate) unsafe fn batch_in<'a>(
 /// as they were. Structs grow only at their end; when an embedded struct grows (the
 /// `c2trie_match` in `c2trie_decision`), the fields after it move by as much, and the
 /// embedded struct's own `size` says by how much.
-pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug + fmt::Display {
+pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug {
     /// The Rust (current) type of one element.
     type Value;
+
+    /// The size field every struct of this type starts with, as C names it from the
+    /// struct (`size`, `lists[0].size`).
+    const LEAD: &'static str;
+
+    /// This layout's value of [`CallerLayout::LEAD`].
+    fn lead(&self) -> usize;
+
+    /// Where two layouts with the same [`CallerLayout::lead`] differ, if they do: the
+    /// field as C names it from the struct, this layout's value and `other`'s.
+    fn differs(&self, other: &Self) -> Option<(&'static str, usize, usize)>;
 
     /// Reads and checks the `size` fields of the element at `p`.
     ///
@@ -445,16 +456,33 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
             "batch of {n} results is too large"
         )));
     }
+    let mismatch = |i: usize, (field, this, first): (&str, usize, usize)| {
+        Error::new(
+            C2TRIE_ERR_SIZE,
+            format!(
+                "{what}[{i}].{field} {this} differs from {what}[0].{field} {first}: initialize \
+                 every element"
+            ),
+        )
+    };
     for i in 1..n {
         let at = out.base.wrapping_add(i * stride);
-        // SAFETY: as for the first element: element `i` starts `i * stride` bytes in, within
-        // the batch (the product fits, checked above), and the caller initialized it.
+        // Element `i`'s first size field first: where it equals element 0's, every size
+        // field `L::read` goes on to read lies where it lies in element 0, inside the
+        // element's `stride` bytes; where it differs (a later element left uninitialized,
+        // say), the element is not read further.
+        // SAFETY: element `i` starts `i * stride` bytes in, within the batch (the product
+        // fits, checked above), and starts with its `u32` size field (`stride` is at least
+        // the smallest layout).
+        let lead = unsafe { read_size(at, 0) } as usize;
+        if lead != first.lead() {
+            return Err(mismatch(i, (L::LEAD, lead, first.lead())));
+        }
+        // SAFETY: as for the first element, within the `stride` bytes of element `i` (its
+        // first size is element 0's, above), which the caller initialized.
         let this = unsafe { L::read(at, Place::Element(what, i)) }?;
-        if this != first {
-            return Err(Error::new(
-                C2TRIE_ERR_SIZE,
-                format!("{what}[{i}] has {this}, {what}[0] {first}: initialize every element"),
-            ));
+        if let Some(d) = this.differs(&first) {
+            return Err(mismatch(i, d));
         }
     }
     out.layout = Some(first);

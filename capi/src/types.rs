@@ -679,13 +679,6 @@ pub(crate) struct MatchesLayout {
     entry: usize,
 }
 
-/// As a batch's error names it, in the C fields' names.
-impl std::fmt::Display for MatchesLayout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "lists[].size {}", self.entry)
-    }
-}
-
 impl MatchesLayout {
     /// [`CallerLayout::read`] for a layout other than this release's: every size checked.
     /// Out of line, so that the common case's checks inline into the calls.
@@ -728,6 +721,17 @@ impl MatchesLayout {
 
 impl CallerLayout for MatchesLayout {
     type Value = c2trie_matches;
+
+    const LEAD: &'static str = "lists[0].size";
+
+    fn lead(&self) -> usize {
+        self.entry
+    }
+
+    fn differs(&self, _: &MatchesLayout) -> Option<(&'static str, usize, usize)> {
+        // The whole layout is `lists[0].size` (every list's size equals it).
+        None
+    }
 
     #[inline(always)]
     unsafe fn read(p: *const u8, at: Place<'_>) -> Result<MatchesLayout, Error> {
@@ -804,13 +808,6 @@ pub(crate) struct DecisionLayout {
     entry: usize,
 }
 
-/// As a batch's error names it, in the C fields' names.
-impl std::fmt::Display for DecisionLayout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "size {} and entry.size {}", self.size, self.entry)
-    }
-}
-
 impl DecisionLayout {
     /// This release's layout.
     const OWN: DecisionLayout = DecisionLayout {
@@ -873,6 +870,16 @@ const TAIL_AT: usize = offset_of!(c2trie_decision, list_version);
 
 impl CallerLayout for DecisionLayout {
     type Value = c2trie_decision;
+
+    const LEAD: &'static str = "size";
+
+    fn lead(&self) -> usize {
+        self.size
+    }
+
+    fn differs(&self, other: &DecisionLayout) -> Option<(&'static str, usize, usize)> {
+        (self.entry != other.entry).then_some(("entry.size", self.entry, other.entry))
+    }
 
     #[inline(always)]
     unsafe fn read(p: *const u8, at: Place<'_>) -> Result<DecisionLayout, Error> {

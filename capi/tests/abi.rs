@@ -970,7 +970,7 @@ fn padding_comes_back_zero_everywhere() {
 /// so that a C caller can find the struct it forgot to initialize: single and batch
 /// decisions and lookups, of the table, of each family and of a live handle, with sizes
 /// too small, misaligned, disagreeing between matches or between elements. A newer
-/// caller's decision whose size just fits its larger entry is accepted.
+/// caller's decision whose size just fits its larger entry is accepted and written.
 #[test]
 fn size_errors_name_the_field_and_the_fix() {
     let bytes = table_bytes();
@@ -1024,7 +1024,8 @@ fn size_errors_name_the_field_and_the_fix() {
     // SAFETY: a valid out-pointer.
     let rc = unsafe { c2trie_live_new(C2TRIE_FAIL_OPEN, &mut live) };
     assert_eq!(rc, C2TRIE_OK);
-    let v4 = [192u8, 0, 2, 1];
+    let (v4, v6) = ([192u8, 0, 2, 1], [0x20u8; 16]);
+    let null = std::ptr::null();
     for (size, entry_size, want) in [
         (8, o, decision("out->size", 8)),
         (own + 4, o, decision("out->size", own + 4)),
@@ -1035,33 +1036,39 @@ fn size_errors_name_the_field_and_the_fix() {
     ] {
         let mut buf = decision_buf(size, entry_size);
         let p = buf.as_mut_ptr().cast::<c2trie_decision>();
-        // SAFETY: valid pointers; the buffer is larger than any size declared.
-        refused(
-            unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p) },
-            &want,
-        );
-        // SAFETY: as above; four address bytes.
-        refused(
-            unsafe { c2trie_decide_v4(t.0, std::ptr::null(), &v4, p) },
-            &want,
-        );
-        // SAFETY: as above, with a live handle.
-        refused(
-            unsafe { c2trie_live_decide(live, std::ptr::null(), &a, p) },
-            &want,
-        );
+        // Valid pointers, 4 or 16 address bytes, a live handle; the
+        // buffer is larger than any size declared.
+        let calls: [&dyn Fn() -> c_int; 6] = [
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_decide(t.0, null, &a, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_decide_v4(t.0, null, &v4, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_decide_v6(t.0, null, &v6, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_live_decide(live, null, &a, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_live_decide_v4(live, null, &v4, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_live_decide_v6(live, null, &v6, p) },
+        ];
+        for call in calls {
+            refused(call(), &want);
+        }
     }
-    // SAFETY: the handle from `c2trie_live_new`, freed once.
-    unsafe { c2trie_live_free(live) };
-    // Just large enough for its larger entry: accepted, and the fields after it written.
+    // Just large enough for its larger entry: accepted, and the fields after the entry
+    // written at the caller's offsets (the table's list version is 7).
     let mut buf = decision_buf(own + 8, o + 8);
     let p = buf.as_mut_ptr().cast::<c2trie_decision>();
     // SAFETY: valid pointers.
-    let rc = unsafe { c2trie_decide(t.0, std::ptr::null(), &a, p) };
+    let rc = unsafe { c2trie_decide(t.0, null, &a, p) };
     assert_eq!(rc, C2TRIE_OK, "{}", last_error());
+    let version_at = offset_of!(c2trie_decision, list_version) + 8;
+    assert_eq!(buf[version_at / 8], 7);
     for (sizes, want) in [
         ([0, o, o], matches("out->lists[0].size", 0)),
         ([o + 4, o, o], matches("out->lists[0].size", o + 4)),
+        ([o, 4, o], matches("out->lists[1].size", 4)),
         ([o, o, 4], matches("out->lists[2].size", 4)),
         ([o, o + 8, o], differs("out->", 1, o + 8, o)),
         ([o + 8, o + 8, o], differs("out->", 2, o, o + 8)),
@@ -1072,53 +1079,75 @@ fn size_errors_name_the_field_and_the_fix() {
             set(p, i * sizes[0].max(8), *s);
         }
         let p = p.cast::<c2trie_matches>();
-        // SAFETY: valid pointers; the buffer holds three matches of any size declared.
-        refused(unsafe { c2trie_lookup(t.0, &a, p) }, &want);
-        // SAFETY: as above; four address bytes.
-        refused(unsafe { c2trie_lookup_v4(t.0, &v4, p) }, &want);
+        // Valid pointers, 4 or 16 address bytes; the buffer holds
+        // three matches of any size declared.
+        let calls: [&dyn Fn() -> c_int; 3] = [
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_lookup(t.0, &a, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_lookup_v4(t.0, &v4, p) },
+            // SAFETY: as said above.
+            &|| unsafe { c2trie_lookup_v6(t.0, &v6, p) },
+        ];
+        for call in calls {
+            refused(call(), &want);
+        }
     }
-    // Batches: the element at fault is named, the first as any other.
+    // Batches: the element at fault is named, the first as any other, and a later element
+    // whose first size is not the first element's is read no further.
     let addrs = v4.repeat(4);
-    let decide_batch = |(grow, extra): (usize, usize),
-                        edit: &dyn Fn(*mut u8, usize),
-                        want: &str| {
-        let (mut buf, stride) = decisions_with(4, grow, extra);
-        let p = buf.as_mut_ptr().cast::<u8>();
-        edit(p, stride);
-        // SAFETY: valid pointers: four addresses, four decisions.
-        let rc =
-            unsafe { c2trie_decide_v4_batch(t.0, std::ptr::null(), addrs.as_ptr(), 4, p.cast()) };
-        refused(rc, want);
+    let decide_batch =
+        |(grow, extra): (usize, usize), edit: &dyn Fn(*mut u8, usize), want: &str| {
+            let (mut buf, stride) = decisions_with(4, grow, extra);
+            let p = buf.as_mut_ptr().cast::<u8>();
+            edit(p, stride);
+            let p = p.cast::<c2trie_decision>();
+            // Valid pointers: four addresses, four decisions.
+            let calls: [&dyn Fn() -> c_int; 2] = [
+                // SAFETY: as said above.
+                &|| unsafe { c2trie_decide_v4_batch(t.0, null, addrs.as_ptr(), 4, p) },
+                // SAFETY: as said above.
+                &|| unsafe { c2trie_live_decide_v4_batch(live, null, addrs.as_ptr(), 4, p) },
+            ];
+            for call in calls {
+                refused(call(), want);
+            }
+        };
+    let element = |i: usize, field: &str, this: usize, first: usize| {
+        format!(
+            "out[{i}].{field} {this} differs from out[0].{field} {first}: initialize every \
+             element"
+        )
     };
     decide_batch((0, 0), &|p, _| set(p, 0, 4), &decision("out[0].size", 4));
     decide_batch(
         (0, 0),
         &|p, s| set(p, 2 * s, 4),
-        &decision("out[2].size", 4),
+        &element(2, "size", 4, own),
+    );
+    decide_batch(
+        (0, 0),
+        &|p, s| set(p, 3 * s, own + 8),
+        &element(3, "size", own + 8, own),
+    );
+    decide_batch(
+        (0, 0),
+        &|p, s| set(p, s, 1 << 30),
+        &element(1, "size", 1 << 30, own),
     );
     decide_batch(
         (0, 0),
         &|p, s| set(p, s + entry_at, o + 8),
         &too_small("out[1].", own, o + 8),
     );
-    let mismatch = |i: usize, (size, entry): (usize, usize), first: (usize, usize)| {
-        format!(
-            "out[{i}] has size {size} and entry.size {entry}, out[0] size {} and entry.size {}: \
-             initialize every element",
-            first.0, first.1
-        )
-    };
-    decide_batch(
-        (0, 0),
-        &|p, s| set(p, 3 * s, own + 8),
-        &mismatch(3, (own + 8, o), (own, o)),
-    );
     // An element whose entry alone differs, each element valid on its own.
     decide_batch(
         (0, 8),
         &|p, s| set(p, 3 * s + entry_at, o + 8),
-        &mismatch(3, (own + 8, o + 8), (own + 8, o)),
+        &element(3, "entry.size", o + 8, o),
     );
+    // SAFETY: the handle from `c2trie_live_new`, freed once.
+    unsafe { c2trie_live_free(live) };
     let lookup_batch = |edit: &dyn Fn(*mut u8), want: &str| {
         let mut buf = matches_with(4, o);
         let p = buf.as_mut_ptr().cast::<u8>();
@@ -1129,6 +1158,7 @@ fn size_errors_name_the_field_and_the_fix() {
         refused(rc, want);
     };
     let m = C2TRIE_LISTS * o;
+    let lists0 = "lists[0].size";
     lookup_batch(&|p| set(p, 0, 0), &matches("out[0].lists[0].size", 0));
     lookup_batch(
         &|p| set(p, 3 * m + o, o + 8),
@@ -1136,9 +1166,8 @@ fn size_errors_name_the_field_and_the_fix() {
     );
     lookup_batch(
         &|p| (0..C2TRIE_LISTS).for_each(|l| set(p, 2 * m + l * (o + 8), o + 8)),
-        &format!(
-            "out[2] has lists[].size {}, out[0] lists[].size {o}: initialize every element",
-            o + 8
-        ),
+        &element(2, lists0, o + 8, o),
     );
+    // An uninitialized later element claiming a huge size: refused, not read through.
+    lookup_batch(&|p| set(p, m, 1 << 30), &element(1, lists0, 1 << 30, o));
 }
