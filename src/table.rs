@@ -476,10 +476,7 @@ impl Table {
                     (keys.get(p & 1), hits.get_mut(p & 1), masks.get(p & 1))
             {
                 if m.0 | m.1 != 0 {
-                    let covered = hosts_pass(fam, k, m.0, m.1, h);
-                    if covered != 0 {
-                        walk_batch(fam, k, covered, h);
-                    }
+                    past_summary(fam, k, *m, h);
                 }
                 let chunk = addrs.get(p * BATCH..).unwrap_or(&[]);
                 for (a, h) in chunk.iter().zip(h.iter()) {
@@ -909,11 +906,12 @@ fn past_summary_v6<'a>(
     (covered, host_blocks): (Mask, Mask),
     out: &mut [&'a RawTuple; BATCH],
 ) {
-    let covered = hosts_pass(fam, keys, covered, host_blocks, out);
     match lengths {
-        Some(lengths) => lengths_pass(fam, lengths, keys, covered, out),
-        None if covered != 0 => walk_batch(fam, keys, covered, out),
-        None => {}
+        Some(lengths) => {
+            let covered = hosts_pass(fam, keys, covered, host_blocks, out);
+            lengths_pass(fam, lengths, keys, covered, out);
+        }
+        None => past_summary(fam, keys, (covered, host_blocks), out),
     }
 }
 
@@ -1111,33 +1109,31 @@ fn bits(mut m: Mask) -> impl Iterator<Item = usize> {
 /// [`find`] for up to [`BATCH`] keys at once, in passes over bit sets of the keys, so a
 /// stream mixing hits and misses does not mispredict once per address as single lookups
 /// do. The first reads every key's summary bits (independent loads; for most addresses the
-/// whole answer, and for most batches of real traffic the end); the second reads the
-/// filter words of the keys whose block holds a host; the third probes the possible hosts,
-/// their buckets prefetched together (a host's tuple is its whole answer); the last walks
-/// the covered keys that were no host, one trie level at a time for all of them.
+/// whole answer, and for most batches of real traffic the end); then [`past_summary`].
 #[inline(always)]
 fn find_batch<'a, F: Family>(fam: &Fam<'a, F>, keys: &[F::Int], out: &mut [&'a RawTuple; BATCH]) {
-    let covered = find_batch_hosts(fam, keys, out);
-    if covered != 0 {
-        walk_batch(fam, keys, covered, out);
+    let (covered, host_blocks) = summary_pass(fam, keys.iter().copied(), out);
+    if covered | host_blocks != 0 {
+        past_summary(fam, keys, (covered, host_blocks), out);
     }
 }
 
-/// [`find_batch`]'s first passes: every key's summary bits, then the filter words and
-/// buckets of the keys whose block holds a host. Every answer is set (a host's tuple, else
-/// none); returns the keys left to look up among the prefixes: covered by the summary and
-/// no host.
+/// The trie batches' passes after the summary's, for the keys whose summary bits are
+/// `covered` and `host_blocks` (the other keys' answers, none, already set): the filter
+/// words and buckets of the keys whose block holds a host (a host's tuple is its whole
+/// answer), then the covered keys that were no host walked one trie level at a time for
+/// all of them.
 #[inline(always)]
-fn find_batch_hosts<'a, F: Family>(
+fn past_summary<'a, F: Family>(
     fam: &Fam<'a, F>,
     keys: &[F::Int],
+    (covered, host_blocks): (Mask, Mask),
     out: &mut [&'a RawTuple; BATCH],
-) -> Mask {
-    let (covered, host_blocks) = summary_pass(fam, keys.iter().copied(), out);
-    if covered | host_blocks == 0 {
-        return 0;
+) {
+    let covered = hosts_pass(fam, keys, covered, host_blocks, out);
+    if covered != 0 {
+        walk_batch(fam, keys, covered, out);
     }
-    hosts_pass(fam, keys, covered, host_blocks, out)
 }
 
 /// Pass 1 of the batches: the summary bits of every key (up to [`BATCH`]), as two bit
