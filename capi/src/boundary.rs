@@ -259,7 +259,7 @@ pub(crate) unsafe fn batch_in<'a>(
 /// as they were. Structs grow only at their end; when an embedded struct grows (the
 /// `c2trie_match` in `c2trie_decision`), the fields after it move by as much, and the
 /// embedded struct's own `size` says by how much.
-pub(crate) trait CallerLayout: Copy + PartialEq + fmt::Debug {
+pub(crate) trait CallerLayout: Copy + fmt::Debug {
     /// The Rust (current) type of one element.
     type Value;
 
