@@ -592,19 +592,21 @@ impl Family for V6 {
 pub(crate) fn mark_prefix(words: &mut [u64], addr: u128, len: u32, s: u32) {
     let first = (addr >> 128u32.saturating_sub(s)) as usize;
     let count = 1usize << s.saturating_sub(len);
-    let mut b = first;
     let end = first.saturating_add(count);
+    let mut b = first;
+    // A word at a time: the run's blocks in each word it meets, as one mask.
     while b < end {
-        // Whole words at once where the run covers them.
-        let full = b.is_multiple_of(32) && end.saturating_sub(b) >= 32;
+        let lo = b % 32;
+        let n = (end - b).min(32 - lo);
+        let run = if n == 32 {
+            u64::MAX
+        } else {
+            (1u64 << (2 * n)).wrapping_sub(1)
+        };
         if let Some(w) = words.get_mut(b / 32) {
-            *w |= if full {
-                0x5555_5555_5555_5555
-            } else {
-                1 << ((b % 32) << 1)
-            };
+            *w |= (run & 0x5555_5555_5555_5555) << (2 * lo);
         }
-        b = b.saturating_add(if full { 32 } else { 1 });
+        b += n;
     }
 }
 
@@ -631,6 +633,27 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::{Family, V4, V6, mix64};
+
+    /// `mark_prefix` sets exactly the prefix bits of the blocks a run meets, as marking
+    /// them one block at a time does, for runs inside a word, across words and at the end.
+    #[test]
+    fn mark_prefix_sets_each_block_of_the_run() {
+        let s = 12u32;
+        for len in 0..=s + 2 {
+            for first in [0u128, 1, 5, 31, 32, 33, 64, 100, 4064, 4095] {
+                let addr = first << (128 - s);
+                let addr = addr & !(u128::MAX.checked_shr(len).unwrap_or(0));
+                let mut got = vec![0u64; 1 << (s - 5)];
+                super::mark_prefix(&mut got, addr, len, s);
+                let mut want = vec![0u64; 1 << (s - 5)];
+                let b0 = (addr >> (128 - s)) as usize;
+                for b in b0..b0 + (1usize << s.saturating_sub(len)) {
+                    want[b / 32] |= 1 << ((b % 32) * 2);
+                }
+                assert_eq!(got, want, "len {len} first {first}");
+            }
+        }
+    }
 
     /// `head`, IPv6's shortcut through the high half, is `slot` at offset 0 for every width
     /// a direct table or a summary may have.
