@@ -1140,34 +1140,44 @@ fn trie_blocks(
         let own = leaves.get(base..base.saturating_add(count)).unwrap_or(&[]);
         let mut named = 0u64;
         let mut r = runs;
+        // (Without branches on the leaves: whether a leaf names a tuple is a coin flip.)
         for leaf in own {
             let first = r.trailing_zeros();
             r &= r.wrapping_sub(1);
-            if leaf.get() != 0 {
-                // Slots `first..next`, `next` the next run's start (64 for the last run).
-                let upto = if r == 0 {
-                    u64::MAX
-                } else {
-                    (1u64 << r.trailing_zeros()).wrapping_sub(1)
-                };
-                named |= upto & !(1u64 << first).wrapping_sub(1);
-            }
+            // Slots `first..next`, `next` the next run's start (64 for the last run).
+            let upto = if r == 0 {
+                u64::MAX
+            } else {
+                (1u64 << r.trailing_zeros()).wrapping_sub(1)
+            };
+            let named_leaf = u64::from(leaf.get() != 0).wrapping_neg();
+            named |= upto & !(1u64 << first).wrapping_sub(1) & named_leaf;
         }
         let named = named & !children;
         if named == 0 {
             continue;
         }
-        // Slots per block: 1 when a slot covers whole blocks, else 2^(sub_len - s).
+        // Slots per block: 1 when a slot covers whole blocks, else 2^(sub_len - s). Each
+        // block's first slot gets the bits of the block's slots, and the blocks marked are
+        // those whose first slot's bit is then set: one per set bit, not one test per
+        // block.
         let group = 1u32 << sub_len.saturating_sub(s).min(6);
-        for a in (0..64u32).step_by(group as usize) {
-            let span = if group == 64 {
-                u64::MAX
-            } else {
-                (1u64 << group).wrapping_sub(1) << a
-            };
-            if named & span != 0 {
-                mark_prefix(&mut words, slot_addr(a), sub_len.min(s), s);
-            }
+        let mut any = named;
+        let mut k = 1;
+        while k < group {
+            any |= any >> k;
+            k <<= 1;
+        }
+        // Bits 0, group, 2 group, …: the blocks' first slots.
+        let firsts = match group {
+            64 => 1,
+            g => u64::MAX / ((1u64 << g) - 1),
+        };
+        let mut marked = any & firsts;
+        while marked != 0 {
+            let a = marked.trailing_zeros();
+            marked &= marked.wrapping_sub(1);
+            mark_prefix(&mut words, slot_addr(a), sub_len.min(s), s);
         }
     }
     (words, at)
