@@ -596,17 +596,17 @@ pub(crate) fn mark_prefix(words: &mut [u64], addr: u128, len: u32, s: u32) {
     let mut b = first;
     // A word at a time: the run's blocks in each word it meets, as one mask.
     while b < end {
+        // `lo` below 32 and `n` from 1 to 32 - `lo`, so the shifts below stay under 64.
         let lo = b % 32;
-        let n = (end - b).min(32 - lo);
-        let run = if n == 32 {
-            u64::MAX
-        } else {
-            (1u64 << (2 * n)).wrapping_sub(1)
-        };
+        let n = end.saturating_sub(b).min(32usize.saturating_sub(lo));
+        let run = 1u64
+            .checked_shl((n as u32).saturating_mul(2))
+            .unwrap_or(0)
+            .wrapping_sub(1);
         if let Some(w) = words.get_mut(b / 32) {
-            *w |= (run & 0x5555_5555_5555_5555) << (2 * lo);
+            *w |= (run & 0x5555_5555_5555_5555) << (lo << 1);
         }
-        b += n;
+        b = b.saturating_add(n);
     }
 }
 
@@ -647,8 +647,10 @@ mod tests {
                 super::mark_prefix(&mut got, addr, len, s);
                 let mut want = vec![0u64; 1 << (s - 5)];
                 let b0 = (addr >> (128 - s)) as usize;
-                for b in b0..b0 + (1usize << s.saturating_sub(len)) {
-                    want[b / 32] |= 1 << ((b % 32) * 2);
+                for b in b0..b0.saturating_add(1usize << s.saturating_sub(len)) {
+                    if let Some(w) = want.get_mut(b / 32) {
+                        *w |= 1 << ((b % 32) << 1);
+                    }
                 }
                 assert_eq!(got, want, "len {len} first {first}");
             }

@@ -738,7 +738,7 @@ fn family<'a, F: Family>(
             }
             _ => true,
         };
-        let copies = 1 + usize::from(twice);
+        let copies = if twice { 2 } else { 1 };
         for (k, v) in keys.iter().zip(values) {
             let (key, value) = (F::key(k), v.get());
             let filled = value != HOST_EMPTY;
@@ -1174,10 +1174,10 @@ fn trie_blocks(
             k <<= 1;
         }
         // Bits 0, group, 2 group, …: the blocks' first slots.
-        let firsts = match group {
-            64 => 1,
-            g => u64::MAX / ((1u64 << g) - 1),
-        };
+        // (`group` 64: the divisor is `u64::MAX`, the quotient 1, bit 0 alone.)
+        let firsts = u64::MAX
+            .checked_div(1u64.checked_shl(group).unwrap_or(0).wrapping_sub(1))
+            .unwrap_or(1);
         let mut marked = any & firsts;
         while marked != 0 {
             let a = marked.trailing_zeros();
