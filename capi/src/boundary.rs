@@ -244,7 +244,11 @@ pub(crate) unsafe fn batch_in<'a>(
     let len = n
         .checked_mul(width)
         .filter(|l| isize::try_from(*l).is_ok())
-        .ok_or_else(|| Error::argument(format!("batch of {n} addresses is too large")))?;
+        .ok_or_else(|| {
+            Error::argument(format!(
+                "n is {n}: {n} addresses of {width} bytes each in {what} are more than PTRDIFF_MAX bytes"
+            ))
+        })?;
     // SAFETY: `p` is not NULL and the caller guarantees `len` readable bytes that nothing
     // mutates for `'a`; `len` fits in `isize` (checked above); `u8` has no alignment.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
@@ -453,7 +457,8 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
         .is_none_or(|l| isize::try_from(l).is_err())
     {
         return Err(Error::argument(format!(
-            "batch of {n} results is too large"
+            "n is {n}: {n} results of {stride} bytes each in {what} are more than PTRDIFF_MAX \
+             bytes"
         )));
     }
     let mismatch = |i: usize, (field, this, first): (&str, usize, usize)| {
@@ -487,4 +492,35 @@ pub(crate) unsafe fn batch_sized<'a, L: CallerLayout>(
     }
     out.layout = Some(first);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_sized;
+    use crate::types::{MatchesLayout, c2trie_matches};
+
+    /// A batch whose results could not fit in one object is refused after its first
+    /// element, the one read to learn the stride, with the count and the stride in the
+    /// message. (A caller whose `addrs` held that many addresses could reach it.)
+    #[test]
+    fn a_batch_of_results_too_large_is_refused_by_its_count() {
+        let mut first = std::mem::MaybeUninit::<c2trie_matches>::uninit();
+        // SAFETY: a valid, writable `c2trie_matches`.
+        assert_eq!(unsafe { crate::c2trie_matches_init(first.as_mut_ptr()) }, 0);
+        let n = usize::MAX / 64;
+        // SAFETY: only element 0 is read (the count is refused before any other): it is
+        // valid and initialized.
+        let Err(e) = (unsafe { batch_sized::<MatchesLayout>(first.as_mut_ptr(), n, "out") }) else {
+            panic!("a batch of {n} results was accepted");
+        };
+        let stride = size_of::<c2trie_matches>();
+        assert_eq!(e.code, crate::C2TRIE_ERR_ARGUMENT);
+        assert_eq!(
+            e.message,
+            format!(
+                "n is {n}: {n} results of {stride} bytes each in out are more than PTRDIFF_MAX \
+                 bytes"
+            )
+        );
+    }
 }

@@ -1171,3 +1171,30 @@ fn size_errors_name_the_field_and_the_fix() {
     // An uninitialized later element claiming a huge size: refused, not read through.
     lookup_batch(&|p| set(p, m, 1 << 30), &element(1, lists0, 1 << 30, o));
 }
+
+/// A batch count whose addresses could not fit in one object is refused before `addrs` is
+/// read or `out` written, with the count, the width and the parameter in the message.
+#[test]
+fn a_batch_count_past_any_buffer_is_refused_by_name() {
+    let bytes = table_bytes();
+    let t = CTable::new(&bytes);
+    let addrs = [192u8, 0, 2, 1];
+    let out: *mut c2trie_matches = std::ptr::null_mut();
+    for (n, width) in [(usize::MAX / 4 + 1, 4), (usize::MAX / 16 + 1, 16)] {
+        let rc = if width == 4 {
+            // SAFETY: the count is refused before `addrs` is read or `out` written.
+            unsafe { c2trie_lookup_v4_batch(t.0, addrs.as_ptr(), n, out) }
+        } else {
+            // SAFETY: as above.
+            unsafe { c2trie_lookup_v6_batch(t.0, addrs.as_ptr(), n, out) }
+        };
+        assert_eq!(rc, C2TRIE_ERR_ARGUMENT);
+        assert_eq!(
+            last_error(),
+            format!(
+                "n is {n}: {n} addresses of {width} bytes each in addrs are more than \
+                 PTRDIFF_MAX bytes"
+            )
+        );
+    }
+}
