@@ -12,6 +12,8 @@
 //! plain loops, [`matching_scalar`] and [`host_slots_scalar`], which tests also compare
 //! against (under Miri too).
 
+use zerocopy::byteorder::little_endian::U64;
+
 use crate::format::{HOST_EMPTY, RawBucket4};
 
 /// Lanes in a group.
@@ -59,6 +61,66 @@ fn matching_scalar(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]
         hit |= u32::from((bits ^ b) & m == 0) << i;
     }
     hit
+}
+
+/// Proof, found when a table is loaded, that this CPU has AVX-512F: then the IPv6 batches
+/// read their summary bits eight keys at a time (one gather of eight summary words), in
+/// every build. One call per batch of 64 keys, so a build that does not target AVX-512F
+/// pays a call it cannot inline once a batch, not once a key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512(());
+
+impl Avx512 {
+    /// `Some` where the CPU has AVX-512F; `None` elsewhere and under Miri.
+    pub(crate) fn detect() -> Option<Avx512> {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Some(Avx512(()));
+        }
+        None
+    }
+
+    /// The summary bits of the blocks of the first `n` keys (at most 64) whose top 64 bits
+    /// are `heads`, in a summary of `2^width` blocks (`summary`: two bits a block, 32
+    /// blocks a word; `width` from 6 to 24): bit `i` of the first mask is key `i`'s
+    /// prefix bit, of the second its host bit. Bits at `n` and above are 0. A block past
+    /// the summary's words (none in a validated table) reads the last word.
+    #[inline(always)]
+    pub(crate) fn summary_bits(
+        self,
+        heads: &[u64; 64],
+        n: usize,
+        summary: &[U64],
+        width: u32,
+    ) -> (u64, u64) {
+        if summary.is_empty() {
+            return (0, 0);
+        }
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        // SAFETY: `avx512::summary_bits` requires AVX-512F, which an `Avx512` proves (its
+        // one constructor, `detect`, checks the CPU), and a non-empty `summary` (checked
+        // above).
+        return unsafe { avx512::summary_bits(heads, n, summary, width) };
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        summary_bits_scalar(heads, n, summary, width)
+    }
+}
+
+/// [`Avx512::summary_bits`], one key at a time.
+#[cfg_attr(all(target_arch = "x86_64", not(miri), not(test)), allow(dead_code))]
+fn summary_bits_scalar(heads: &[u64; 64], n: usize, summary: &[U64], width: u32) -> (u64, u64) {
+    let (mut covered, mut hosts) = (0u64, 0u64);
+    let last = summary.len().saturating_sub(1);
+    for (i, h) in heads.iter().take(n).enumerate() {
+        let block = h.checked_shr(64u32.saturating_sub(width)).unwrap_or(0);
+        let word = usize::try_from(block >> 5).unwrap_or(usize::MAX).min(last);
+        let two = summary
+            .get(word)
+            .map_or(0, |w| w.get() >> ((block & 31) << 1));
+        covered |= (two & 1) << i;
+        hosts |= ((two >> 1) & 1) << i;
+    }
+    (covered, hosts)
 }
 
 /// The slots of two IPv4 host buckets that hold `key` with a value other than
@@ -171,16 +233,20 @@ mod avx2 {
     }
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f", not(miri)))]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 mod avx512 {
     use core::arch::x86_64::{
-        _mm512_loadu_si512, _mm512_set1_epi32, _mm512_testn_epi32_mask, _mm512_xor_si512,
+        _mm512_and_si512, _mm512_i64gather_epi64, _mm512_loadu_si512, _mm512_min_epu64,
+        _mm512_set1_epi32, _mm512_set1_epi64, _mm512_slli_epi64, _mm512_srli_epi64,
+        _mm512_srlv_epi64, _mm512_test_epi64_mask, _mm512_testn_epi32_mask, _mm512_xor_si512,
     };
+    use zerocopy::byteorder::little_endian::U64;
 
     use super::LANES;
 
     /// [`super::matching`] with AVX-512: the sixteen lanes in one vector, and the mask of
     /// the lanes whose masked difference is zero from one test.
+    #[cfg_attr(not(target_feature = "avx512f"), allow(dead_code))]
     #[inline]
     #[target_feature(enable = "avx512f")]
     pub(super) fn matching(bits: u32, lane_bits: &[u32; LANES], lane_mask: &[u32; LANES]) -> u32 {
@@ -192,6 +258,47 @@ mod avx512 {
         let m = unsafe { _mm512_loadu_si512(lane_mask.as_ptr().cast()) };
         let differ = _mm512_xor_si512(b, _mm512_set1_epi32(bits.cast_signed()));
         u32::from(_mm512_testn_epi32_mask(differ, m))
+    }
+
+    /// [`super::Avx512::summary_bits`] with AVX-512F: eight keys' blocks shifted out of
+    /// their heads at once, their words gathered, their two bits shifted down and tested.
+    ///
+    /// # Safety
+    ///
+    /// `summary` is not empty (the gather reads words up to its last).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn summary_bits(
+        heads: &[u64; 64],
+        n: usize,
+        summary: &[U64],
+        width: u32,
+    ) -> (u64, u64) {
+        let last = _mm512_set1_epi64(summary.len().saturating_sub(1) as i64);
+        let shift = _mm512_set1_epi64(i64::from(64u32.saturating_sub(width)));
+        let (one, two) = (_mm512_set1_epi64(1), _mm512_set1_epi64(2));
+        let low_five = _mm512_set1_epi64(31);
+        let (mut covered, mut hosts) = (0u64, 0u64);
+        for (g, eight) in heads.chunks_exact(8).enumerate().take(n.div_ceil(8)) {
+            // SAFETY: `eight` is 64 readable bytes behind a reference; the load has no
+            // alignment requirement.
+            let h = unsafe { _mm512_loadu_si512(eight.as_ptr().cast()) };
+            // A shift by 64 or more gives 0, as `checked_shr` in the plain loop.
+            let block = _mm512_srlv_epi64(h, shift);
+            let word = _mm512_min_epu64(_mm512_srli_epi64::<5>(block), last);
+            // SAFETY: every index is at most `summary.len() - 1` (the minimum above; the
+            // caller guarantees a word), so each of the eight reads is of a word of
+            // `summary`, whose `U64`s are eight bytes each.
+            let words = unsafe { _mm512_i64gather_epi64::<8>(word, summary.as_ptr().cast()) };
+            let at = _mm512_slli_epi64::<1>(_mm512_and_si512(block, low_five));
+            let bits = _mm512_srlv_epi64(words, at);
+            covered |= u64::from(_mm512_test_epi64_mask(bits, one)) << (8 * g);
+            hosts |= u64::from(_mm512_test_epi64_mask(bits, two)) << (8 * g);
+        }
+        let keep = 1u64
+            .checked_shl(n as u32)
+            .map_or(u64::MAX, |b| b.wrapping_sub(1));
+        (covered & keep, hosts & keep)
     }
 }
 
@@ -237,6 +344,56 @@ mod tests {
         let vector = host_slots(key, b1, b2);
         assert_eq!(host_slots(key, b1, b2), vector);
         [vector, host_slots_scalar(key, b1, b2)]
+    }
+
+    /// The summary bits read eight keys at a time (where this CPU has AVX-512F) equal the
+    /// plain loop's, and the plain loop's equal each key's block read alone, for every
+    /// summary width, every count of keys, and blocks past the summary's words.
+    #[test]
+    // Under Miri the wide comparison is not compiled, and the plain loop has no unsafe code.
+    #[cfg_attr(miri, ignore)]
+    fn summary_bits_agree_with_each_block_read_alone() {
+        use super::{Avx512, summary_bits_scalar};
+        use zerocopy::byteorder::little_endian::U64;
+        let mut r = 11u64;
+        let mut next = || {
+            r = mix64(r);
+            r
+        };
+        let wide = Avx512::detect();
+        for round in 0..400 {
+            let width = 6 + round % 19;
+            // Every other round, a summary shorter than the blocks call for.
+            let words = (1usize << (width - 5)) >> (round / 19 % 2);
+            let summary: Vec<U64> = (0..words).map(|_| U64::new(next())).collect();
+            let heads: [u64; 64] = std::array::from_fn(|_| next());
+            for n in [0, 1, 7, 8, 9, 63, 64, (round % 65) as usize] {
+                let plain = summary_bits_scalar(&heads, n, &summary, width);
+                for (i, h) in heads.iter().enumerate() {
+                    let block = (h >> (64 - width)) as usize;
+                    let word = summary[(block >> 5).min(words - 1)].get();
+                    let two = (word >> ((block & 31) * 2)) & 3;
+                    let on = u64::from(i < n);
+                    assert_eq!(
+                        (plain.0 >> i) & 1,
+                        two & 1 & on,
+                        "round {round} n {n} key {i}"
+                    );
+                    assert_eq!(
+                        (plain.1 >> i) & 1,
+                        (two >> 1) & on,
+                        "round {round} n {n} key {i}"
+                    );
+                }
+                if let Some(w) = wide {
+                    assert_eq!(
+                        w.summary_bits(&heads, n, &summary, width),
+                        plain,
+                        "round {round} n {n}"
+                    );
+                }
+            }
+        }
     }
 
     fn bucket(keys: [u32; 2], values: [u32; 2]) -> RawBucket4 {

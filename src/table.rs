@@ -157,6 +157,9 @@ pub struct Table {
     /// The coarse map and the expansion of an IPv4 list made mostly of prefixes (see
     /// `flat`), through which its single lookups go; `None` for other lists.
     v4_flat: Option<Flat>,
+    /// Where the CPU has AVX-512F: the IPv6 batches' summary pass reads eight keys' bits at
+    /// once (see `lanes`).
+    wide: Option<crate::lanes::Avx512>,
 }
 
 impl fmt::Debug for Table {
@@ -189,6 +192,7 @@ impl Table {
             v6_flat,
             v4_filter,
             v4_flat,
+            wide: crate::lanes::Avx512::detect(),
         })
     }
 
@@ -516,8 +520,12 @@ impl Table {
             prefetch_next(addrs, n);
             // The summary pass reads the addresses themselves: for most of them its bits
             // are the whole answer, and only the others are copied out as keys.
-            let (covered, host_blocks) =
-                summary_pass(fam, chunk.iter().map(|a| u128::from(*a)), &mut hits);
+            let (covered, host_blocks) = summary_pass_v6(
+                self.wide,
+                fam,
+                chunk.iter().map(|a| u128::from(*a)),
+                &mut hits,
+            );
             let maybe = covered | host_blocks;
             if maybe != 0 {
                 for i in bits(maybe) {
@@ -572,6 +580,7 @@ impl Table {
             }
             find_batch(&l.v4, k4.get(..n4).unwrap_or(&[]), &mut h4);
             find_batch_v6(
+                self.wide,
                 &l.v6,
                 self.v6_groups.as_ref(),
                 self.v6_lengths.as_ref(),
@@ -876,6 +885,7 @@ fn prefetch_filter<F: Family>(fam: &Fam<'_, F>, keys: &[F::Int], host_blocks: Ma
 /// summary pass, then [`past_summary_v6`].
 #[inline(always)]
 fn find_batch_v6<'a>(
+    wide: Option<crate::lanes::Avx512>,
     fam: &Fam<'a, V6>,
     groups: Option<&Groups>,
     lengths: Option<&Lengths>,
@@ -889,7 +899,7 @@ fn find_batch_v6<'a>(
         }
         return;
     }
-    let (covered, host_blocks) = summary_pass(fam, keys.iter().copied(), out);
+    let (covered, host_blocks) = summary_pass_v6(wide, fam, keys.iter().copied(), out);
     if covered | host_blocks != 0 {
         past_summary_v6(fam, lengths, keys, (covered, host_blocks), out);
     }
@@ -1159,6 +1169,28 @@ fn summary_pass<'a, F: Family>(
         host_blocks |= gather8(x >> 1) << (8 * j);
     }
     (covered, host_blocks)
+}
+
+/// [`summary_pass`] for IPv6 keys: where the CPU has AVX-512F (`wide`), the keys' top
+/// halves are copied out and their summary bits read eight at a time.
+#[inline(always)]
+fn summary_pass_v6<'a>(
+    wide: Option<crate::lanes::Avx512>,
+    fam: &Fam<'a, V6>,
+    keys: impl Iterator<Item = u128>,
+    out: &mut [&'a RawTuple; BATCH],
+) -> (Mask, Mask) {
+    let Some(wide) = wide else {
+        return summary_pass(fam, keys, out);
+    };
+    *out = [&NO_TUPLE; BATCH];
+    let mut heads = [0u64; BATCH];
+    let mut n = 0;
+    for (h, key) in heads.iter_mut().zip(keys) {
+        *h = (key >> 64) as u64;
+        n += 1;
+    }
+    wide.summary_bits(&heads, n, fam.summary, fam.summary_bits)
 }
 
 /// Bit 0 of each byte of `x`, byte `i`'s as bit `i`. The multiplier has bit `56 - 7k` set
