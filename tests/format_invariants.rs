@@ -760,3 +760,33 @@ fn inv22_leaves_cover_their_entries() {
         put_u32(d, 0, (1 << 31) | 1);
     });
 }
+
+/// Invariant 18 allows a host at address 0 in the second slot of its bucket, the first
+/// empty (an empty slot's key is 0 too): such a table loads and finds the host. The
+/// check for one key in both slots must not count the empty slot.
+#[test]
+fn inv18_a_host_at_address_zero_may_sit_behind_an_empty_slot() {
+    let mut c = Compiler::new();
+    for net in ["0.0.0.0/32", "192.0.2.1/32", "198.51.100.0/24"] {
+        c.add(List::Global, net.parse().unwrap(), "s", Meta::default())
+            .unwrap();
+    }
+    let mut p = Parts::split(&c.to_vec().unwrap());
+    let h = &mut p.sections[V4_HOSTS];
+    // The bucket holding 0.0.0.0 in its first slot, its second empty: swap the values
+    // (both keys are 0 already).
+    let b = (0..h.len() / 16)
+        .find(|b| {
+            u32_at(h, b * 16) == 0
+                && u32_at(h, b * 16 + 4) == 0
+                && u32_at(h, b * 16 + 8) != u32::MAX
+                && u32_at(h, b * 16 + 12) == u32::MAX
+        })
+        .expect("0.0.0.0 alone in the first slot of its bucket");
+    let v = u32_at(h, b * 16 + 8);
+    put_u32(h, b * 16 + 8, u32::MAX);
+    put_u32(h, b * 16 + 12, v);
+    let t = Table::from_bytes(p.join()).expect("the moved host is valid");
+    assert!(t.lookup("0.0.0.0".parse().unwrap()).contains(List::Global));
+    assert!(!t.lookup("0.0.0.1".parse().unwrap()).contains(List::Global));
+}
