@@ -635,14 +635,23 @@ mod tests {
     use super::{Family, V4, V6, mix64};
 
     /// `mark_prefix` sets exactly the prefix bits of the blocks a run meets, as marking
-    /// them one block at a time does, for runs inside a word, across words and at the end.
+    /// them one block at a time does, for runs inside a word, across words and at the end,
+    /// from prefixes (the run aligned to its length) and from any address (a run that
+    /// starts inside a word and crosses into the next, which no caller makes).
     #[test]
     fn mark_prefix_sets_each_block_of_the_run() {
         let s = 12u32;
         for len in 0..=s + 2 {
-            for first in [0u128, 1, 5, 31, 32, 33, 64, 100, 4064, 4095] {
+            for (first, aligned) in [0u128, 1, 5, 31, 32, 33, 64, 100, 4064, 4095]
+                .into_iter()
+                .flat_map(|f| [(f, true), (f, false)])
+            {
                 let addr = first << (128 - s);
-                let addr = addr & !(u128::MAX.checked_shr(len).unwrap_or(0));
+                let addr = if aligned {
+                    addr & !(u128::MAX.checked_shr(len).unwrap_or(0))
+                } else {
+                    addr
+                };
                 let mut got = vec![0u64; 1 << (s - 5)];
                 super::mark_prefix(&mut got, addr, len, s);
                 let mut want = vec![0u64; 1 << (s - 5)];
@@ -652,7 +661,7 @@ mod tests {
                         *w |= 1 << ((b % 32) << 1);
                     }
                 }
-                assert_eq!(got, want, "len {len} first {first}");
+                assert_eq!(got, want, "len {len} first {first} aligned {aligned}");
             }
         }
     }
