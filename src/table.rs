@@ -1250,8 +1250,9 @@ fn hosts_pass<'a, F: Family>(
     covered
 }
 
-/// [`find_batch`]'s last passes: the trie walks of the `covered` keys, whose answers are
-/// set.
+/// The batches' last pass over the trie ([`past_summary`], from [`find_batch`],
+/// [`Table::lookup_v4_each`] and the IPv6 batches without per-length tables): the trie
+/// walks of the `covered` keys, whose answers are set.
 #[inline(always)]
 fn walk_batch<'a, F: Family>(
     fam: &Fam<'a, F>,
