@@ -390,7 +390,7 @@ impl Table {
         let key = u32::from(addr);
         Hits {
             layout: l,
-            addr: IpAddr::V4(addr),
+            addr: Address::v4(key),
             hits: match &self.v4_flat {
                 Some(flat) => flat.find(&l.v4, self.v4_filter, key),
                 None => find(&l.v4, self.v4_filter, key),
@@ -405,7 +405,7 @@ impl Table {
         let key = u128::from(addr);
         Hits {
             layout: l,
-            addr: IpAddr::V6(addr),
+            addr: Address::v6(key),
             hits: find_v6(
                 &l.v6,
                 self.v6_groups.as_ref(),
@@ -479,11 +479,11 @@ impl Table {
                 if m.0 | m.1 != 0 {
                     past_summary(fam, k, *m, h);
                 }
-                let chunk = addrs.get(p * BATCH..).unwrap_or(&[]);
-                for (a, h) in chunk.iter().zip(h.iter()) {
+                let n = addrs.len().saturating_sub(p * BATCH).min(BATCH);
+                for (k, h) in k.iter().zip(h.iter()).take(n) {
                     f(Hits {
                         layout: l,
-                        addr: IpAddr::V4(*a),
+                        addr: Address::v4(*k),
                         hits: h,
                     });
                 }
@@ -541,7 +541,7 @@ impl Table {
             for (a, h) in chunk.iter().zip(&hits) {
                 f(Hits {
                     layout: l,
-                    addr: IpAddr::V6(*a),
+                    addr: Address::v6(u128::from(*a)),
                     hits: h,
                 });
             }
@@ -593,7 +593,7 @@ impl Table {
                 };
                 Hits {
                     layout: l,
-                    addr: *a,
+                    addr: Address::of(*a),
                     hits: h.copied().unwrap_or(&NO_TUPLE),
                 }
             }));
@@ -1352,16 +1352,67 @@ fn walk_batch<'a, F: Family>(
 #[derive(Clone, Copy)]
 pub struct Hits<'t> {
     layout: &'t Layout<'t>,
-    addr: IpAddr,
+    addr: Address,
     /// Each list's answer (a `Hit`), read when asked for: a lookup's last step finds the
     /// tuple, and the caller reads the lists it needs.
     hits: &'t RawTuple,
 }
 
+/// The address a lookup was given, as the lookup's key: its family and its bits as a
+/// number (an IPv4 address in `lo`), not as the address's bytes in network order. A
+/// lookup has the key at hand, so recording it takes no byte swap; [`Hits::addr`] turns
+/// it back into an [`IpAddr`] when asked. A caller that keeps or black-boxes each
+/// answer (a batch into a `Vec`, a benchmark) stores the two halves as they are.
+#[derive(Clone, Copy)]
+struct Address {
+    hi: u64,
+    lo: u64,
+    v6: bool,
+}
+
+impl Address {
+    #[inline(always)]
+    fn v4(key: u32) -> Address {
+        Address {
+            hi: 0,
+            lo: u64::from(key),
+            v6: false,
+        }
+    }
+
+    #[inline(always)]
+    fn v6(key: u128) -> Address {
+        Address {
+            hi: (key >> 64) as u64,
+            lo: key as u64,
+            v6: true,
+        }
+    }
+
+    #[inline(always)]
+    fn of(addr: IpAddr) -> Address {
+        match addr {
+            IpAddr::V4(a) => Address::v4(a.into()),
+            IpAddr::V6(a) => Address::v6(a.into()),
+        }
+    }
+
+    #[inline(always)]
+    fn ip(self) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(
+                (u128::from(self.hi) << 64) | u128::from(self.lo),
+            ))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(self.lo as u32))
+        }
+    }
+}
+
 impl fmt::Debug for Hits<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hits")
-            .field("addr", &self.addr)
+            .field("addr", &self.addr())
             .field("approved", &self.get(List::Approved))
             .field("blocked", &self.get(List::Blocked))
             .field("global", &self.get(List::Global))
@@ -1373,7 +1424,7 @@ impl<'t> Hits<'t> {
     /// The address that was looked up.
     #[inline]
     pub fn addr(&self) -> IpAddr {
-        self.addr
+        self.addr.ip()
     }
 
     /// `list`'s answer.
@@ -1391,7 +1442,7 @@ impl<'t> Hits<'t> {
         }
         if hit & HOST_HIT != 0 {
             let attr = hit & ATTR_MASK;
-            let prefix = match self.addr {
+            let prefix = match self.addr.ip() {
                 IpAddr::V4(a) => IpNet::V4(v4_net(a.into(), 32)),
                 IpAddr::V6(a) => IpNet::V6(v6_net(a.into(), 128)),
             };
@@ -1401,7 +1452,7 @@ impl<'t> Hits<'t> {
                 attr,
             });
         }
-        match self.addr {
+        match self.addr.ip() {
             IpAddr::V4(_) => l.v4.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
@@ -1574,7 +1625,7 @@ mod tests {
                 t.lookup_v4_each(slice, |h| got.push(h));
                 assert_eq!(got.len(), len);
                 for (a, h) in slice.iter().zip(&got) {
-                    assert_eq!(h.addr, IpAddr::V4(*a));
+                    assert_eq!(h.addr(), IpAddr::V4(*a));
                     let single = t.lookup_v4(*a);
                     for list in List::ALL {
                         let prefix = |h: &Hits<'_>| h.get(list).map(|e| e.prefix());
