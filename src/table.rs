@@ -1588,10 +1588,7 @@ mod tests {
     /// through the IPv4 expansion while its batches walk the trie.
     #[test]
     fn v4_batches_of_every_length_answer_in_order() {
-        let host = |i: u32| 0xc000_0200 + 7 * i;
-        let mut small: Vec<(List, String)> = (0..300u32)
-            .map(|i| (List::Global, format!("{}/32", Ipv4Addr::from(host(i)))))
-            .collect();
+        let mut small = hosts_300();
         small.push((List::Blocked, "198.51.100.0/24".into()));
         small.push((List::Approved, "203.0.113.128/25".into()));
         let mut wide = small.clone();
@@ -1611,7 +1608,7 @@ mod tests {
                 .map(|i| {
                     rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                     Ipv4Addr::from(match i % 5 {
-                        0 => host(rng % 300),
+                        0 => host_300(rng % 300),
                         1 => 0xc633_6400 | (rng & 0xff),
                         2 => 0xcb00_7100 | (rng & 0xff),
                         3 => 0x1000_0000 + (rng % (700 << 12)),
@@ -1623,15 +1620,38 @@ mod tests {
                 let slice = addrs.get(..len).unwrap();
                 let mut got = Vec::new();
                 t.lookup_v4_each(slice, |h| got.push(h));
-                assert_eq!(got.len(), len);
-                for (a, h) in slice.iter().zip(&got) {
-                    assert_eq!(h.addr(), IpAddr::V4(*a));
-                    let single = t.lookup_v4(*a);
-                    for list in List::ALL {
-                        let prefix = |h: &Hits<'_>| h.get(list).map(|e| e.prefix());
-                        assert_eq!(prefix(h), prefix(&single), "{a} {list:?} of {len}");
-                    }
-                }
+                as_single_v4(&t, slice, &got);
+            }
+        }
+    }
+
+    /// Host `i` of [`hosts_300`]: every seventh address from 192.0.2.0.
+    fn host_300(i: u32) -> u32 {
+        0xc000_0200 + 7 * i
+    }
+
+    /// 300 IPv4 hosts on the global list, close enough to share summary blocks.
+    fn hosts_300() -> Vec<(List, String)> {
+        (0..300u32)
+            .map(|i| (List::Global, format!("{}/32", Ipv4Addr::from(host_300(i)))))
+            .collect()
+    }
+
+    /// `got` holds one answer per address of `addrs`, in order, each the single lookup's
+    /// (the address, and each list's entry).
+    fn as_single_v4(t: &Table, addrs: &[Ipv4Addr], got: &[Hits<'_>]) {
+        assert_eq!(got.len(), addrs.len());
+        for (a, h) in addrs.iter().zip(got) {
+            assert_eq!(h.addr(), IpAddr::V4(*a));
+            let single = t.lookup_v4(*a);
+            for list in List::ALL {
+                let prefix = |h: &Hits<'_>| h.get(list).map(|e| e.prefix());
+                assert_eq!(
+                    prefix(h),
+                    prefix(&single),
+                    "{a} {list:?} of {}",
+                    addrs.len()
+                );
             }
         }
     }
@@ -1644,10 +1664,8 @@ mod tests {
     /// walk is taken.
     #[test]
     fn v4_batches_walk_the_filter_false_positives() {
-        let host = |i: u32| 0xc000_0200 + 7 * i;
-        let mut entries: Vec<(List, String)> = (0..300u32)
-            .map(|i| (List::Global, format!("{}/32", Ipv4Addr::from(host(i)))))
-            .collect();
+        let host = host_300;
+        let mut entries = hosts_300();
         entries.push((List::Blocked, "192.0.0.0/14".into()));
         entries.push((List::Approved, "192.0.4.0/24".into()));
         let t = table(&entries);
@@ -1656,7 +1674,7 @@ mod tests {
         let false_positives = run
             .clone()
             .filter(|a| {
-                (a - host(0)) % 7 != 0
+                !(a - host(0)).is_multiple_of(7)
                     && summary_bits(fam, *a) & 2 != 0
                     && in_filter(fam, V4::hash(*a, fam.seed))
             })
@@ -1668,14 +1686,7 @@ mod tests {
         let addrs: Vec<Ipv4Addr> = run.map(Ipv4Addr::from).collect();
         let mut got = Vec::new();
         t.lookup_v4_each(&addrs, |h| got.push(h));
-        assert_eq!(got.len(), addrs.len());
-        for (a, h) in addrs.iter().zip(&got) {
-            let single = t.lookup_v4(*a);
-            for list in List::ALL {
-                let prefix = |h: &Hits<'_>| h.get(list).map(|e| e.prefix());
-                assert_eq!(prefix(h), prefix(&single), "{a} {list:?}");
-            }
-        }
+        as_single_v4(&t, &addrs, &got);
         let blocked = got.iter().filter(|h| h.contains(List::Blocked)).count();
         let hosts = got.iter().filter(|h| h.contains(List::Global)).count();
         assert_eq!((blocked, hosts), (addrs.len(), 300));
