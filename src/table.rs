@@ -479,12 +479,12 @@ impl Table {
                 if m.0 | m.1 != 0 {
                     past_summary(fam, k, *m, h);
                 }
-                let n = addrs.len().saturating_sub(p * BATCH).min(BATCH);
-                for (k, h) in k.iter().zip(h.iter()).take(n) {
+                let len = addrs.len().saturating_sub(p * BATCH).min(BATCH);
+                for (key, hit) in k.iter().zip(h.iter()).take(len) {
                     f(Hits {
                         layout: l,
-                        addr: Address::v4(*k),
-                        hits: h,
+                        addr: Address::v4(*key),
+                        hits: hit,
                     });
                 }
             }
@@ -1359,9 +1359,10 @@ pub struct Hits<'t> {
 }
 
 /// The address a lookup was given, as the lookup's key: its family and its bits as a
-/// number (an IPv4 address in `lo`), not as the address's bytes in network order. A
-/// lookup has the key at hand, so recording it takes no byte swap; [`Hits::addr`] turns
-/// it back into an [`IpAddr`] when asked. A caller that keeps or black-boxes each
+/// number (an IPv4 address in `lo`), not as the address's bytes in network order. The
+/// single lookups and the IPv4 batch have the key at hand, so recording it takes no byte
+/// swap (the IPv6 and mixed batches convert each address again, as `IpAddr` to key);
+/// [`Hits::addr`] turns it back into an [`IpAddr`] when asked. A caller that keeps or black-boxes each
 /// answer (a batch into a `Vec`, a benchmark) stores the two halves as they are.
 #[derive(Clone, Copy)]
 struct Address {
@@ -1442,9 +1443,11 @@ impl<'t> Hits<'t> {
         }
         if hit & HOST_HIT != 0 {
             let attr = hit & ATTR_MASK;
-            let prefix = match self.addr.ip() {
-                IpAddr::V4(a) => IpNet::V4(v4_net(a.into(), 32)),
-                IpAddr::V6(a) => IpNet::V6(v6_net(a.into(), 128)),
+            let Address { hi, lo, v6 } = self.addr;
+            let prefix = if v6 {
+                IpNet::V6(v6_net((u128::from(hi) << 64) | u128::from(lo), 128))
+            } else {
+                IpNet::V4(v4_net(lo as u32, 32))
             };
             return Some(EntryRef {
                 layout: l,
@@ -1452,17 +1455,18 @@ impl<'t> Hits<'t> {
                 attr,
             });
         }
-        match self.addr.ip() {
-            IpAddr::V4(_) => l.v4.entries.get(hit as usize).map(|e| EntryRef {
-                layout: l,
-                prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
-                attr: V4::entry_attr(e),
-            }),
-            IpAddr::V6(_) => l.v6.entries.get(hit as usize).map(|e| EntryRef {
+        if self.addr.v6 {
+            l.v6.entries.get(hit as usize).map(|e| EntryRef {
                 layout: l,
                 prefix: IpNet::V6(v6_net(V6::entry_addr(e), V6::entry_len(e))),
                 attr: V6::entry_attr(e),
-            }),
+            })
+        } else {
+            l.v4.entries.get(hit as usize).map(|e| EntryRef {
+                layout: l,
+                prefix: IpNet::V4(v4_net(V4::entry_addr(e), V4::entry_len(e))),
+                attr: V4::entry_attr(e),
+            })
         }
     }
 
