@@ -1362,8 +1362,9 @@ pub struct Hits<'t> {
 /// number (an IPv4 address in `lo`), not as the address's bytes in network order. The
 /// single lookups and the IPv4 batch have the key at hand, so recording it takes no byte
 /// swap (the IPv6 and mixed batches convert each address again, as `IpAddr` to key);
-/// [`Hits::addr`] turns it back into an [`IpAddr`] when asked. A caller that keeps or black-boxes each
-/// answer (a batch into a `Vec`, a benchmark) stores the two halves as they are.
+/// [`Hits::addr`] turns it back into an [`IpAddr`] when asked. A caller that keeps or
+/// black-boxes each answer (a batch into a `Vec`, a benchmark) stores the two halves as
+/// they are.
 #[derive(Clone, Copy)]
 struct Address {
     hi: u64,
@@ -1668,17 +1669,16 @@ mod tests {
     /// walk is taken.
     #[test]
     fn v4_batches_walk_the_filter_false_positives() {
-        let host = host_300;
         let mut entries = hosts_300();
         entries.push((List::Blocked, "192.0.0.0/14".into()));
         entries.push((List::Approved, "192.0.4.0/24".into()));
         let t = table(&entries);
         let fam = &t.layout().v4;
-        let run = host(0)..=host(299);
+        let run = host_300(0)..=host_300(299);
         let false_positives = run
             .clone()
             .filter(|a| {
-                !(a - host(0)).is_multiple_of(7)
+                !(a - host_300(0)).is_multiple_of(7)
                     && summary_bits(fam, *a) & 2 != 0
                     && in_filter(fam, V4::hash(*a, fam.seed))
             })
