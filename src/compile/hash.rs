@@ -10,6 +10,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use super::scratch::Words;
+
 /// Builds [`KeyedHasher`]s sharing one random key.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed(u64);
@@ -89,11 +91,99 @@ impl Hasher for KeyedHasher {
 /// A `HashMap` with the keyed hasher.
 pub(crate) type Map<K, V> = std::collections::HashMap<K, V, Keyed>;
 
+/// A key's first slot in a table of `mask + 1` slots, under the hash key `hasher`.
+#[inline(always)]
+fn home(hasher: u64, key: u64, mask: usize) -> usize {
+    (mix(hasher ^ key) as usize) & mask
+}
+
+/// An insert-only set of `u64` keys below `u64::MAX`: open addressing with linear probing,
+/// keys stored plus one so that 0 marks an empty slot, at most half full.
+///
+/// This is the compiler's duplicate check for IPv4 entries, one insert per entry added, at
+/// a random place in a table of 16 MB for a million entries. An insert reads one slot (a
+/// `HashSet` reads a control byte, then the slot); the table is a [`Words`], on huge pages
+/// where the system grants them, so the read misses the cache but not the TLB; and
+/// growing reinserts the keys in bulk with the next keys' slots already asked for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeySet {
+    /// A power of two long (or empty); slot `i` holds key + 1, or 0.
+    slots: Words,
+    len: usize,
+    hasher: Keyed,
+}
+
+impl KeySet {
+    /// How many keys ahead growing asks for the slots it will fill.
+    const PREFETCH: usize = 16;
+
+    /// Adds `key` (below `u64::MAX`); `false` if it was already there.
+    #[inline]
+    pub(crate) fn insert(&mut self, key: u64) -> bool {
+        debug_assert!(key < u64::MAX);
+        let stored = key.wrapping_add(1);
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let hasher = self.hasher.0;
+        let slots = self.slots.as_mut_slice();
+        let mask = slots.len().wrapping_sub(1);
+        let mut i = home(hasher, key, mask);
+        // At most half full: an empty slot is always found.
+        while let Some(s) = slots.get_mut(i) {
+            if *s == stored {
+                return false;
+            }
+            if *s == 0 {
+                *s = stored;
+                self.len += 1;
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+        false
+    }
+
+    /// Doubles the table and places every key again.
+    #[cold]
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, Words::zeroed(cap));
+        let keys: Vec<u64> = old.as_slice().iter().copied().filter(|&s| s != 0).collect();
+        drop(old);
+        let hasher = self.hasher.0;
+        let slots = self.slots.as_mut_slice();
+        let mask = slots.len().wrapping_sub(1);
+        for (at, &stored) in keys.iter().enumerate() {
+            if let Some(&ahead) = keys.get(at + Self::PREFETCH)
+                && let Some(s) = slots.get(home(hasher, ahead.wrapping_sub(1), mask))
+            {
+                crate::prefetch::prefetch(s);
+            }
+            let mut i = home(hasher, stored.wrapping_sub(1), mask);
+            // The keys are distinct: the first empty slot is the key's.
+            while let Some(s) = slots.get_mut(i) {
+                if *s == 0 {
+                    *s = stored;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
+    /// The number of keys.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::hash::BuildHasher;
 
-    use super::Keyed;
+    use super::{KeySet, Keyed};
 
     #[test]
     fn distinguishes_nearby_keys_and_split_strings() {
@@ -104,5 +194,29 @@ mod tests {
         assert_ne!(k.hash_one(("ab", "")), k.hash_one(("a", "b")));
         // Two builders have different keys (with overwhelming probability).
         assert_ne!(a, Keyed::default().hash_one((1u128, 24u8)));
+    }
+
+    #[test]
+    fn key_set_keeps_each_key_once_across_growth() {
+        let mut set = KeySet::default();
+        let mut oracle = std::collections::HashSet::new();
+        // Keys 0 and u64::MAX - 1 included, with repeats, across several doublings.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = match i % 5 {
+                0 => 0,
+                1 => u64::MAX - 1,
+                2 => x % 1000,
+                _ => x % (u64::MAX - 1),
+            };
+            assert_eq!(set.insert(key), oracle.insert(key), "key {key}");
+        }
+        assert_eq!(set.len(), oracle.len());
+        for &key in &oracle {
+            assert!(!set.insert(key), "key {key} lost");
+        }
     }
 }

@@ -19,9 +19,10 @@ use crate::format::{ATTR_MASK, Family, MAX_FILE_LEN, NO_RISK, NONE, RawAttr, V4,
 mod collect;
 pub(crate) mod hash;
 mod limits;
+mod scratch;
 mod trie;
 
-use hash::{Keyed, Map};
+use hash::{KeySet, Keyed, Map};
 pub use limits::{Breach, LimitKind, Limits, ListLimits, SPECIAL_PURPOSE};
 use trie::Pfx;
 
@@ -92,7 +93,7 @@ struct Record {
 /// one `u64` (`addr | len << 32 | list << 40`), which keeps the set small and fast.
 #[derive(Debug, Clone, Default)]
 struct Seen {
-    v4: HashSet<u64, Keyed>,
+    v4: KeySet,
     v6: HashSet<(u128, u16), Keyed>,
 }
 
