@@ -54,7 +54,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `mmap` | yes | [`Table::map_file`] (memmap2); on Linux, [`Table::read_file`] reads tables of 4 MiB or more into memory advised for transparent huge pages |
+//! | `mmap` | yes | [`Table::map_file`] (memmap2); on Linux, [`Table::read_file`] reads tables of 4 MiB or more, and the compiler keeps its IPv4 duplicate check once it reaches 4 MiB, in memory advised for transparent huge pages |
 //! | `serde` | no | serde impls for public types; the JSON feed format |
 //! | `gzip` | no | gzip-compressed feeds |
 //! | `sign` | no | Ed25519 table signatures (`c2trie::sign`) |

@@ -101,10 +101,12 @@ fn home(hasher: u64, key: u64, mask: usize) -> usize {
 /// keys stored plus one so that 0 marks an empty slot, at most half full.
 ///
 /// This is the compiler's duplicate check for IPv4 entries, one insert per entry added, at
-/// a random place in a table of 16 MB for a million entries. An insert reads one slot (a
-/// `HashSet` reads a control byte, then the slot); the table is a [`Words`], on huge pages
-/// where the system grants them, so the read misses the cache but not the TLB; and
-/// growing reinserts the keys in bulk with the next keys' slots already asked for.
+/// a random place in a table of 16 MB for a million entries. An insert reads its key's
+/// slot and, at most half full, about one more on average, nearly always in the same
+/// cache line (a `HashSet` reads a control byte, then the slot); the table is a [`Words`],
+/// which from 4 MiB on Linux asks for huge pages, so where the kernel grants them the read
+/// misses the cache but not the TLB; and growing reinserts the keys in bulk with the next
+/// keys' slots already asked for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeySet {
     /// A power of two long (or empty); slot `i` holds key + 1, or 0.

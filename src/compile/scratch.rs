@@ -1,5 +1,5 @@
-//! Zeroed `u64` tables for the compiler's passes that write at random across many
-//! megabytes (the duplicate check of a million IPv4 entries holds 16 MB).
+//! A zeroed `u64` table for the compiler's IPv4 duplicate check, which writes at random
+//! across many megabytes (16 MB for a million entries).
 //!
 //! Each access lands on a random page, so with ordinary 4 KiB pages most of them miss the
 //! TLB as well as the cache, and the page walk (two-dimensional under a hypervisor) costs
@@ -9,10 +9,8 @@
 //! for small tables, or where the mapping fails, it is a `Vec`.
 
 /// A zeroed table of `u64`s.
-#[derive(Debug)]
 pub(crate) struct Words(Inner);
 
-#[derive(Debug)]
 enum Inner {
     Vec(Vec<u64>),
     #[cfg(all(feature = "mmap", target_os = "linux", not(miri)))]
@@ -23,6 +21,13 @@ enum Inner {
         /// The table's length in words.
         len: usize,
     },
+}
+
+/// The length only: a table holds millions of words.
+impl std::fmt::Debug for Words {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Words").field("len", &self.len()).finish()
+    }
 }
 
 impl Default for Words {
